@@ -1,0 +1,10 @@
+//! simgate: a self-hosted SMS gateway and phone-verification daemon.
+//!
+//! The layout follows the data flow (see `ARCHITECTURE.md`):
+//! pure logic (`codec`, `at`, `modem::state`) at the core, I/O at the edges
+//! (`modem::driver`, `sim`, `store`, `api`, `webhook`).
+
+pub mod at;
+pub mod cli;
+pub mod codec;
+pub mod sim;
