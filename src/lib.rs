@@ -6,5 +6,7 @@
 
 pub mod at;
 pub mod cli;
+pub mod config;
 pub mod codec;
 pub mod sim;
+pub mod webhook;
