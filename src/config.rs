@@ -313,7 +313,10 @@ impl Config {
                 return Err(invalid(format!("modem[{i}].port"), "must not be empty"));
             }
             if m.baud == 0 {
-                return Err(invalid(format!("modem[{i}].baud"), "must be greater than 0"));
+                return Err(invalid(
+                    format!("modem[{i}].baud"),
+                    "must be greater than 0",
+                ));
             }
             if let Some(number) = &m.number {
                 if !is_e164(number) {
@@ -443,16 +446,24 @@ events = ["*"]
         for (text, key) in [
             ("[otp]\ncode_length = 3", "otp.code_length"),
             ("[server]\nlisten = \"nope\"", "server.listen"),
-            ("[[modem]]\nname = \"a\"\nport = \"/dev/x\"\nnumber = \"555\"", "modem[0].number"),
+            (
+                "[[modem]]\nname = \"a\"\nport = \"/dev/x\"\nnumber = \"555\"",
+                "modem[0].number",
+            ),
             ("[[modem]]\nname = \"a\"\nport = \"\"", "modem[0].port"),
             ("[[webhook]]\nurl = \"ftp://x\"", "webhook[0].url"),
-            ("[[webhook]]\nurl = \"http://x\"\nsecret = \"nope\"", "webhook[0].secret"),
+            (
+                "[[webhook]]\nurl = \"http://x\"\nsecret = \"nope\"",
+                "webhook[0].secret",
+            ),
             ("[otp]\ndefault_country = \"USA\"", "otp.default_country"),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");
         }
-        let err = Config::parse("[otp]\ncode_length = \"six\"").unwrap_err().to_string();
+        let err = Config::parse("[otp]\ncode_length = \"six\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("code_length"), "{err}");
     }
 

@@ -7,6 +7,9 @@
 pub mod at;
 pub mod cli;
 pub mod config;
+//pub mod modem;
+//pub mod pool;
 pub mod codec;
 pub mod sim;
+pub mod store;
 pub mod webhook;

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "simgate", version, about = "Self-hosted SMS gateway and phone-verification daemon")]
+#[command(
+    name = "simgate",
+    version,
+    about = "Self-hosted SMS gateway and phone-verification daemon"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -1,0 +1,299 @@
+//! The modem pool: drains the outbound queue (in SQLite) through the modems.
+//!
+//! Each modem has a worker that, while its modem is ready and under its send caps, claims the
+//! oldest due message it may send and sends its parts. A free modem takes the next message, so
+//! work spreads to the least busy lines by itself; a message pinned to a line waits for that
+//! line. A failed attempt puts the message back with a back-off, and any other ready modem
+//! may take it: that is the failover.
+
+use crate::modem::{ModemHandle, ModemStatus, SendOutcome, SendPart};
+use crate::store::{outbound, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch, Notify};
+
+/// Per-SIM send caps (parts), so operators do not bar the SIM for bulk sending. 0 = no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps {
+    pub per_minute: u32,
+    pub per_hour: u32,
+    pub per_day: u32,
+}
+
+impl Caps {
+    /// `None` when another part may go now, else how long to wait before asking again.
+    pub fn wait(&self, sent: [u32; 3]) -> Option<Duration> {
+        let limits = [
+            (self.per_day, sent[2], Duration::from_secs(600)),
+            (self.per_hour, sent[1], Duration::from_secs(60)),
+            (self.per_minute, sent[0], Duration::from_secs(5)),
+        ];
+        limits
+            .iter()
+            .find(|(cap, count, _)| *cap > 0 && count >= cap)
+            .map(|(_, _, wait)| *wait)
+    }
+}
+
+/// Tuning of the pool.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Attempts before a message is failed.
+    pub max_attempts: u32,
+    /// Back-off after the first failed attempt; doubles per attempt.
+    pub retry_base: Duration,
+    /// How often idle workers look at the queue without being woken (for back-offs ending).
+    pub idle_poll: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_attempts: 5,
+            retry_base: Duration::from_secs(2),
+            idle_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+struct Line {
+    handle: ModemHandle,
+    caps: Caps,
+}
+
+/// The set of modems and the workers that feed them.
+#[derive(Clone)]
+pub struct Pool {
+    lines: Arc<Vec<Line>>,
+    store: Store,
+    wake: Arc<Notify>,
+    options: PoolOptions,
+}
+
+impl Pool {
+    pub fn new(store: Store, modems: Vec<(ModemHandle, Caps)>, options: PoolOptions) -> Pool {
+        let lines = modems
+            .into_iter()
+            .map(|(handle, caps)| Line { handle, caps })
+            .collect();
+        Pool {
+            lines: Arc::new(lines),
+            store,
+            wake: Arc::new(Notify::new()),
+            options,
+        }
+    }
+
+    /// Tells the workers that a message was queued.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    pub fn statuses(&self) -> Vec<ModemStatus> {
+        self.lines.iter().map(|l| l.handle.status()).collect()
+    }
+
+    pub fn handle(&self, name: &str) -> Option<&ModemHandle> {
+        self.lines.iter().find(|l| l.handle.name == name).map(|l| &l.handle)
+    }
+
+    pub fn handles(&self) -> impl Iterator<Item = &ModemHandle> {
+        self.lines.iter().map(|l| &l.handle)
+    }
+
+    /// Starts one worker per modem; they stop when `shutdown` turns true.
+    pub fn start(&self, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..self.lines.len())
+            .map(|i| {
+                let pool = self.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move { pool.worker(i, shutdown).await })
+            })
+            .collect()
+    }
+
+    async fn worker(self, index: usize, mut shutdown: watch::Receiver<bool>) {
+        let line = &self.lines[index];
+        let name = line.handle.name.clone();
+        let mut status = line.handle.subscribe();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            // Register for a wake-up before looking, so a message queued meanwhile is not missed.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let pause = match self.try_one(line).await {
+                Ok(true) => continue,
+                Ok(false) => self.options.idle_poll,
+                Err(wait) => wait,
+            };
+            tokio::select! {
+                _ = &mut woken => {}
+                _ = status.changed() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+            tracing::trace!(modem = %name, "worker looking at the queue");
+        }
+    }
+
+    /// Sends one message through this line if it can. `Ok(true)`: did work; `Ok(false)`:
+    /// nothing to do; `Err(wait)`: capped or store trouble, look again after `wait`.
+    async fn try_one(&self, line: &Line) -> Result<bool, Duration> {
+        if !line.handle.status().state.can_send() {
+            return Ok(false);
+        }
+        let name = line.handle.name.clone();
+        let caps = line.caps;
+        let counted = {
+            let name = name.clone();
+            self.store
+                .call(move |c| Ok(outbound::sent_counts(c, &name)?))
+                .await
+        };
+        match counted {
+            Ok(sent) => {
+                if let Some(wait) = caps.wait(sent) {
+                    tracing::debug!(modem = %name, ?sent, "send cap reached");
+                    return Err(wait);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read send counts");
+                return Err(Duration::from_secs(1));
+            }
+        }
+        let claimed = {
+            let name = name.clone();
+            self.store.call(move |c| Ok(outbound::claim_next(c, &name)?)).await
+        };
+        let claimed = match claimed {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim from the queue");
+                return Err(Duration::from_secs(1));
+            }
+        };
+        self.send_claimed(line, claimed).await;
+        Ok(true)
+    }
+
+    async fn send_claimed(&self, line: &Line, claimed: outbound::Claimed) {
+        let name = line.handle.name.clone();
+        let id = claimed.id.clone();
+        tracing::info!(message = %id, modem = %name, parts = claimed.pending.len(), attempt = claimed.attempts, "sending");
+        for part in &claimed.pending {
+            match self.send_part(line, &id, part).await {
+                PartResult::Sent => continue,
+                PartResult::Retry(reason) => {
+                    let retry = self.options.retry_base * 2u32.saturating_pow(claimed.attempts.saturating_sub(1)).min(64);
+                    let max = self.options.max_attempts;
+                    tracing::warn!(message = %id, modem = %name, %reason, "attempt failed; message back in the queue");
+                    let (id, reason) = (id.clone(), reason.clone());
+                    self.log_store(self.store.call(move |c| Ok(outbound::release(c, &id, &reason, retry.as_millis() as i64, max)?)).await);
+                    self.wake();
+                    return;
+                }
+                PartResult::Failed(reason) => {
+                    tracing::warn!(message = %id, modem = %name, %reason, "message failed");
+                    let (id, reason) = (id.clone(), reason.clone());
+                    self.log_store(self.store.call(move |c| Ok(outbound::fail(c, &id, &reason)?)).await);
+                    return;
+                }
+            }
+        }
+        let id2 = id.clone();
+        self.log_store(self.store.call(move |c| Ok(outbound::finish_sent(c, &id2)?)).await);
+        tracing::info!(message = %id, modem = %name, "sent");
+    }
+
+    async fn send_part(&self, line: &Line, id: &str, part: &outbound::PendingPart) -> PartResult {
+        let (prompt_tx, prompt_rx) = oneshot::channel();
+        let (commit_tx, commit_rx) = oneshot::channel();
+        let (reply_tx, mut reply_rx) = oneshot::channel();
+        let request = SendPart {
+            tpdu_len: part.tpdu_len,
+            hex: part.pdu.clone(),
+            at_prompt: prompt_tx,
+            commit: commit_rx,
+            reply: reply_tx,
+        };
+        if line.handle.send(request).await.is_err() {
+            return PartResult::Retry("modem driver stopped".into());
+        }
+        let modem = line.handle.name.clone();
+        let mut submitting = false;
+        // Either the prompt comes (then we record the commit point) or the outcome comes first.
+        let outcome = tokio::select! {
+            prompt = prompt_rx => {
+                if prompt.is_ok() {
+                    let (id, modem, seq) = (id.to_string(), modem.clone(), part.seq);
+                    let marked = self.store.call(move |c| Ok(outbound::mark_submitting(c, &id, seq, &modem)?)).await;
+                    submitting = marked.is_ok();
+                    let _ = commit_tx.send(submitting);
+                }
+                reply_rx.await
+            }
+            outcome = &mut reply_rx => outcome,
+        };
+        let outcome = outcome.unwrap_or(SendOutcome::NotSent { reason: "modem driver stopped".into() });
+        let (id, seq) = (id.to_string(), part.seq);
+        match outcome {
+            SendOutcome::Sent { message_ref } => {
+                self.log_store(self.store.call(move |c| Ok(outbound::mark_sent(c, &id, seq, message_ref)?)).await);
+                PartResult::Sent
+            }
+            SendOutcome::Uncertain { reason } => {
+                let r = reason.clone();
+                self.log_store(self.store.call(move |c| Ok(outbound::mark_uncertain(c, &id, seq, &r)?)).await);
+                // Counted as gone; the remaining parts continue on another attempt.
+                PartResult::Retry(format!("part {seq} uncertain: {reason}"))
+            }
+            SendOutcome::NotSent { reason } => {
+                if submitting {
+                    self.log_store(self.store.call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?)).await);
+                }
+                PartResult::Retry(reason)
+            }
+            SendOutcome::Rejected { reason, permanent } => {
+                self.log_store(self.store.call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?)).await);
+                if permanent {
+                    PartResult::Failed(reason)
+                } else {
+                    PartResult::Retry(reason)
+                }
+            }
+        }
+    }
+
+    fn log_store<T>(&self, r: crate::store::Result<T>) {
+        if let Err(e) = r {
+            tracing::error!(error = %e, "store update failed");
+        }
+    }
+}
+
+enum PartResult {
+    Sent,
+    Retry(String),
+    Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps() {
+        let caps = Caps { per_minute: 2, per_hour: 10, per_day: 0 };
+        assert_eq!(caps.wait([1, 1, 1]), None);
+        assert_eq!(caps.wait([2, 2, 2]), Some(Duration::from_secs(5)));
+        assert_eq!(caps.wait([0, 10, 10]), Some(Duration::from_secs(60)));
+        // per_day 0 = no cap.
+        assert_eq!(caps.wait([0, 0, 1_000_000]), None);
+        assert_eq!(Caps::default().wait([99, 99, 99]), None);
+    }
+}

@@ -1,0 +1,42 @@
+//! The append-only event log. Every event is written in the transaction that caused it, so an
+//! event exists if and only if its cause was committed; webhook delivery reads from here.
+
+use super::{new_id, now_ms};
+use rusqlite::{params, Connection};
+
+/// Appends an event; returns its stable id (`evt_…`), reused by every delivery attempt.
+pub fn append(conn: &Connection, kind: &str, data: &serde_json::Value) -> rusqlite::Result<String> {
+    let id = new_id("evt");
+    conn.execute(
+        "INSERT INTO events (id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, kind, data.to_string(), now_ms()],
+    )?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// Events after `after_seq`, oldest first.
+pub fn since(conn: &Connection, after_seq: i64, limit: usize) -> rusqlite::Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, id, type, data, created_at FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+        let data: String = r.get(3)?;
+        Ok(Event {
+            seq: r.get(0)?,
+            id: r.get(1)?,
+            kind: r.get(2)?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            created_at: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,400 @@
+//! Inbound parts and messages. A part is recorded once (re-deliveries are recognised by a key
+//! over the modem and the PDU); multipart messages are joined when their last part arrives, in
+//! the same transaction, or surfaced incomplete after a timeout.
+
+use super::{new_id, now_ms};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// A decoded inbound SMS part, ready to record.
+#[derive(Debug, Clone)]
+pub struct InboundPart {
+    pub modem: String,
+    /// Our SIM's number, when known.
+    pub recipient: Option<String>,
+    pub pdu: String,
+    pub sender: String,
+    pub sender_type: String,
+    pub smsc: Option<String>,
+    pub scts: Option<String>,
+    pub encoding: String,
+    pub text: String,
+    /// `(reference, total, seq)` for a part of a concatenated message.
+    pub concat: Option<(u16, u8, u8)>,
+}
+
+/// A whole inbound message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InboundMessage {
+    pub id: String,
+    pub modem: String,
+    pub to: Option<String>,
+    pub from: String,
+    pub sender_type: String,
+    pub body: String,
+    pub encoding: String,
+    pub parts_total: u32,
+    pub complete: bool,
+    pub scts: Option<String>,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Seen before: nothing changed.
+    Duplicate,
+    /// A part of a message still missing other parts.
+    Partial,
+    /// A whole message is now complete.
+    Message(InboundMessage),
+}
+
+/// The key that recognises a re-delivered PDU on the same modem.
+pub fn pdu_key(modem: &str, pdu: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(modem.as_bytes());
+    h.update(b":");
+    h.update(pdu.trim().to_ascii_uppercase().as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Records a part inside the caller's transaction; joins its message when complete.
+pub fn record_part(conn: &Connection, part: &InboundPart) -> rusqlite::Result<Recorded> {
+    let key = pdu_key(&part.modem, &part.pdu);
+    let now = now_ms();
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO inbound_parts (modem, pdu, pdu_key, sender, sender_type, smsc, scts, encoding, text,
+             concat_ref, concat_total, concat_seq, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            part.modem,
+            part.pdu,
+            key,
+            part.sender,
+            part.sender_type,
+            part.smsc,
+            part.scts,
+            part.encoding,
+            part.text,
+            part.concat.map(|c| c.0),
+            part.concat.map(|c| c.1),
+            part.concat.map(|c| c.2),
+            now
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(Recorded::Duplicate);
+    }
+    let part_id = conn.last_insert_rowid();
+    match part.concat {
+        None | Some((_, 0..=1, _)) => {
+            let message = insert_message(conn, part, &part.text, 1, true, now)?;
+            conn.execute(
+                "UPDATE inbound_parts SET message_id = ?2 WHERE id = ?1",
+                params![part_id, message.id],
+            )?;
+            Ok(Recorded::Message(message))
+        }
+        Some((reference, total, _)) => {
+            let group = group_parts(conn, &part.modem, &part.sender, reference, total)?;
+            let seqs: std::collections::BTreeSet<u8> = group.iter().map(|p| p.seq).collect();
+            let complete = (1..=total).all(|s| seqs.contains(&s));
+            if !complete {
+                return Ok(Recorded::Partial);
+            }
+            let body = join(&group);
+            let message = insert_message(conn, part, &body, u32::from(total), true, now)?;
+            claim_group(conn, &group, &message.id)?;
+            Ok(Recorded::Message(message))
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GroupPart {
+    id: i64,
+    seq: u8,
+    text: String,
+}
+
+fn group_parts(
+    conn: &Connection,
+    modem: &str,
+    sender: &str,
+    reference: u16,
+    total: u8,
+) -> rusqlite::Result<Vec<GroupPart>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, concat_seq, COALESCE(text, '') FROM inbound_parts
+         WHERE modem = ?1 AND sender = ?2 AND concat_ref = ?3 AND concat_total = ?4 AND message_id IS NULL
+         ORDER BY concat_seq, id",
+    )?;
+    let rows = stmt.query_map(params![modem, sender, reference, total], |r| {
+        Ok(GroupPart {
+            id: r.get(0)?,
+            seq: r.get(1)?,
+            text: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Joins parts in sequence order, one text per sequence number (the first one recorded).
+fn join(group: &[GroupPart]) -> String {
+    let mut body = String::new();
+    let mut last = None;
+    for p in group {
+        if last == Some(p.seq) {
+            continue;
+        }
+        body.push_str(&p.text);
+        last = Some(p.seq);
+    }
+    body
+}
+
+fn claim_group(conn: &Connection, group: &[GroupPart], message_id: &str) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached("UPDATE inbound_parts SET message_id = ?2 WHERE id = ?1")?;
+    for p in group {
+        stmt.execute(params![p.id, message_id])?;
+    }
+    Ok(())
+}
+
+fn insert_message(
+    conn: &Connection,
+    part: &InboundPart,
+    body: &str,
+    parts_total: u32,
+    complete: bool,
+    now: i64,
+) -> rusqlite::Result<InboundMessage> {
+    let message = InboundMessage {
+        id: new_id("in"),
+        modem: part.modem.clone(),
+        to: part.recipient.clone(),
+        from: part.sender.clone(),
+        sender_type: part.sender_type.clone(),
+        body: body.to_string(),
+        encoding: part.encoding.clone(),
+        parts_total,
+        complete,
+        scts: part.scts.clone(),
+        received_at: now,
+    };
+    conn.execute(
+        "INSERT INTO inbound_messages (id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            message.id,
+            message.modem,
+            message.to,
+            message.from,
+            message.sender_type,
+            message.body,
+            message.encoding,
+            message.parts_total,
+            message.complete,
+            message.scts,
+            message.received_at
+        ],
+    )?;
+    Ok(message)
+}
+
+/// Multipart groups whose first part is older than `max_age_ms` and still incomplete are
+/// surfaced as incomplete messages (what arrived, in order), so nothing waits forever.
+pub fn surface_incomplete(
+    conn: &Connection,
+    max_age_ms: i64,
+    recipient_of: impl Fn(&str) -> Option<String>,
+) -> rusqlite::Result<Vec<InboundMessage>> {
+    let cutoff = now_ms() - max_age_ms;
+    let groups: Vec<(String, String, u16, u8)> = {
+        let mut stmt = conn.prepare(
+            "SELECT modem, sender, concat_ref, concat_total FROM inbound_parts
+             WHERE message_id IS NULL AND concat_ref IS NOT NULL
+             GROUP BY modem, sender, concat_ref, concat_total HAVING MIN(received_at) < ?1",
+        )?;
+        let rows = stmt.query_map([cutoff], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut surfaced = Vec::new();
+    for (modem, sender, reference, total) in groups {
+        let group = group_parts(conn, &modem, &sender, reference, total)?;
+        let Some(first) = group.first() else { continue };
+        let (sender_type, encoding, scts, smsc): (String, String, Option<String>, Option<String>) =
+            conn.query_row(
+                "SELECT sender_type, encoding, scts, smsc FROM inbound_parts WHERE id = ?1",
+                [first.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+        let template = InboundPart {
+            recipient: recipient_of(&modem),
+            modem,
+            pdu: String::new(),
+            sender,
+            sender_type,
+            smsc,
+            scts,
+            encoding,
+            text: String::new(),
+            concat: None,
+        };
+        let message = insert_message(
+            conn,
+            &template,
+            &join(&group),
+            u32::from(total),
+            false,
+            now_ms(),
+        )?;
+        claim_group(conn, &group, &message.id)?;
+        surfaced.push(message);
+    }
+    Ok(surfaced)
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<InboundMessage>> {
+    conn.query_row(
+        "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at
+         FROM inbound_messages WHERE id = ?1",
+        [id],
+        row_to_message,
+    )
+    .optional()
+}
+
+/// Newest first.
+pub fn list(
+    conn: &Connection,
+    limit: usize,
+    before_ms: Option<i64>,
+) -> rusqlite::Result<Vec<InboundMessage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at
+         FROM inbound_messages WHERE received_at < ?1 ORDER BY received_at DESC, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(
+        params![before_ms.unwrap_or(i64::MAX), limit as i64],
+        row_to_message,
+    )?;
+    rows.collect()
+}
+
+fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboundMessage> {
+    Ok(InboundMessage {
+        id: r.get(0)?,
+        modem: r.get(1)?,
+        to: r.get(2)?,
+        from: r.get(3)?,
+        sender_type: r.get(4)?,
+        body: r.get(5)?,
+        encoding: r.get(6)?,
+        parts_total: r.get(7)?,
+        complete: r.get(8)?,
+        scts: r.get(9)?,
+        received_at: r.get(10)?,
+    })
+}
+
+/// Records a status report once (by PDU key); `false` when it was seen before.
+pub fn record_status_report(
+    conn: &Connection,
+    modem: &str,
+    pdu: &str,
+    message_ref: u8,
+    recipient: &str,
+    status: u8,
+    discharge_time: Option<&str>,
+    matched: bool,
+) -> rusqlite::Result<bool> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO status_reports (modem, pdu_key, message_ref, recipient, status, discharge_time, matched, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![modem, pdu_key(modem, pdu), message_ref, recipient, status, discharge_time, matched, now_ms()],
+    )?;
+    Ok(inserted > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut c).unwrap();
+        c
+    }
+
+    fn part(pdu: &str, text: &str, concat: Option<(u16, u8, u8)>) -> InboundPart {
+        InboundPart {
+            modem: "sim1".into(),
+            recipient: Some("+15550000001".into()),
+            pdu: pdu.into(),
+            sender: "+15551234567".into(),
+            sender_type: "international".into(),
+            smsc: None,
+            scts: None,
+            encoding: "gsm7".into(),
+            text: text.into(),
+            concat,
+        }
+    }
+
+    #[test]
+    fn single_part_is_a_message_and_redelivery_is_a_duplicate() {
+        let c = conn();
+        let r = record_part(&c, &part("00AA", "hello", None)).unwrap();
+        let Recorded::Message(m) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(m.body, "hello");
+        assert_eq!(
+            record_part(&c, &part("00aa", "hello", None)).unwrap(),
+            Recorded::Duplicate
+        );
+        assert_eq!(list(&c, 10, None).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn parts_out_of_order_join_in_sequence() {
+        let c = conn();
+        assert_eq!(
+            record_part(&c, &part("P3", "c", Some((7, 3, 3)))).unwrap(),
+            Recorded::Partial
+        );
+        assert_eq!(
+            record_part(&c, &part("P1", "a", Some((7, 3, 1)))).unwrap(),
+            Recorded::Partial
+        );
+        // A different reference from the same sender is a different message.
+        assert_eq!(
+            record_part(&c, &part("Q1", "x", Some((8, 3, 2)))).unwrap(),
+            Recorded::Partial
+        );
+        let Recorded::Message(m) = record_part(&c, &part("P2", "b", Some((7, 3, 2)))).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(m.body, "abc");
+        assert_eq!(m.parts_total, 3);
+        assert!(m.complete);
+    }
+
+    #[test]
+    fn stale_groups_surface_incomplete() {
+        let c = conn();
+        record_part(&c, &part("P1", "first ", Some((9, 2, 1)))).unwrap();
+        assert!(surface_incomplete(&c, 60_000, |_| None).unwrap().is_empty());
+        let surfaced = surface_incomplete(&c, -1, |_| None).unwrap();
+        assert_eq!(surfaced.len(), 1);
+        assert_eq!(surfaced[0].body, "first ");
+        assert!(!surfaced[0].complete);
+        // Claimed: not surfaced twice.
+        assert!(surface_incomplete(&c, -1, |_| None).unwrap().is_empty());
+    }
+}

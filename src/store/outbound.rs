@@ -1,0 +1,429 @@
+//! The outbound queue. A message is accepted only once it and its encoded parts are committed
+//! here; the pool then claims messages one at a time per modem.
+//!
+//! Part states and the crash rule: a part is marked `submitting` *before* its PDU is written to
+//! the modem, `sent` when the modem answers `+CMGS`. After a crash, a `submitting` part may or
+//! may not have reached the network, so it becomes `uncertain` and is never sent again: simgate
+//! prefers a rare lost part to a duplicate SMS.
+
+use super::{events, new_id, now_ms};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// A message to enqueue, already encoded.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub recipient: String,
+    pub body: String,
+    pub line: Option<String>,
+    pub report: bool,
+    pub encoding: String,
+    /// `(tpdu_len, hex)` per part, as `AT+CMGS` takes them.
+    pub parts: Vec<(usize, String)>,
+    pub purpose: String,
+    pub purpose_id: Option<String>,
+}
+
+/// Inserts the message and its parts in one transaction; returns the new id (`msg_…`).
+pub fn enqueue(conn: &mut Connection, message: &NewMessage) -> rusqlite::Result<String> {
+    let tx = conn.transaction()?;
+    let id = enqueue_in(&tx, message)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// The same inside the caller's transaction (an OTP and its SMS commit together).
+pub fn enqueue_in(conn: &Connection, message: &NewMessage) -> rusqlite::Result<String> {
+    let id = new_id("msg");
+    let now = now_ms();
+    conn.execute(
+        "INSERT INTO outbound_messages (id, recipient, body, line, status, encoding, parts_total, report,
+             purpose, purpose_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        params![
+            id,
+            message.recipient,
+            message.body,
+            message.line,
+            message.encoding,
+            message.parts.len() as i64,
+            message.report,
+            message.purpose,
+            message.purpose_id,
+            now
+        ],
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO outbound_parts (message_id, seq, tpdu_len, pdu, status) VALUES (?1, ?2, ?3, ?4, 'queued')",
+    )?;
+    for (i, (len, hex)) in message.parts.iter().enumerate() {
+        insert.execute(params![id, i as i64 + 1, *len as i64, hex])?;
+    }
+    Ok(id)
+}
+
+/// A message claimed by one modem, with the parts still to send.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub recipient: String,
+    pub attempts: u32,
+    pub pending: Vec<PendingPart>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingPart {
+    pub seq: u32,
+    pub tpdu_len: usize,
+    pub pdu: String,
+}
+
+/// Claims the oldest due message this modem may send (unpinned, or pinned to it).
+pub fn claim_next(conn: &mut Connection, modem: &str) -> rusqlite::Result<Option<Claimed>> {
+    let tx = conn.transaction()?;
+    let now = now_ms();
+    let row: Option<(String, String, u32)> = tx
+        .query_row(
+            "SELECT id, recipient, attempts FROM outbound_messages
+             WHERE status = 'queued' AND not_before <= ?1 AND (line IS NULL OR line = ?2)
+             ORDER BY created_at LIMIT 1",
+            params![now, modem],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((id, recipient, attempts)) = row else {
+        return Ok(None);
+    };
+    tx.execute(
+        "UPDATE outbound_messages SET status = 'sending', modem = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1",
+        params![id, modem, now],
+    )?;
+    let pending = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT seq, tpdu_len, pdu FROM outbound_parts WHERE message_id = ?1 AND status = 'queued' ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([&id], |r| {
+            Ok(PendingPart {
+                seq: r.get(0)?,
+                tpdu_len: r.get::<_, i64>(1)? as usize,
+                pdu: r.get(2)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    tx.commit()?;
+    Ok(Some(Claimed {
+        id,
+        recipient,
+        attempts: attempts + 1,
+        pending,
+    }))
+}
+
+/// The part is about to be written to the modem (see the crash rule above).
+pub fn mark_submitting(conn: &Connection, id: &str, seq: u32, modem: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbound_parts SET status = 'submitting', modem = ?3, submitted_at = ?4 WHERE message_id = ?1 AND seq = ?2",
+        params![id, seq, modem, now_ms()],
+    )?;
+    Ok(())
+}
+
+pub fn mark_sent(
+    conn: &Connection,
+    id: &str,
+    seq: u32,
+    message_ref: Option<u8>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbound_parts SET status = 'sent', message_ref = ?3, sent_at = ?4 WHERE message_id = ?1 AND seq = ?2",
+        params![id, seq, message_ref, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// The PDU was written but the modem never answered: never resend it.
+pub fn mark_uncertain(conn: &Connection, id: &str, seq: u32, reason: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbound_parts SET status = 'uncertain', error = ?3, sent_at = ?4 WHERE message_id = ?1 AND seq = ?2",
+        params![id, seq, reason, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// A part that was cancelled at the prompt goes back to the queue state.
+pub fn unmark_submitting(conn: &Connection, id: &str, seq: u32) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbound_parts SET status = 'queued', modem = NULL, submitted_at = NULL WHERE message_id = ?1 AND seq = ?2 AND status = 'submitting'",
+        params![id, seq],
+    )?;
+    Ok(())
+}
+
+/// Every part went out: the message is sent.
+pub fn finish_sent(conn: &mut Connection, id: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE outbound_messages SET status = 'sent', error = NULL, updated_at = ?2 WHERE id = ?1",
+        params![id, now_ms()],
+    )?;
+    status_event(&tx, id, "sent", None)?;
+    tx.commit()
+}
+
+/// Gives a message back to the queue after a failed attempt, or fails it for good once it has
+/// had `max_attempts` tries.
+pub fn release(
+    conn: &mut Connection,
+    id: &str,
+    reason: &str,
+    retry_in_ms: i64,
+    max_attempts: u32,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let attempts: u32 = tx.query_row(
+        "SELECT attempts FROM outbound_messages WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if attempts >= max_attempts {
+        fail_in(&tx, id, &format!("{reason} (after {attempts} attempts)"))?;
+    } else {
+        tx.execute(
+            "UPDATE outbound_messages SET status = 'queued', modem = NULL, error = ?2, not_before = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, reason, now_ms() + retry_in_ms, now_ms()],
+        )?;
+    }
+    tx.commit()
+}
+
+pub fn fail(conn: &mut Connection, id: &str, reason: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    fail_in(&tx, id, reason)?;
+    tx.commit()
+}
+
+fn fail_in(conn: &Connection, id: &str, reason: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbound_messages SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, reason, now_ms()],
+    )?;
+    conn.execute(
+        "UPDATE outbound_parts SET status = 'failed', error = ?2 WHERE message_id = ?1 AND status = 'queued'",
+        params![id, reason],
+    )?;
+    status_event(conn, id, "failed", Some(reason))?;
+    Ok(())
+}
+
+fn status_event(
+    conn: &Connection,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> rusqlite::Result<()> {
+    let (recipient, modem, purpose, purpose_id): (String, Option<String>, String, Option<String>) =
+        conn.query_row(
+            "SELECT recipient, modem, purpose, purpose_id FROM outbound_messages WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+    events::append(
+        conn,
+        "message.status",
+        &serde_json::json!({
+            "message_id": id, "to": recipient, "status": status, "modem": modem,
+            "error": error, "purpose": purpose, "purpose_id": purpose_id,
+        }),
+    )?;
+    Ok(())
+}
+
+/// After a crash: parts caught between commit and answer become `uncertain` (never resent);
+/// messages caught mid-send go back to the queue for their remaining parts.
+pub fn recover(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
+    let tx = conn.transaction()?;
+    let uncertain = tx.execute(
+        "UPDATE outbound_parts SET status = 'uncertain', error = 'daemon stopped while the modem was sending', sent_at = submitted_at WHERE status = 'submitting'",
+        [],
+    )?;
+    let requeued = tx.execute(
+        "UPDATE outbound_messages SET status = 'queued', modem = NULL WHERE status = 'sending'",
+        [],
+    )?;
+    // A requeued message whose parts all went out is simply sent.
+    let done: Vec<String> = {
+        let mut stmt = tx.prepare(
+            "SELECT id FROM outbound_messages m WHERE status = 'queued'
+             AND NOT EXISTS (SELECT 1 FROM outbound_parts p WHERE p.message_id = m.id AND p.status = 'queued')",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in done {
+        tx.execute(
+            "UPDATE outbound_messages SET status = 'sent', updated_at = ?2 WHERE id = ?1",
+            params![id, now_ms()],
+        )?;
+        status_event(&tx, &id, "sent", None)?;
+    }
+    tx.commit()?;
+    Ok((uncertain, requeued))
+}
+
+/// Parts this modem put on the network in the last minute, hour and day (for send caps).
+pub fn sent_counts(conn: &Connection, modem: &str) -> rusqlite::Result<[u32; 3]> {
+    let now = now_ms();
+    let mut stmt = conn.prepare_cached(
+        "SELECT
+            COALESCE(SUM(submitted_at > ?2), 0),
+            COALESCE(SUM(submitted_at > ?3), 0),
+            COUNT(*)
+         FROM outbound_parts WHERE modem = ?1 AND submitted_at > ?4",
+    )?;
+    stmt.query_row(
+        params![modem, now - 60_000, now - 3_600_000, now - 86_400_000],
+        |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]),
+    )
+}
+
+/// Applies a status report to the most recent part this modem sent with that reference.
+/// Returns the message id and its new status when the message changed state.
+pub fn apply_status_report(
+    conn: &Connection,
+    modem: &str,
+    message_ref: u8,
+    status: u8,
+) -> rusqlite::Result<Option<(String, String)>> {
+    let found: Option<(String, u32)> = conn
+        .query_row(
+            "SELECT message_id, seq FROM outbound_parts
+             WHERE modem = ?1 AND message_ref = ?2 AND sent_at > ?3
+             ORDER BY sent_at DESC LIMIT 1",
+            params![modem, message_ref, now_ms() - 7 * 86_400_000],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((id, seq)) = found else {
+        return Ok(None);
+    };
+    let part_status = match status {
+        0x00..=0x1f => "delivered",
+        0x20..=0x3f => "sent", // the SMSC is still trying
+        _ => "failed",
+    };
+    conn.execute(
+        "UPDATE outbound_parts SET status = ?3, report_status = ?4, report_at = ?5 WHERE message_id = ?1 AND seq = ?2",
+        params![id, seq, part_status, status, now_ms()],
+    )?;
+    let (total, delivered, failed): (u32, u32, u32) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(status = 'delivered'), 0), COALESCE(SUM(status = 'failed'), 0) FROM outbound_parts WHERE message_id = ?1",
+        [&id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let current: String = conn.query_row(
+        "SELECT status FROM outbound_messages WHERE id = ?1",
+        [&id],
+        |r| r.get(0),
+    )?;
+    let next = if failed > 0 {
+        "failed"
+    } else if delivered == total {
+        "delivered"
+    } else {
+        return Ok(None);
+    };
+    if current == next {
+        return Ok(None);
+    }
+    conn.execute(
+        "UPDATE outbound_messages SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+        params![
+            id,
+            next,
+            (next == "failed").then(|| format!("status report {status:#04x}")),
+            now_ms()
+        ],
+    )?;
+    status_event(conn, &id, next, None)?;
+    Ok(Some((id, next.to_string())))
+}
+
+/// An outbound message as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutboundView {
+    pub id: String,
+    pub to: String,
+    pub body: String,
+    pub status: String,
+    pub encoding: String,
+    pub parts_total: u32,
+    pub modem: Option<String>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub parts: Vec<PartView>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PartView {
+    pub seq: u32,
+    pub status: String,
+    pub modem: Option<String>,
+    pub message_ref: Option<u8>,
+    pub report_status: Option<u8>,
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<OutboundView>> {
+    let view = conn
+        .query_row(
+            "SELECT id, recipient, body, status, encoding, parts_total, modem, attempts, error, created_at, updated_at
+             FROM outbound_messages WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(OutboundView {
+                    id: r.get(0)?,
+                    to: r.get(1)?,
+                    body: r.get(2)?,
+                    status: r.get(3)?,
+                    encoding: r.get(4)?,
+                    parts_total: r.get(5)?,
+                    modem: r.get(6)?,
+                    attempts: r.get(7)?,
+                    error: r.get(8)?,
+                    created_at: r.get(9)?,
+                    updated_at: r.get(10)?,
+                    parts: Vec::new(),
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut view) = view else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, status, modem, message_ref, report_status FROM outbound_parts WHERE message_id = ?1 ORDER BY seq",
+    )?;
+    view.parts = stmt
+        .query_map([id], |r| {
+            Ok(PartView {
+                seq: r.get(0)?,
+                status: r.get(1)?,
+                modem: r.get(2)?,
+                message_ref: r.get(3)?,
+                report_status: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(view))
+}
+
+/// Messages waiting to be sent (for queue depth metrics).
+pub fn queue_depth(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM outbound_messages WHERE status IN ('queued', 'sending')",
+        [],
+        |r| r.get(0),
+    )
+}

@@ -1,0 +1,155 @@
+//! Versioned migrations, applied in order at open; `PRAGMA user_version` records the last one.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up. Never edit a shipped entry: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the outbound queue, inbound messages, status reports, the event log.
+    r#"
+    CREATE TABLE outbound_messages (
+        id           TEXT PRIMARY KEY,
+        recipient    TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        -- Requested line (modem name), if the caller pinned one.
+        line         TEXT,
+        -- queued → sending → sent → delivered | failed
+        status       TEXT NOT NULL,
+        encoding     TEXT NOT NULL,
+        parts_total  INTEGER NOT NULL,
+        report       INTEGER NOT NULL DEFAULT 1,
+        -- Modem that sent (or is sending) it.
+        modem        TEXT,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        error        TEXT,
+        -- What the message is for: 'text', 'otp'…, and the id of that thing.
+        purpose      TEXT NOT NULL DEFAULT 'text',
+        purpose_id   TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        -- Not before this time (back-off after a failed attempt).
+        not_before   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbound_queue ON outbound_messages(status, not_before, created_at);
+
+    CREATE TABLE outbound_parts (
+        message_id   TEXT NOT NULL REFERENCES outbound_messages(id),
+        seq          INTEGER NOT NULL,
+        tpdu_len     INTEGER NOT NULL,
+        pdu          TEXT NOT NULL,
+        -- queued → submitting → sent | uncertain | failed; sent → delivered | failed (report)
+        status       TEXT NOT NULL,
+        modem        TEXT,
+        message_ref  INTEGER,
+        submitted_at INTEGER,
+        sent_at      INTEGER,
+        report_status INTEGER,
+        report_at    INTEGER,
+        error        TEXT,
+        PRIMARY KEY (message_id, seq)
+    );
+    CREATE INDEX outbound_parts_by_ref ON outbound_parts(modem, message_ref, sent_at);
+    CREATE INDEX outbound_parts_sent ON outbound_parts(modem, submitted_at);
+
+    CREATE TABLE inbound_parts (
+        id           INTEGER PRIMARY KEY,
+        modem        TEXT NOT NULL,
+        -- The PDU as read (SMSC included); its hash recognises re-deliveries.
+        pdu          TEXT NOT NULL,
+        pdu_key      TEXT NOT NULL UNIQUE,
+        sender       TEXT NOT NULL,
+        sender_type  TEXT NOT NULL,
+        smsc         TEXT,
+        scts         TEXT,
+        encoding     TEXT NOT NULL,
+        text         TEXT,
+        concat_ref   INTEGER,
+        concat_total INTEGER,
+        concat_seq   INTEGER,
+        message_id   TEXT,
+        received_at  INTEGER NOT NULL
+    );
+    CREATE INDEX inbound_parts_group ON inbound_parts(modem, sender, concat_ref, concat_total) WHERE message_id IS NULL;
+
+    CREATE TABLE inbound_messages (
+        id           TEXT PRIMARY KEY,
+        modem        TEXT NOT NULL,
+        -- Our SIM's number, when known.
+        recipient    TEXT,
+        sender       TEXT NOT NULL,
+        sender_type  TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        encoding     TEXT NOT NULL,
+        parts_total  INTEGER NOT NULL,
+        -- 0 when surfaced after a timeout with parts missing.
+        complete     INTEGER NOT NULL,
+        scts         TEXT,
+        received_at  INTEGER NOT NULL
+    );
+    CREATE INDEX inbound_messages_time ON inbound_messages(received_at);
+
+    CREATE TABLE status_reports (
+        id           INTEGER PRIMARY KEY,
+        modem        TEXT NOT NULL,
+        pdu_key      TEXT NOT NULL UNIQUE,
+        message_ref  INTEGER NOT NULL,
+        recipient    TEXT NOT NULL,
+        status       INTEGER NOT NULL,
+        discharge_time TEXT,
+        matched      INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL
+    );
+
+    -- Append-only record of what happened; webhooks are fed from it.
+    CREATE TABLE events (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL UNIQUE,
+        type         TEXT NOT NULL,
+        data         TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version <= current {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest_version());
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('outbound_messages','outbound_parts','inbound_parts','inbound_messages','events')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 5);
+    }
+}
