@@ -1,5 +1,7 @@
 //! The `simgate` command line (SPEC §1). Parsing only; each command calls into the library.
 
+pub mod pdu;
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
