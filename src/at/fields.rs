@@ -85,15 +85,15 @@ pub(crate) fn payload_after<'a>(line: &'a str, prefix: &str) -> Option<&'a str> 
 }
 
 /// The payload of an information line whose prefix is optional: `"+CSQ: 18,99"` and
-/// `"18,99"` both give `"18,99"`. A line with a *different* prefix gives `None`.
+/// `"18,99"` both give `"18,99"`. A line with a *different* prefix (`+CMS ERROR: 330`,
+/// `^RSSI:9`) or a final result code (`OK`, `ERROR`) gives `None`.
 pub(crate) fn payload_optional_prefix<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
     if let Some(payload) = payload_after(line, prefix) {
         return Some(payload);
     }
-    match split_prefix(line) {
-        Some(_) => None,
-        None => Some(line.trim()),
-    }
+    let line = line.trim();
+    let prefixed = line.starts_with(['+', '^', '%', '$', '*', '#']);
+    (!prefixed && crate::at::parser::parse_final(line).is_none()).then_some(line)
 }
 
 /// Splits a payload on commas, honouring quotes when they are balanced.
@@ -202,6 +202,15 @@ mod tests {
         assert_eq!(payload_after("+CMGS : 12", "+CMGS"), Some("12"));
         assert_eq!(payload_after("+CMGSX: 12", "+CMGS"), None);
         assert_eq!(payload_after("é+CMGS: 1", "+CMGS"), None);
+    }
+
+    #[test]
+    fn optional_prefix_rejects_other_prefixes_and_finals() {
+        assert_eq!(payload_optional_prefix("+CSQ: 1,2", "+CSQ"), Some("1,2"));
+        assert_eq!(payload_optional_prefix(" 1,2 ", "+CSQ"), Some("1,2"));
+        assert_eq!(payload_optional_prefix("+CMS ERROR: 330", "+CSCA"), None);
+        assert_eq!(payload_optional_prefix("^RSSI:9", "+CSQ"), None);
+        assert_eq!(payload_optional_prefix("OK", "+CPIN"), None);
     }
 
     #[test]

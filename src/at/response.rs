@@ -82,10 +82,11 @@ fn cmgr_header_fields(fields: &[Field<'_>]) -> (Option<u8>, Option<u32>) {
 }
 
 /// A PDU line as printed, minus whitespace and stray quotes (one gammu dump ends its PDU
-/// with `"`). Must be non-empty, even-length hex.
+/// with `"`). Must be non-empty hex; an odd digit count (seen from a Pantech) is still
+/// returned so that the PDU decoder, not this reader, reports the message as malformed.
 fn clean_pdu_line(line: &str) -> Option<String> {
     let text = line.trim().trim_matches('"').trim();
-    (is_hex(text) && text.len() % 2 == 0).then(|| text.to_string())
+    is_hex(text).then(|| text.to_string())
 }
 
 /// Reads an `AT+CMGL=<stat>` listing: pairs of `+CMGL: <index>,<stat>,[<alpha>],<len>`
