@@ -16,7 +16,10 @@ use simgate::at::{
 };
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/modem_transcripts.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/modem_transcripts.json"
+    );
     let text = std::fs::read_to_string(path).expect("vector file readable");
     serde_json::from_str(&text).expect("vector file is JSON")
 }
@@ -232,8 +235,14 @@ fn every_exchange_frames_with_echo_on_and_off_in_any_chunking() {
                 .get(index)
                 .filter(|next| next["cmd"].as_str() == Some("<pdu><Ctrl-Z>"))
                 .map(|next| concrete_lines(&strings(&next["response"])));
-            check_exchange(name, &concrete_command(cmd), &lines, continuation.as_deref());
-            let all_lines: Vec<&String> = lines.iter().chain(continuation.iter().flatten()).collect();
+            check_exchange(
+                name,
+                &concrete_command(cmd),
+                &lines,
+                continuation.as_deref(),
+            );
+            let all_lines: Vec<&String> =
+                lines.iter().chain(continuation.iter().flatten()).collect();
             if !all_lines.iter().any(|line| expected_final(line).is_some()) {
                 without_final.push(format!("{name}: {cmd}"));
             }
@@ -367,8 +376,20 @@ fn expected_urc(urc: &str) -> Urc {
         },
         // Recognised but not interesting.
         text if [
-            "^DSFLOWRPT", "+CUSD:", "+ZDONR:", "+ZPASR:", "+WIND:", "%CESQ:", "^ORIG:", "^CONF:",
-            "^CONN:", "^CEND:", "CONNECT", "HANGUP:", "NO CARRIER", "OK",
+            "^DSFLOWRPT",
+            "+CUSD:",
+            "+ZDONR:",
+            "+ZPASR:",
+            "+WIND:",
+            "%CESQ:",
+            "^ORIG:",
+            "^CONF:",
+            "^CONN:",
+            "^CEND:",
+            "CONNECT",
+            "HANGUP:",
+            "NO CARRIER",
+            "OK",
         ]
         .iter()
         .any(|prefix| text.starts_with(prefix)) =>
@@ -493,15 +514,26 @@ fn all_cmgr_variants_give_their_pdu() {
 
         // Straight from the dump lines (echo and OK included)...
         let direct = parse_cmgr(&lines);
-        assert_eq!(direct.as_ref().map(|s| s.pdu.clone()), expected_pdu, "{header}");
+        assert_eq!(
+            direct.as_ref().map(|s| s.pdu.clone()),
+            expected_pdu,
+            "{header}"
+        );
         // ...and from what the parser hands the driver, in any chunking.
         for chunking in ALL_CHUNKINGS {
             let mut parser = AtParser::new();
             parser.command_started(&lines[0]);
-            let bytes: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\r\n").into_bytes()).collect();
+            let bytes: Vec<u8> = lines
+                .iter()
+                .flat_map(|l| format!("{l}\r\n").into_bytes())
+                .collect();
             feed(&mut parser, &bytes, chunking);
             let events = drain(&mut parser);
-            assert_eq!(events.last(), Some(&AtEvent::Final(FinalResult::Ok)), "{header}");
+            assert_eq!(
+                events.last(),
+                Some(&AtEvent::Final(FinalResult::Ok)),
+                "{header}"
+            );
             let responses: Vec<String> = events
                 .iter()
                 .filter_map(|event| match event {
@@ -619,7 +651,11 @@ fn all_mm_creg_replies_match_modemmanager() {
         let (kind, stat, lac, ci, act) = mm_expectation(test);
         let parsed = parse_registration(text, solicited).unwrap_or_else(|| panic!("{test}"));
         assert_eq!(parsed.kind, kind, "{test}");
-        assert_eq!(parsed.status, RegStatus::from_code(u32::from(stat)), "{test}");
+        assert_eq!(
+            parsed.status,
+            RegStatus::from_code(u32::from(stat)),
+            "{test}"
+        );
         assert_eq!(parsed.status.code(), stat, "{test}");
         assert_eq!(parsed.lac_value().unwrap_or(0), lac, "{test} lac");
         assert_eq!(parsed.ci_value().unwrap_or(0), ci, "{test} ci");
@@ -637,15 +673,31 @@ fn all_mm_creg_replies_match_modemmanager() {
         let mut parser = AtParser::new();
         if solicited {
             parser.command_started(query_for(kind));
-            feed(&mut parser, format!("\r\n{}\r\n\r\nOK\r\n", text.trim()).as_bytes(), Chunking::OneByte);
+            feed(
+                &mut parser,
+                format!("\r\n{}\r\n\r\nOK\r\n", text.trim()).as_bytes(),
+                Chunking::OneByte,
+            );
             let events = drain(&mut parser);
-            assert_eq!(events.first(), Some(&AtEvent::Response(first_line.to_string())), "{test}");
-            assert_eq!(events.last(), Some(&AtEvent::Final(FinalResult::Ok)), "{test}");
+            assert_eq!(
+                events.first(),
+                Some(&AtEvent::Response(first_line.to_string())),
+                "{test}"
+            );
+            assert_eq!(
+                events.last(),
+                Some(&AtEvent::Final(FinalResult::Ok)),
+                "{test}"
+            );
         } else {
             feed(&mut parser, text.as_bytes(), Chunking::OneByte);
             let events = drain(&mut parser);
             let expected = parse_registration(first_line, false).expect("parses");
-            assert_eq!(events.first(), Some(&AtEvent::Urc(Urc::Registration(expected))), "{test}");
+            assert_eq!(
+                events.first(),
+                Some(&AtEvent::Urc(Urc::Registration(expected))),
+                "{test}"
+            );
         }
     }
 }
@@ -653,13 +705,43 @@ fn all_mm_creg_replies_match_modemmanager() {
 #[test]
 fn model_creg_answers_parse_as_solicited() {
     let expected: &[(&str, RegStatus, Option<&str>, Option<&str>)] = &[
-        ("+CREG: 2,1,4CA,81DE445", RegStatus::Home, Some("4CA"), Some("81DE445")),
-        ("+CREG: 0,1,\"5E25\",\"605F\",2", RegStatus::Home, Some("5E25"), Some("605F")),
-        ("+CREG: 2,5,\"2AF5\",\"0B88E350\",2", RegStatus::Roaming, Some("2AF5"), Some("0B88E350")),
-        ("+CREG: 0,1,\"5E25\",\"605F\"", RegStatus::Home, Some("5E25"), Some("605F")),
+        (
+            "+CREG: 2,1,4CA,81DE445",
+            RegStatus::Home,
+            Some("4CA"),
+            Some("81DE445"),
+        ),
+        (
+            "+CREG: 0,1,\"5E25\",\"605F\",2",
+            RegStatus::Home,
+            Some("5E25"),
+            Some("605F"),
+        ),
+        (
+            "+CREG: 2,5,\"2AF5\",\"0B88E350\",2",
+            RegStatus::Roaming,
+            Some("2AF5"),
+            Some("0B88E350"),
+        ),
+        (
+            "+CREG: 0,1,\"5E25\",\"605F\"",
+            RegStatus::Home,
+            Some("5E25"),
+            Some("605F"),
+        ),
         ("+CREG: 0,0", RegStatus::NotRegistered, None, None),
-        ("+CREG: 2,1,\"\",\"605F\"", RegStatus::Home, None, Some("605F")),
-        ("+CREG: 2,1,\"0B,\"0100701\",7", RegStatus::Home, Some("0B"), Some("0100701")),
+        (
+            "+CREG: 2,1,\"\",\"605F\"",
+            RegStatus::Home,
+            None,
+            Some("605F"),
+        ),
+        (
+            "+CREG: 2,1,\"0B,\"0100701\",7",
+            RegStatus::Home,
+            Some("0B"),
+            Some("0100701"),
+        ),
         ("+CREG: 2,1,\"5E25", RegStatus::Home, Some("5E25"), None),
     ];
     for &(line, status, lac, ci) in expected {
@@ -728,7 +810,12 @@ fn storage_answers() {
             .expect("CPMS line");
         let support = parse_cpms_test(line).unwrap_or_else(|| panic!("{line}"));
         shapes.push((support.mem1.len(), support.mem2.len(), support.mem3.len()));
-        for name in support.mem1.iter().chain(&support.mem2).chain(&support.mem3) {
+        for name in support
+            .mem1
+            .iter()
+            .chain(&support.mem2)
+            .chain(&support.mem3)
+        {
             assert!(!name.contains(['"', ' ', '(', ')']), "{line}: {name:?}");
         }
     }
@@ -759,7 +846,10 @@ fn cnmi_answers_and_fallback_chain() {
             assert_eq!(lines, vec!["ERROR".to_string()]);
             let chain = choose_cnmi(&CnmiSupport::default());
             assert_eq!(chain.first().map(String::as_str), Some("AT+CNMI=2,1,0,2,0"));
-            assert!(chain.contains(&"AT+CNMI=2,1,0,2".to_string()), "Wavecom's accepted form");
+            assert!(
+                chain.contains(&"AT+CNMI=2,1,0,2".to_string()),
+                "Wavecom's accepted form"
+            );
             continue;
         };
         let support = parse_cnmi_test(line).unwrap_or_else(|| panic!("{line}"));
@@ -781,7 +871,11 @@ fn cnmi_answers_and_fallback_chain() {
     }
     assert_eq!(
         firsts,
-        vec!["AT+CNMI=2,1,0,1,0", "AT+CNMI=2,1,0,1,0", "AT+CNMI=2,1,0,1,0"]
+        vec![
+            "AT+CNMI=2,1,0,1,0",
+            "AT+CNMI=2,1,0,1,0",
+            "AT+CNMI=2,1,0,1,0"
+        ]
     );
 
     let all = parse_cnmi_test("+CNMI: (0-3),(0-3),(0-3),(0-2),(0,1)").expect("parses");
@@ -793,7 +887,11 @@ fn cnmi_answers_and_fallback_chain() {
     assert_eq!(spaced.mode, vec![1, 2]);
     assert_eq!(spaced.mt, vec![0, 1, 3]);
     assert!(spaced.bfr.is_empty());
-    assert_eq!(choose_cnmi(&spaced)[0], "AT+CNMI=2,1,0,2", "bfr omitted when not reported");
+    assert_eq!(
+        choose_cnmi(&spaced)[0],
+        "AT+CNMI=2,1,0,2",
+        "bfr omitted when not reported"
+    );
     assert_eq!(parse_cnmi_test("+CNMI: 2,1,0,2"), None);
 
     let nordic: CnmiSetting = parse_cnmi("+CNMI: 0,0,0,0,1").expect("read form");
@@ -884,13 +982,18 @@ fn listings_reads_and_sends() {
         entries.iter().map(|e| e.index).collect::<Vec<_>>(),
         vec![Some(0), Some(1), Some(2)]
     );
-    assert!(entries.iter().all(|e| e.length == Some(159) && e.stat == Some(0)));
+    assert!(entries
+        .iter()
+        .all(|e| e.length == Some(159) && e.stat == Some(0)));
     assert_eq!(entries[1].pdu, huawei[3]);
 
     let pantech = &responses_for(&vectors, "AT+CMGL=4")[1];
     let entries = parse_cmgl(pantech);
     assert_eq!(entries.len(), 1);
-    assert_eq!((entries[0].index, entries[0].stat, entries[0].length), (Some(17), Some(3), Some(35)));
+    assert_eq!(
+        (entries[0].index, entries[0].stat, entries[0].length),
+        (Some(17), Some(3), Some(35))
+    );
 
     for lines in responses_for(&vectors, "AT+CMGR=<i>")
         .iter()

@@ -299,7 +299,10 @@ mod tests {
 
     #[test]
     fn cpms_quotes_and_sanitises() {
-        assert_eq!(cpms("SM", Some("SM"), Some("SM")), "AT+CPMS=\"SM\",\"SM\",\"SM\"");
+        assert_eq!(
+            cpms("SM", Some("SM"), Some("SM")),
+            "AT+CPMS=\"SM\",\"SM\",\"SM\""
+        );
         assert_eq!(cpms("me", None, Some("SM")), "AT+CPMS=\"ME\"");
         assert_eq!(cpms("S\"M", Some("ME"), None), "AT+CPMS=\"\",\"ME\"");
     }

@@ -238,7 +238,10 @@ mod tests {
 
     #[test]
     fn groups_and_ranges() {
-        assert_eq!(innermost_groups("(0-2),(0,1,3),(0)"), vec!["0-2", "0,1,3", "0"]);
+        assert_eq!(
+            innermost_groups("(0-2),(0,1,3),(0)"),
+            vec!["0-2", "0,1,3", "0"]
+        );
         assert_eq!(
             innermost_groups(r#"(("SM","BM","SR"),("SM"))"#),
             vec![r#""SM","BM","SR""#, r#""SM""#]

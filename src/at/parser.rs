@@ -22,7 +22,9 @@
 
 use std::collections::VecDeque;
 
-use crate::at::fields::{is_hex, payload_after, split_fields, split_prefix, starts_with_ignore_case};
+use crate::at::fields::{
+    is_hex, payload_after, split_fields, split_prefix, starts_with_ignore_case,
+};
 use crate::at::response::{parse_registration, Registration};
 
 /// Longest line kept. The longest legitimate line seen is a Huawei `+CLAC` answer of
@@ -102,7 +104,10 @@ impl CmError {
         let digits_end = argument
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(argument.len());
-        match argument.get(..digits_end).and_then(|d| d.parse::<u16>().ok()) {
+        match argument
+            .get(..digits_end)
+            .and_then(|d| d.parse::<u16>().ok())
+        {
             Some(code) => CmError::Code(code),
             None => CmError::Text(argument.trim_matches('"').to_string()),
         }
@@ -231,8 +236,7 @@ const UNINTERESTING_URC_PREFIXES: &[&str] = &[
     "+ZPASR", "+ZDONR", "+ZUSIMR", "+ZEND", "+CUSD", "+WIND", "+CIEV", "+CGEV", "+CTZV", "+CTZE",
     "+CTZEU", "+NITZ", "+PSUTTZ", "*PSUTTZ", "+QUSIM", "+QSTK", "+CPIN", "+CFUN", "+CSQN",
     "+CUSATP", "+STIN", "+CSCON", "+CEDRXP", "+CRTDCP", "+CNEC", "+ECSQ", "+CCWA", "+CSSI",
-    "+CSSU", "+CCCM", "+CBM", "+CBMI", "+CPINR", "+SIMCARD", "+QIURC", "+CMGS", "+CMGR",
-    "+CMGL",
+    "+CSSU", "+CCCM", "+CBM", "+CBMI", "+CPINR", "+SIMCARD", "+QIURC", "+CMGS", "+CMGR", "+CMGL",
 ];
 
 /// Plain-text URCs seen at boot or during calls (only checked while a command is
@@ -341,14 +345,23 @@ fn classify_unsolicited(line: &str) -> Option<Unsolicited> {
             Some(registration) => complete(Urc::Registration(registration)),
             None => other(),
         },
-        "^RSSI" => match split_fields(payload).first().and_then(|field| field.as_u32()) {
-            Some(rssi) => u8::try_from(rssi).map_or_else(|_| other(), |rssi| complete(Urc::HuaweiRssi(rssi))),
+        "^RSSI" => match split_fields(payload)
+            .first()
+            .and_then(|field| field.as_u32())
+        {
+            Some(rssi) => {
+                u8::try_from(rssi).map_or_else(|_| other(), |rssi| complete(Urc::HuaweiRssi(rssi)))
+            }
             None => other(),
         },
         "^BOOT" => complete(Urc::Boot),
         "^MODE" => complete(Urc::Mode(payload.to_string())),
         "+QIND" => {
-            if payload.trim_matches('"').trim().eq_ignore_ascii_case("SMS DONE") {
+            if payload
+                .trim_matches('"')
+                .trim()
+                .eq_ignore_ascii_case("SMS DONE")
+            {
                 complete(Urc::SmsDone)
             } else {
                 complete(Urc::Qind(payload.to_string()))
@@ -756,7 +769,9 @@ mod tests {
         );
         assert_eq!(
             parse_final("+CME ERROR: SIM not inserted"),
-            Some(FinalResult::CmeError(CmError::Text("SIM not inserted".into())))
+            Some(FinalResult::CmeError(CmError::Text(
+                "SIM not inserted".into()
+            )))
         );
         assert_eq!(
             parse_final("+CMS ERROR:330"),
@@ -810,7 +825,10 @@ mod tests {
 
     #[test]
     fn garbled_echo_is_dropped() {
-        let got = run(Some("AT+CMGR=3"), b"\x00\xffA\x13T+CMGR=3\r\r\n+CMGR: 0,,2\r\n00AB\r\nOK\r\n");
+        let got = run(
+            Some("AT+CMGR=3"),
+            b"\x00\xffA\x13T+CMGR=3\r\r\n+CMGR: 0,,2\r\n00AB\r\nOK\r\n",
+        );
         assert_eq!(
             got,
             vec![
@@ -882,7 +900,10 @@ mod tests {
 
     #[test]
     fn creg_is_response_only_for_creg_query() {
-        let solicited = run(Some("AT+CREG?"), b"\r\n+CREG: 2,5,\"0502\",\"0404736D\"\r\nOK\r\n");
+        let solicited = run(
+            Some("AT+CREG?"),
+            b"\r\n+CREG: 2,5,\"0502\",\"0404736D\"\r\nOK\r\n",
+        );
         assert_eq!(solicited[0], response("+CREG: 2,5,\"0502\",\"0404736D\""));
         let unsolicited = run(Some("AT+CSQ"), b"\r\n+CREG: 2,5,\"0502\",\"0404736D\"\r\n");
         match &unsolicited[..] {

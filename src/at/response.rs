@@ -8,8 +8,8 @@
 
 use crate::at::command::CnmiSetting;
 use crate::at::fields::{
-    expand_value_list, innermost_groups, is_hex, payload_after,
-    payload_optional_prefix, split_fields, split_prefix, Field,
+    expand_value_list, innermost_groups, is_hex, payload_after, payload_optional_prefix,
+    split_fields, split_prefix, Field,
 };
 use crate::at::parser::{parse_final, CmError, FinalResult};
 
@@ -44,7 +44,9 @@ pub fn parse_cmgs(line: &str) -> Option<u8> {
 /// there is no header, no PDU line (empty slot), or the PDU line is not hex.
 pub fn parse_cmgr<S: AsRef<str>>(lines: &[S]) -> Option<StoredPdu> {
     let mut lines = lines.iter().map(AsRef::as_ref);
-    let header = lines.by_ref().find_map(|line| payload_after(line, "+CMGR"))?;
+    let header = lines
+        .by_ref()
+        .find_map(|line| payload_after(line, "+CMGR"))?;
     let fields = split_fields(header);
     let (stat, length) = cmgr_header_fields(&fields);
     let pdu_line = lines.map(str::trim).find(|line| !line.is_empty())?;
@@ -74,7 +76,7 @@ fn cmgr_header_fields(fields: &[Field<'_>]) -> (Option<u8>, Option<u32>) {
         _ => {
             let stat = [fields.first(), fields.get(1)]
                 .into_iter()
-                .filter_map(|field| stat_of(field))
+                .filter_map(stat_of)
                 .find(|&stat| stat <= 3);
             (stat, length)
         }
@@ -356,9 +358,7 @@ fn registration_has_n(fields: &[Field<'_>], solicited: bool) -> bool {
 ///
 /// Novatel LTE modems put an extra short field between TAC and CI
 /// (`1F00, 20 ,79D903 ,7`); it is recognised by its shape and skipped.
-fn registration_location(
-    fields: &[Field<'_>],
-) -> (Option<String>, Option<String>, Option<u8>) {
+fn registration_location(fields: &[Field<'_>]) -> (Option<String>, Option<String>, Option<u8>) {
     let lac = fields.first().and_then(hex_identifier);
     let novatel_extra = fields.len() >= 4
         && fields
@@ -933,8 +933,14 @@ mod tests {
 
     #[test]
     fn sim_errors_map_to_states() {
-        assert_eq!(sim_state_from_cme(&CmError::Code(10)), Some(SimState::NotInserted));
-        assert_eq!(sim_state_from_cme(&CmError::Code(13)), Some(SimState::Failure));
+        assert_eq!(
+            sim_state_from_cme(&CmError::Code(10)),
+            Some(SimState::NotInserted)
+        );
+        assert_eq!(
+            sim_state_from_cme(&CmError::Code(13)),
+            Some(SimState::Failure)
+        );
         assert_eq!(sim_state_from_cme(&CmError::Code(14)), Some(SimState::Busy));
         assert_eq!(sim_state_from_cme(&CmError::Code(30)), None);
         assert_eq!(
@@ -982,10 +988,19 @@ mod tests {
 
     #[test]
     fn cops_and_csca() {
-        assert_eq!(parse_cops("+COPS: 0,0,\"Vodafone UK\",2").as_deref(), Some("Vodafone UK"));
+        assert_eq!(
+            parse_cops("+COPS: 0,0,\"Vodafone UK\",2").as_deref(),
+            Some("Vodafone UK")
+        );
         assert_eq!(parse_cops("+COPS: 0"), None);
-        assert_eq!(parse_csca("+CSCA: \"+79168999100\",145").as_deref(), Some("+79168999100"));
-        assert_eq!(parse_csca("+CSCA: \"6281100000\",145").as_deref(), Some("+6281100000"));
+        assert_eq!(
+            parse_csca("+CSCA: \"+79168999100\",145").as_deref(),
+            Some("+79168999100")
+        );
+        assert_eq!(
+            parse_csca("+CSCA: \"6281100000\",145").as_deref(),
+            Some("+6281100000")
+        );
         assert_eq!(
             parse_csca("+CSCA: 002B00390037003200350034003100320030003000330032,145").as_deref(),
             Some("+97254120032")
