@@ -1,0 +1,1010 @@
+//! Sans-IO framing of the byte stream a modem sends: lines, the `> ` prompt, final
+//! results, command responses and unsolicited result codes (URCs).
+//!
+//! The driver owns the serial port. It tells the parser which command it is about to
+//! write ([`AtParser::command_started`]), feeds whatever bytes arrive
+//! ([`AtParser::push`]), and pulls classified events ([`AtParser::next_event`]).
+//! Bytes are classified as they are pushed, so the events do not depend on how the
+//! stream was chunked, nor on when the driver gets round to pulling them.
+//!
+//! Classification rules, in order, for each complete line:
+//! 1. A hex line right after a `+CMT:`/`+CDS:` header is that URC's PDU.
+//! 2. With a command pending: a final result code ends it; its echo (exact, truncated
+//!    or slightly garbled) is dropped; a line carrying the command's own prefix
+//!    (`+CMGR:` for `AT+CMGR=3`) is a response line; a recognised URC is a URC; any
+//!    other line (`huawei`, a PDU, `+BEARTYPE:` for `AT+ZPAS?`) is a response line.
+//! 3. With no command pending everything is a URC: classified when recognised,
+//!    [`Urc::Other`] otherwise.
+//!
+//! The parser ends the command itself on the final result (so that a URC arriving in
+//! the same read is already a URC); [`AtParser::command_finished`] is for abandoning a
+//! command, e.g. after a timeout.
+
+use std::collections::VecDeque;
+
+use crate::at::fields::{
+    is_hex, payload_after, split_fields, split_prefix, starts_with_ignore_case,
+};
+use crate::at::response::{parse_registration, Registration};
+
+/// Longest line kept. The longest legitimate line seen is a Huawei `+CLAC` answer of
+/// about 1.3 KB; anything longer is noise and is dropped up to its line end.
+pub const MAX_LINE_LEN: usize = 4096;
+
+const CTRL_Z: u8 = 0x1A;
+const ESCAPE: u8 = 0x1B;
+
+/// What the parser recognised in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtEvent {
+    /// An information line of the current command's response (e.g. `+CMGR: 0,,24`, a
+    /// PDU hex line, or `huawei` for `AT+CGMI`), without its line terminator and with
+    /// its own spacing preserved (`" MULTIBAND  900E  1800 "`).
+    Response(String),
+    /// Final result of the current command; the parser is idle again afterwards.
+    Final(FinalResult),
+    /// The `> ` prompt after `AT+CMGS=<len>`: write the PDU and Ctrl-Z now. A prompt
+    /// outside such a command is reported too; answer it with ESC.
+    Prompt,
+    /// An unsolicited result code.
+    Urc(Urc),
+}
+
+/// Final result codes that end a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinalResult {
+    /// `OK`.
+    Ok,
+    /// `ERROR` (also Huawei's `TOO MANY PARAMETERS`).
+    Error,
+    /// `+CME ERROR: <err>` (equipment/SIM errors, 27.007 §9.2).
+    CmeError(CmError),
+    /// `+CMS ERROR: <err>` (SMS errors, 27.005 §3.2.5).
+    CmsError(CmError),
+    /// `NO CARRIER`.
+    NoCarrier,
+    /// `BUSY`.
+    Busy,
+    /// `NO ANSWER`.
+    NoAnswer,
+    /// `NO DIALTONE`.
+    NoDialtone,
+    /// Huawei/ZTE `COMMAND NOT SUPPORT` for unknown commands.
+    CommandNotSupport,
+}
+
+impl FinalResult {
+    /// True for `OK`.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, FinalResult::Ok)
+    }
+}
+
+/// The argument of `+CME ERROR` / `+CMS ERROR`: numeric (`AT+CMEE=1`) or verbose
+/// (`AT+CMEE=2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmError {
+    /// `+CME ERROR: 10`.
+    Code(u16),
+    /// `+CME ERROR: SIM not inserted`.
+    Text(String),
+}
+
+impl CmError {
+    /// The numeric code, when the modem gave one.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            CmError::Code(code) => Some(*code),
+            CmError::Text(_) => None,
+        }
+    }
+
+    fn parse(argument: &str) -> Self {
+        let argument = argument.trim();
+        let digits_end = argument
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(argument.len());
+        match argument
+            .get(..digits_end)
+            .and_then(|d| d.parse::<u16>().ok())
+        {
+            Some(code) => CmError::Code(code),
+            None => CmError::Text(argument.trim_matches('"').to_string()),
+        }
+    }
+}
+
+/// An unsolicited result code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Urc {
+    /// `+CMTI: "SM",3`: a new SMS was stored at `index` in `storage` (also `"ME"`,
+    /// `"MT"`, unquoted, or with extra trailing fields as in MMS-push notifications).
+    Cmti {
+        /// Storage name without quotes.
+        storage: String,
+        /// Storage index.
+        index: u32,
+    },
+    /// `+CMT: [<alpha>],<length>` followed by the PDU line: an SMS routed directly.
+    Cmt {
+        /// Phone-book name of the sender, when the modem adds one (not the address).
+        alpha: Option<String>,
+        /// Announced TPDU length (not trusted).
+        length: Option<u32>,
+        /// The PDU hex line (SMSC prefix included).
+        pdu: String,
+    },
+    /// `+CDS: <length>` followed by the PDU line: a status report routed directly.
+    Cds {
+        /// Announced TPDU length (not trusted).
+        length: Option<u32>,
+        /// The PDU hex line. Some modems (Nordic) omit the SMSC prefix here.
+        pdu: String,
+    },
+    /// `+CDSI: "SR",0`: a status report was stored.
+    Cdsi {
+        /// Storage name without quotes.
+        storage: String,
+        /// Storage index.
+        index: u32,
+    },
+    /// `+CREG`/`+CGREG`/`+CEREG`/`+C5GREG` registration change.
+    Registration(Registration),
+    /// Huawei `^RSSI:<rssi>` (27.007 scale, 99 unknown).
+    HuaweiRssi(u8),
+    /// Huawei `^BOOT:…` keep-alive.
+    Boot,
+    /// Huawei `^MODE:<sys_mode>,<sys_submode>` (payload verbatim).
+    Mode(String),
+    /// The SMS subsystem became ready (`SMS DONE`, `SMS Ready`, `+QIND: SMS DONE`).
+    SmsDone,
+    /// Quectel `+QIND: …` other than SMS DONE (payload verbatim).
+    Qind(String),
+    /// Incoming call (`RING`, `+CRING: VOICE`).
+    Ring,
+    /// Caller id `+CLIP: "<number>",<type>,…`.
+    Clip {
+        /// The number as printed.
+        number: String,
+    },
+    /// `+CMS ERROR` while no command was pending (nRF91 `+CMS ERROR: 524`: the SMS
+    /// client registration was dropped).
+    CmsError(CmError),
+    /// Recognised as unsolicited but not interesting (`^DSFLOWRPT`, `+ZPASR`, `%CESQ`,
+    /// `+CUSD`, `+WIND`…), a stray line, or undecodable bytes. Trimmed, verbatim.
+    Other(String),
+}
+
+/// Parses a final result code line (`OK`, `ERROR`, `+CME ERROR: 10`, …).
+pub fn parse_final(line: &str) -> Option<FinalResult> {
+    let line = line.trim();
+    if let Some(argument) = payload_after(line, "+CME ERROR") {
+        return Some(FinalResult::CmeError(CmError::parse(argument)));
+    }
+    if let Some(argument) = payload_after(line, "+CMS ERROR") {
+        return Some(FinalResult::CmsError(CmError::parse(argument)));
+    }
+    if line.len() > 24 {
+        return None;
+    }
+    let result = match line.to_ascii_uppercase().as_str() {
+        "OK" => FinalResult::Ok,
+        "ERROR" | "TOO MANY PARAMETERS" => FinalResult::Error,
+        "NO CARRIER" => FinalResult::NoCarrier,
+        "BUSY" => FinalResult::Busy,
+        "NO ANSWER" => FinalResult::NoAnswer,
+        "NO DIALTONE" | "NO DIAL TONE" => FinalResult::NoDialtone,
+        "COMMAND NOT SUPPORT" | "COMMAND NOT SUPPORTED" => FinalResult::CommandNotSupport,
+        _ => return None,
+    };
+    Some(result)
+}
+
+/// A final result glued to the next line without a line break, as captured from a
+/// Huawei stream: `+CME ERROR: 25+CNUM: …`, `ERROR+CNUM: …`.
+fn split_glued_final(line: &str) -> Option<(FinalResult, &str)> {
+    let glued = |rest: &str| rest.starts_with(['+', '^']);
+    for keyword in ["OK", "ERROR"] {
+        if let Some(rest) = line.strip_prefix(keyword) {
+            if glued(rest) {
+                return Some((parse_final(keyword)?, rest));
+            }
+        }
+    }
+    for prefix in ["+CME ERROR", "+CMS ERROR"] {
+        let Some(argument) = payload_after(line, prefix) else {
+            continue;
+        };
+        let digits_end = argument.find(|c: char| !c.is_ascii_digit())?;
+        let (digits, rest) = (argument.get(..digits_end)?, argument.get(digits_end..)?);
+        if !digits.is_empty() && glued(rest) {
+            let error = CmError::parse(digits);
+            let result = if prefix == "+CME ERROR" {
+                FinalResult::CmeError(error)
+            } else {
+                FinalResult::CmsError(error)
+            };
+            return Some((result, rest));
+        }
+    }
+    None
+}
+
+/// URC prefixes that are recognised but carry nothing the gateway acts on. Anything
+/// starting with `^` (Huawei) or `%` (Nordic) is treated the same way.
+const UNINTERESTING_URC_PREFIXES: &[&str] = &[
+    "+ZPASR", "+ZDONR", "+ZUSIMR", "+ZEND", "+CUSD", "+WIND", "+CIEV", "+CGEV", "+CTZV", "+CTZE",
+    "+CTZEU", "+NITZ", "+PSUTTZ", "*PSUTTZ", "+QUSIM", "+QSTK", "+CPIN", "+CFUN", "+CSQN",
+    "+CUSATP", "+STIN", "+CSCON", "+CEDRXP", "+CRTDCP", "+CNEC", "+ECSQ", "+CCWA", "+CSSI",
+    "+CSSU", "+CCCM", "+CBM", "+CBMI", "+CPINR", "+SIMCARD", "+QIURC", "+CMGS", "+CMGR", "+CMGL",
+];
+
+/// Plain-text URCs seen at boot or during calls (only checked while a command is
+/// pending; with none pending every line is a URC anyway).
+const UNINTERESTING_URC_WORDS: &[&str] = &[
+    "CALL READY",
+    "PB DONE",
+    "RDY",
+    "NORMAL POWER DOWN",
+    "POWERED DOWN",
+    "HANGUP:",
+    "CONNECT",
+    "+PBREADY",
+];
+
+/// What a line that looks unsolicited turned out to be.
+enum Unsolicited {
+    Complete(Urc),
+    /// A `+CMT`/`+CDS` header whose PDU comes on the next line.
+    Header(TwoLineHeader),
+}
+
+#[derive(Debug, Clone)]
+enum TwoLineKind {
+    Cmt {
+        alpha: Option<String>,
+        length: Option<u32>,
+    },
+    Cds {
+        length: Option<u32>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct TwoLineHeader {
+    kind: TwoLineKind,
+    /// The header as received, reported as [`Urc::Other`] if no PDU follows.
+    line: String,
+}
+
+impl TwoLineHeader {
+    fn complete(self, pdu: &str) -> Urc {
+        let pdu = pdu.to_string();
+        match self.kind {
+            TwoLineKind::Cmt { alpha, length } => Urc::Cmt { alpha, length, pdu },
+            TwoLineKind::Cds { length } => Urc::Cds { length, pdu },
+        }
+    }
+}
+
+/// Recognises a URC line; `None` when the line is not a known URC.
+fn classify_unsolicited(line: &str) -> Option<Unsolicited> {
+    let upper = line.to_ascii_uppercase();
+    match upper.as_str() {
+        "RING" => return Some(Unsolicited::Complete(Urc::Ring)),
+        "SMS DONE" | "SMS READY" => return Some(Unsolicited::Complete(Urc::SmsDone)),
+        _ => {}
+    }
+    if UNINTERESTING_URC_WORDS
+        .iter()
+        .any(|word| upper.starts_with(word))
+    {
+        return Some(Unsolicited::Complete(Urc::Other(line.to_string())));
+    }
+    let (prefix, payload) = split_prefix(line)?;
+    let prefix = prefix.to_ascii_uppercase();
+    let other = || Unsolicited::Complete(Urc::Other(line.to_string()));
+    let complete = Unsolicited::Complete;
+    let classified = match prefix.as_str() {
+        "+CMTI" | "+CDSI" => match storage_and_index(payload) {
+            Some((storage, index)) if prefix == "+CMTI" => complete(Urc::Cmti { storage, index }),
+            Some((storage, index)) => complete(Urc::Cdsi { storage, index }),
+            None => other(),
+        },
+        "+CMT" => {
+            let fields = split_fields(payload);
+            let length = fields.last().and_then(|field| field.as_u32());
+            let alpha = if fields.len() >= 2 {
+                fields
+                    .first()
+                    .map(|field| field.value())
+                    .filter(|alpha| !alpha.is_empty())
+                    .map(str::to_string)
+            } else {
+                None
+            };
+            Unsolicited::Header(TwoLineHeader {
+                kind: TwoLineKind::Cmt { alpha, length },
+                line: line.to_string(),
+            })
+        }
+        "+CDS" => {
+            let fields = split_fields(payload);
+            match fields.as_slice() {
+                [only] if only.as_u32().is_some() => Unsolicited::Header(TwoLineHeader {
+                    kind: TwoLineKind::Cds {
+                        length: only.as_u32(),
+                    },
+                    line: line.to_string(),
+                }),
+                // Text-mode status report: everything is on this one line.
+                _ => other(),
+            }
+        }
+        "+CREG" | "+CGREG" | "+CEREG" | "+C5GREG" => match parse_registration(line, false) {
+            Some(registration) => complete(Urc::Registration(registration)),
+            None => other(),
+        },
+        "^RSSI" => match split_fields(payload)
+            .first()
+            .and_then(|field| field.as_u32())
+        {
+            Some(rssi) => {
+                u8::try_from(rssi).map_or_else(|_| other(), |rssi| complete(Urc::HuaweiRssi(rssi)))
+            }
+            None => other(),
+        },
+        "^BOOT" => complete(Urc::Boot),
+        "^MODE" => complete(Urc::Mode(payload.to_string())),
+        "+QIND" => {
+            if payload
+                .trim_matches('"')
+                .trim()
+                .eq_ignore_ascii_case("SMS DONE")
+            {
+                complete(Urc::SmsDone)
+            } else {
+                complete(Urc::Qind(payload.to_string()))
+            }
+        }
+        "+CRING" => complete(Urc::Ring),
+        "+CLIP" => match split_fields(payload).first().map(|field| field.value()) {
+            Some(number) if !number.is_empty() => complete(Urc::Clip {
+                number: number.to_string(),
+            }),
+            _ => other(),
+        },
+        _ if UNINTERESTING_URC_PREFIXES.contains(&prefix.as_str())
+            || prefix.starts_with(['^', '%']) =>
+        {
+            other()
+        }
+        _ => return None,
+    };
+    Some(classified)
+}
+
+/// `"SM",3` / `SM,3` / `"MT",3,"MMS PUSH"` → `("SM", 3)`.
+fn storage_and_index(payload: &str) -> Option<(String, u32)> {
+    let fields = split_fields(payload);
+    let storage = fields.first()?.value();
+    let index = fields.get(1)?.as_u32()?;
+    Some((storage.to_string(), index))
+}
+
+/// The command the driver is waiting on.
+#[derive(Debug, Clone)]
+struct PendingCommand {
+    text: String,
+    /// Upper-case response prefix (`+CMGR` for `AT+CMGR=3`), when the command has one.
+    prefix: Option<String>,
+    /// `AT+CMGS=`/`AT+CMGW=`/`AT+CMGC=`: a `> ` prompt and a payload echo may come.
+    expects_prompt: bool,
+    prompt_seen: bool,
+    awaiting_echo: bool,
+    info_seen: bool,
+}
+
+impl PendingCommand {
+    fn new(command: &str) -> Self {
+        let text = command.trim().to_string();
+        let prefix = command_prefix(&text);
+        let expects_prompt = prefix
+            .as_deref()
+            .is_some_and(|prefix| matches!(prefix, "+CMGS" | "+CMGW" | "+CMGC"))
+            && text.contains('=')
+            && !text.ends_with("=?");
+        PendingCommand {
+            text,
+            prefix,
+            expects_prompt,
+            prompt_seen: false,
+            awaiting_echo: true,
+            info_seen: false,
+        }
+    }
+}
+
+/// `AT+CMGR=3` → `+CMGR`; `AT^SYSINFO` → `^SYSINFO`; `ATI4`/`ATE0` → none.
+fn command_prefix(command: &str) -> Option<String> {
+    let body = if starts_with_ignore_case(command, "AT") {
+        command.get(2..)?
+    } else {
+        command
+    };
+    if !body.starts_with(['+', '^', '%', '$', '*', '#']) {
+        return None;
+    }
+    let end = body
+        .find(|c: char| matches!(c, '=' | '?' | ';') || c.is_whitespace())
+        .unwrap_or(body.len());
+    let prefix = body.get(..end)?;
+    (prefix.len() >= 2).then(|| prefix.to_ascii_uppercase())
+}
+
+/// Is `line` the echo of `command`, possibly damaged?
+///
+/// Echo can lose its first bytes (the modem was still waking up), be cut short, or
+/// have a byte or two corrupted at a bad baud-rate moment. Only checked before the
+/// first response line, so a real answer is never mistaken for it; the tolerance
+/// (one edit per five characters) is far below the distance between a command and
+/// any answer it gets.
+fn is_echo(line: &str, command: &str) -> bool {
+    let normalise = |text: &str| -> Vec<u8> {
+        text.bytes()
+            .filter(u8::is_ascii_graphic)
+            .map(|b| b.to_ascii_uppercase())
+            .collect()
+    };
+    let (line, command) = (normalise(line), normalise(command));
+    if line.is_empty() || command.is_empty() {
+        return false;
+    }
+    if line == command {
+        return true;
+    }
+    if line.len() >= 4 && command.ends_with(&line) && line.len() * 2 >= command.len() {
+        return true;
+    }
+    if line.len() >= 3 && line.starts_with(b"AT") && command.starts_with(&line) {
+        return true;
+    }
+    command.len() >= 5 && within_edit_distance(&line, &command, (command.len() / 5).max(1))
+}
+
+/// Levenshtein distance of `a` and `b` is at most `limit` (bails out early on length).
+fn within_edit_distance(a: &[u8], b: &[u8], limit: usize) -> bool {
+    if a.len().abs_diff(b.len()) > limit {
+        return false;
+    }
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, &ca) in a.iter().enumerate() {
+        current[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()] <= limit
+}
+
+/// What to do with one complete, non-empty line.
+enum Decision {
+    Drop,
+    Final(FinalResult),
+    Unsolicited(Unsolicited),
+    Response,
+}
+
+/// Classifies a line while `command` is pending (rule 2 of the module docs).
+fn decide_for_command(command: &mut PendingCommand, line: &str) -> Decision {
+    if command.expects_prompt && !command.info_seen && is_hex(line) {
+        // Echo of the PDU typed after the prompt (its Ctrl-Z got lost).
+        return Decision::Drop;
+    }
+    if let Some(result) = parse_final(line) {
+        return Decision::Final(result);
+    }
+    if command.awaiting_echo && is_echo(line, &command.text) {
+        command.awaiting_echo = false;
+        return Decision::Drop;
+    }
+    let own_prefix = command
+        .prefix
+        .as_deref()
+        .is_some_and(|prefix| payload_after(line, prefix).is_some());
+    if !own_prefix {
+        if let Some(unsolicited) = classify_unsolicited(line) {
+            return Decision::Unsolicited(unsolicited);
+        }
+    }
+    command.info_seen = true;
+    command.awaiting_echo = false;
+    Decision::Response
+}
+
+/// Classifies a line while no command is pending (rule 3 of the module docs).
+fn decide_idle(line: &str) -> Decision {
+    let urc = match parse_final(line) {
+        Some(FinalResult::CmsError(error)) => Urc::CmsError(error),
+        Some(_) => Urc::Other(line.to_string()),
+        None => match classify_unsolicited(line) {
+            Some(unsolicited) => return Decision::Unsolicited(unsolicited),
+            None => Urc::Other(line.to_string()),
+        },
+    };
+    Decision::Unsolicited(Unsolicited::Complete(urc))
+}
+
+/// How a line ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineEnd {
+    /// CR or LF (any combination; empty lines are skipped).
+    Newline,
+    /// Ctrl-Z or ESC: the echo of a PDU we typed after the prompt.
+    Payload,
+}
+
+/// Sans-IO AT stream parser; see the [module documentation](self).
+#[derive(Debug, Default)]
+pub struct AtParser {
+    line: Vec<u8>,
+    /// The current line exceeded [`MAX_LINE_LEN`]; drop bytes up to its end.
+    overflowed: bool,
+    events: VecDeque<AtEvent>,
+    command: Option<PendingCommand>,
+    two_line: Option<TwoLineHeader>,
+    /// A prompt `>` was just reported; its following space is part of it.
+    swallow_prompt_space: bool,
+    discarded_lines: u64,
+}
+
+impl AtParser {
+    /// A parser with no command pending.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The driver is about to write `command` (e.g. `"AT+CMGR=3"`, without `\r`). Lets
+    /// the parser drop its echo and tell the command's response lines from URCs.
+    /// Replaces any command still pending.
+    pub fn command_started(&mut self, command: &str) {
+        self.command = Some(PendingCommand::new(command));
+    }
+
+    /// Abandons the pending command (e.g. after a timeout); lines after this are URCs.
+    /// Harmless when the final result already ended it.
+    pub fn command_finished(&mut self) {
+        self.command = None;
+    }
+
+    /// True between [`command_started`](Self::command_started) and its final result.
+    pub fn is_command_pending(&self) -> bool {
+        self.command.is_some()
+    }
+
+    /// Forgets all state and queued events (after the port was reopened).
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Feeds bytes as they arrived; any chunking gives the same events.
+    pub fn push(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.push_byte(byte);
+        }
+    }
+
+    /// The next event, in stream order.
+    pub fn next_event(&mut self) -> Option<AtEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes of an unfinished line held back (at most [`MAX_LINE_LEN`]).
+    pub fn buffered_len(&self) -> usize {
+        self.line.len()
+    }
+
+    /// Lines dropped for exceeding [`MAX_LINE_LEN`] (for diagnostics).
+    pub fn discarded_lines(&self) -> u64 {
+        self.discarded_lines
+    }
+
+    fn prompt_expected(&self) -> bool {
+        self.command
+            .as_ref()
+            .is_some_and(|command| command.expects_prompt && !command.prompt_seen)
+    }
+
+    fn push_byte(&mut self, byte: u8) {
+        if std::mem::take(&mut self.swallow_prompt_space) && byte == b' ' {
+            return;
+        }
+        match byte {
+            b'\r' | b'\n' => self.end_line(LineEnd::Newline),
+            CTRL_Z | ESCAPE => self.end_line(LineEnd::Payload),
+            b'>' if self.line.is_empty() && !self.overflowed && self.prompt_expected() => {
+                self.emit_prompt();
+                self.swallow_prompt_space = true;
+            }
+            // "> " at the start of a line when no prompt was expected (late prompt after
+            // a timeout): still a prompt, the driver cancels it with ESC.
+            b' ' if self.line == b">" => {
+                self.line.clear();
+                self.emit_prompt();
+            }
+            // NUL, other C0 controls, DEL, and bytes that never occur in UTF-8: line
+            // noise from a modem resetting or a wrong baud rate. Tab is kept.
+            0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F | 0xFE | 0xFF => {}
+            _ => self.store(byte),
+        }
+    }
+
+    fn store(&mut self, byte: u8) {
+        if self.overflowed {
+            return;
+        }
+        if self.line.len() >= MAX_LINE_LEN {
+            self.overflowed = true;
+            self.line.clear();
+            return;
+        }
+        self.line.push(byte);
+    }
+
+    fn emit_prompt(&mut self) {
+        if let Some(command) = self.command.as_mut() {
+            command.prompt_seen = true;
+        }
+        self.events.push_back(AtEvent::Prompt);
+    }
+
+    fn end_line(&mut self, end: LineEnd) {
+        if self.overflowed {
+            self.overflowed = false;
+            self.line.clear();
+            self.discarded_lines += 1;
+            self.abandon_two_line();
+            return;
+        }
+        if self.line.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut self.line);
+        if end == LineEnd::Payload {
+            return;
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => self.handle_line(&text),
+            Err(error) => {
+                self.abandon_two_line();
+                let text = String::from_utf8_lossy(error.as_bytes()).trim().to_string();
+                self.events.push_back(AtEvent::Urc(Urc::Other(text)));
+            }
+        }
+    }
+
+    /// A `+CMT`/`+CDS` header not followed by its PDU is reported as [`Urc::Other`].
+    fn abandon_two_line(&mut self) {
+        if let Some(header) = self.two_line.take() {
+            self.events.push_back(AtEvent::Urc(Urc::Other(header.line)));
+        }
+    }
+
+    fn handle_line(&mut self, text: &str) {
+        let line = text.trim();
+        if line.is_empty() {
+            return;
+        }
+        if let Some(header) = self.two_line.take() {
+            if is_hex(line) {
+                self.events.push_back(AtEvent::Urc(header.complete(line)));
+                return;
+            }
+            self.events.push_back(AtEvent::Urc(Urc::Other(header.line)));
+        }
+        if self.command.is_some() {
+            if let Some((result, rest)) = split_glued_final(line) {
+                self.finish(result);
+                // The command is over, so this cannot recurse more than once.
+                self.handle_line(rest);
+                return;
+            }
+        }
+        let decision = match self.command.as_mut() {
+            Some(command) => decide_for_command(command, line),
+            None => decide_idle(line),
+        };
+        match decision {
+            Decision::Drop => {}
+            Decision::Final(result) => self.finish(result),
+            Decision::Unsolicited(unsolicited) => self.emit_unsolicited(unsolicited),
+            Decision::Response => self.events.push_back(AtEvent::Response(text.to_string())),
+        }
+    }
+
+    fn emit_unsolicited(&mut self, unsolicited: Unsolicited) {
+        match unsolicited {
+            Unsolicited::Complete(urc) => self.events.push_back(AtEvent::Urc(urc)),
+            Unsolicited::Header(header) => self.two_line = Some(header),
+        }
+    }
+
+    fn finish(&mut self, result: FinalResult) {
+        self.command = None;
+        self.events.push_back(AtEvent::Final(result));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(parser: &mut AtParser) -> Vec<AtEvent> {
+        std::iter::from_fn(|| parser.next_event()).collect()
+    }
+
+    fn run(command: Option<&str>, stream: &[u8]) -> Vec<AtEvent> {
+        let mut parser = AtParser::new();
+        if let Some(command) = command {
+            parser.command_started(command);
+        }
+        parser.push(stream);
+        events(&mut parser)
+    }
+
+    fn response(text: &str) -> AtEvent {
+        AtEvent::Response(text.to_string())
+    }
+
+    #[test]
+    fn finals() {
+        assert_eq!(parse_final("OK"), Some(FinalResult::Ok));
+        assert_eq!(parse_final(" ERROR "), Some(FinalResult::Error));
+        assert_eq!(
+            parse_final("+CME ERROR: 10"),
+            Some(FinalResult::CmeError(CmError::Code(10)))
+        );
+        assert_eq!(
+            parse_final("+CME ERROR: SIM not inserted"),
+            Some(FinalResult::CmeError(CmError::Text(
+                "SIM not inserted".into()
+            )))
+        );
+        assert_eq!(
+            parse_final("+CMS ERROR:330"),
+            Some(FinalResult::CmsError(CmError::Code(330)))
+        );
+        assert_eq!(
+            parse_final("COMMAND NOT SUPPORT"),
+            Some(FinalResult::CommandNotSupport)
+        );
+        assert_eq!(parse_final("OKAY"), None);
+        assert_eq!(parse_final("+CMGS: 1"), None);
+    }
+
+    #[test]
+    fn echo_variants() {
+        assert!(is_echo("AT+CMGR=3", "AT+CMGR=3"));
+        assert!(is_echo("at+cmgr=3", "AT+CMGR=3"));
+        assert!(is_echo("T+CMGR=3", "AT+CMGR=3"));
+        assert!(is_echo("AT+CMG", "AT+CMGR=3"));
+        assert!(is_echo("AT+CMHR=3", "AT+CMGR=3"));
+        assert!(!is_echo("+CMGR: 3", "AT+CMGR=3"));
+        assert!(!is_echo("huawei", "AT+CGMI"));
+        assert!(!is_echo("111111111111111", "AT+CIMI"));
+        assert!(!is_echo("+CSQ: 18,99", "AT+CSQ"));
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(command_prefix("AT+CMGR=3").as_deref(), Some("+CMGR"));
+        assert_eq!(command_prefix("at+creg?").as_deref(), Some("+CREG"));
+        assert_eq!(command_prefix("AT^SYSINFO").as_deref(), Some("^SYSINFO"));
+        assert_eq!(command_prefix("ATI4"), None);
+        assert_eq!(command_prefix("AT"), None);
+        assert_eq!(command_prefix("AT+"), None);
+    }
+
+    #[test]
+    fn echo_dropped_and_response_kept_verbatim() {
+        let got = run(
+            Some("AT+CGMM"),
+            b"AT+CGMM\r\r\n MULTIBAND  900E  1800 \r\n\r\nOK\r\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                response(" MULTIBAND  900E  1800 "),
+                AtEvent::Final(FinalResult::Ok)
+            ]
+        );
+    }
+
+    #[test]
+    fn garbled_echo_is_dropped() {
+        let got = run(
+            Some("AT+CMGR=3"),
+            b"\x00\xffA\x13T+CMGR=3\r\r\n+CMGR: 0,,2\r\n00AB\r\nOK\r\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                response("+CMGR: 0,,2"),
+                response("00AB"),
+                AtEvent::Final(FinalResult::Ok)
+            ]
+        );
+    }
+
+    #[test]
+    fn prompt_after_echo_and_zte_urcs_then_payload_echo() {
+        let mut parser = AtParser::new();
+        parser.command_started("AT+CMGS=23");
+        parser.push(b"AT+CMGS=23\r\r\n+ZDONR: \"METEOR\",272,3,\"CS_ONLY\",\"ROAM_OFF\"\r\n");
+        parser.push(b"\r\n+ZPASR: \"UMTS\"\r\n\r\n>");
+        parser.push(b" 0011000B91\x1a\r\n+CMGS: 12\r\n\r\nOK\r\n");
+        let got = events(&mut parser);
+        assert_eq!(
+            got,
+            vec![
+                AtEvent::Urc(Urc::Other(
+                    "+ZDONR: \"METEOR\",272,3,\"CS_ONLY\",\"ROAM_OFF\"".into()
+                )),
+                AtEvent::Urc(Urc::Other("+ZPASR: \"UMTS\"".into())),
+                AtEvent::Prompt,
+                response("+CMGS: 12"),
+                AtEvent::Final(FinalResult::Ok),
+            ]
+        );
+        assert!(!parser.is_command_pending());
+    }
+
+    #[test]
+    fn stray_prompt_is_still_reported() {
+        assert_eq!(run(None, b"\r\n> "), vec![AtEvent::Prompt]);
+        assert_eq!(
+            run(None, b"\r\n>x\r\n"),
+            vec![AtEvent::Urc(Urc::Other(">x".into()))]
+        );
+    }
+
+    #[test]
+    fn urc_inside_listing_and_two_line_cmt_inside_command() {
+        let got = run(
+            Some("AT+CMGL=4"),
+            b"\r\n+CMGL: 1,0,,5\r\n00AA\r\n+CMTI: \"SM\",3\r\n+CMT: ,23\r\n0791AB\r\n+CMGL: 2,0,,5\r\n00BB\r\n\r\nOK\r\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                response("+CMGL: 1,0,,5"),
+                response("00AA"),
+                AtEvent::Urc(Urc::Cmti {
+                    storage: "SM".into(),
+                    index: 3
+                }),
+                AtEvent::Urc(Urc::Cmt {
+                    alpha: None,
+                    length: Some(23),
+                    pdu: "0791AB".into()
+                }),
+                response("+CMGL: 2,0,,5"),
+                response("00BB"),
+                AtEvent::Final(FinalResult::Ok),
+            ]
+        );
+    }
+
+    #[test]
+    fn creg_is_response_only_for_creg_query() {
+        let solicited = run(
+            Some("AT+CREG?"),
+            b"\r\n+CREG: 2,5,\"0502\",\"0404736D\"\r\nOK\r\n",
+        );
+        assert_eq!(solicited[0], response("+CREG: 2,5,\"0502\",\"0404736D\""));
+        let unsolicited = run(Some("AT+CSQ"), b"\r\n+CREG: 2,5,\"0502\",\"0404736D\"\r\n");
+        match &unsolicited[..] {
+            [AtEvent::Urc(Urc::Registration(registration))] => {
+                assert_eq!(registration.status.code(), 5);
+                assert_eq!(registration.lac.as_deref(), Some("0502"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_without_pdu_becomes_other() {
+        let got = run(None, b"+CMT: ,23\r\nRING\r\n");
+        assert_eq!(
+            got,
+            vec![
+                AtEvent::Urc(Urc::Other("+CMT: ,23".into())),
+                AtEvent::Urc(Urc::Ring)
+            ]
+        );
+        let text_mode_cds = run(None, b"+CDS: 6,233,\"+123\",145\r\n");
+        assert_eq!(
+            text_mode_cds,
+            vec![AtEvent::Urc(Urc::Other("+CDS: 6,233,\"+123\",145".into()))]
+        );
+    }
+
+    #[test]
+    fn glued_final_is_split() {
+        let got = run(
+            Some("AT+CNUM"),
+            b"\r\n+CME ERROR: 25+CNUM: \"\",\"+33671651906\",145\r\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                AtEvent::Final(FinalResult::CmeError(CmError::Code(25))),
+                AtEvent::Urc(Urc::Other("+CNUM: \"\",\"+33671651906\",145".into())),
+            ]
+        );
+        let got = run(Some("AT+CNUM"), b"\r\nERROR+CNUM: \"\",\"+1\",145\r\n");
+        assert_eq!(got[0], AtEvent::Final(FinalResult::Error));
+    }
+
+    #[test]
+    fn unsolicited_cms_error_and_idle_finals() {
+        assert_eq!(
+            run(None, b"\r\n+CMS ERROR: 524\r\n\r\nNO CARRIER\r\n"),
+            vec![
+                AtEvent::Urc(Urc::CmsError(CmError::Code(524))),
+                AtEvent::Urc(Urc::Other("NO CARRIER".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn overlong_line_is_dropped_and_bounded() {
+        let mut parser = AtParser::new();
+        parser.push(&vec![b'A'; MAX_LINE_LEN * 3]);
+        assert!(parser.buffered_len() <= MAX_LINE_LEN);
+        parser.push(b"\r\nRING\r\n");
+        assert_eq!(events(&mut parser), vec![AtEvent::Urc(Urc::Ring)]);
+        assert_eq!(parser.discarded_lines(), 1);
+    }
+
+    #[test]
+    fn invalid_utf8_is_other_never_response() {
+        let got = run(Some("AT+CGMI"), b"\r\n\xc3\x28abc\r\nhuawei\r\nOK\r\n");
+        assert!(matches!(&got[0], AtEvent::Urc(Urc::Other(_))));
+        assert_eq!(got[1], response("huawei"));
+        assert_eq!(got[2], AtEvent::Final(FinalResult::Ok));
+    }
+
+    #[test]
+    fn vendor_urcs() {
+        let got = run(
+            None,
+            b"^RSSI:99\r\n^BOOT:20952548,0,0,0,72\r\n^MODE:5,4\r\nSMS DONE\r\n+QIND: SMS DONE\r\n+QIND: \"csq\",20,99\r\n+CLIP: \"+27820001234\",145,,,,0\r\n+CRING: VOICE\r\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                AtEvent::Urc(Urc::HuaweiRssi(99)),
+                AtEvent::Urc(Urc::Boot),
+                AtEvent::Urc(Urc::Mode("5,4".into())),
+                AtEvent::Urc(Urc::SmsDone),
+                AtEvent::Urc(Urc::SmsDone),
+                AtEvent::Urc(Urc::Qind("\"csq\",20,99".into())),
+                AtEvent::Urc(Urc::Clip {
+                    number: "+27820001234".into()
+                }),
+                AtEvent::Urc(Urc::Ring),
+            ]
+        );
+    }
+
+    #[test]
+    fn edit_distance_bounds() {
+        assert!(within_edit_distance(b"ABC", b"ABD", 1));
+        assert!(!within_edit_distance(b"ABC", b"XYZ", 2));
+        assert!(!within_edit_distance(b"A", b"ABCDEF", 2));
+    }
+}
