@@ -99,12 +99,13 @@ impl Timestamp {
             return Err(invalid("time of day out of range"));
         }
         // TZ: low semi-octet holds the tens digit, with bit 3 as the sign.
+        // The units semi-octet is not checked for being decimal: some modems
+        // (a ZTE capture writes 0xC2 for +08:00) put a binary value there,
+        // and tens * 10 + units still gives the offset every other decoder
+        // reports; a wrong offset is far less harmful than a lost message.
         let negative = tz & 0x08 != 0;
         let tens = tz & 0x07;
         let units = tz >> 4;
-        if units > 9 {
-            return Err(invalid("time zone digit is not decimal"));
-        }
         let quarters = i16::from(tens * 10 + units);
         let offset_minutes = if negative { -quarters } else { quarters } * 15;
         Ok(Timestamp {
@@ -167,7 +168,10 @@ mod tests {
         assert!(Timestamp::decode([0x11, 0x31, 0x10, 0, 0, 0, 0], "TP-SCTS").is_err());
         assert!(Timestamp::decode([0x11, 0x10, 0x00, 0, 0, 0, 0], "TP-SCTS").is_err());
         assert!(Timestamp::decode([0x11, 0x10, 0x10, 0x42, 0, 0, 0], "TP-SCTS").is_err());
-        assert!(Timestamp::decode([0x11, 0x10, 0x10, 0, 0, 0, 0xA0], "TP-SCTS").is_err());
+        // A non-decimal time zone units digit is tolerated (see decode).
+        let ts = Timestamp::decode([0x61, 0x01, 0x03, 0x40, 0x95, 0x44, 0xC2], "TP-SCTS")
+            .expect("lenient zone");
+        assert_eq!(ts.to_rfc3339(), "2016-10-30T04:59:44+08:00");
     }
 
     #[test]
