@@ -4,11 +4,15 @@
 //! pure logic (`codec`, `at`, `modem::state`) at the core, I/O at the edges
 //! (`modem::driver`, `sim`, `store`, `api`, `webhook`).
 
+pub mod api;
 pub mod at;
 pub mod cli;
 pub mod config;
-//pub mod modem;
-//pub mod pool;
+pub mod daemon;
+pub mod inbound;
+pub mod modem;
+pub mod pool;
+pub mod secret;
 pub mod codec;
 pub mod sim;
 pub mod store;

@@ -448,7 +448,7 @@ impl Driver {
         self.poll_health(ch).await?;
         if self.status.borrow().number.is_none() {
             let r = self.cmd(ch, "AT+CNUM").await?;
-            if let Some(number) = r.lines.iter().find_map(|l| response::parse_cnum(l)) {
+            if let Some(number) = response::parse_cnum(&r.lines) {
                 self.status.send_modify(|s| s.number = Some(number));
             }
         }
@@ -461,7 +461,7 @@ impl Driver {
         for (slot, command) in fields.iter_mut().zip(["AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN"]) {
             let r = self.cmd(ch, command).await?;
             if r.is_ok() {
-                *slot = r.first_line().map(|l| response::identity_value(l));
+                *slot = response::parse_identity(&r.lines);
             }
         }
         let [manufacturer, model, revision, imei] = fields;
@@ -481,10 +481,10 @@ impl Driver {
         let iccid = self.cmd(ch, iccid_command).await?;
         self.status.send_modify(|s| {
             if imsi.is_ok() {
-                s.imsi = imsi.first_line().map(response::identity_value);
+                s.imsi = response::parse_identity(&imsi.lines);
             }
             if iccid.is_ok() {
-                s.iccid = iccid.first_line().map(response::identity_value);
+                s.iccid = iccid.lines.iter().find_map(|l| super::vendor::parse_iccid(l));
             }
         });
         Ok(())
@@ -499,8 +499,7 @@ impl Driver {
             let r = self.cmd(ch, "AT+CPIN?").await?;
             let state = match &r.result {
                 FinalResult::Ok => r.lines.iter().find_map(|l| response::parse_cpin(l)),
-                FinalResult::CmeError(e) => Some(response::sim_state_from_error(e)),
-                _ => None,
+                other => response::sim_state_from_final(other),
             };
             match state {
                 Some(SimState::Ready) => return Ok(true),
@@ -514,7 +513,11 @@ impl Driver {
                         return Ok(false);
                     }
                     self.pin_tried = true;
-                    let entered = self.cmd(ch, &crate::at::command::cpin(&pin)).await?;
+                    let Ok(command) = crate::at::command::cpin(&pin) else {
+                        self.set_state(ModemState::PinRequired, Some("the configured PIN is not 4 to 8 digits".into()));
+                        return Ok(false);
+                    };
+                    let entered = self.cmd(ch, &command).await?;
                     if !entered.is_ok() {
                         tracing::error!(modem = %self.config.name, "SIM rejected the configured PIN");
                         self.set_state(ModemState::PinRequired, Some("the configured PIN was rejected; not retrying to avoid a PUK lock".into()));
@@ -584,7 +587,7 @@ impl Driver {
         let offered = r
             .line_with("+CPMS:")
             .and_then(response::parse_cpms_test)
-            .map(|lists| lists.into_iter().next().unwrap_or_default())
+            .map(|support| support.mem1)
             .unwrap_or_default();
         let has = |s: &str| offered.iter().any(|o| o.eq_ignore_ascii_case(s));
         let primary = if has("SM") || offered.is_empty() { "SM" } else if has("ME") { "ME" } else { "MT" };
@@ -666,11 +669,11 @@ impl Driver {
 
     fn apply_registration(&mut self, status: response::RegStatus) {
         self.session.registered = status.is_registered();
-        self.status.send_modify(|s| s.registration = Some(status.as_str().to_string()));
+        self.status.send_modify(|s| s.registration = Some(reg_words(status).to_string()));
         if self.session.registered {
             self.set_state(ModemState::Ready, None);
         } else {
-            self.set_state(ModemState::NotRegistered, Some(format!("network registration: {}", status.as_str())));
+            self.set_state(ModemState::NotRegistered, Some(format!("network registration: {}", reg_words(status))));
         }
     }
 
@@ -686,7 +689,7 @@ impl Driver {
                         self.cmd(ch, "AT+CNMA").await?;
                     }
                 }
-                Urc::Registration { status, .. } => self.apply_registration(status),
+                Urc::Registration(reg) => self.apply_registration(reg.status),
                 Urc::HuaweiRssi(rssi) => self.status.send_modify(|s| s.set_signal(rssi)),
                 Urc::CmsError(e) => {
                     // nRF91 drops its SMS client registration with +CMS ERROR: 524.
@@ -857,5 +860,19 @@ fn is_permanent_cms(e: &CmError) -> bool {
             let t = t.to_ascii_lowercase();
             t.contains("unassigned") || t.contains("barred") || t.contains("invalid pdu")
         }
+    }
+}
+
+/// Registration status in the words shown to operators.
+fn reg_words(status: response::RegStatus) -> &'static str {
+    use response::RegStatus::*;
+    match status {
+        NotRegistered => "not registered",
+        Home | HomeSmsOnly | HomeCsfbNotPreferred => "home",
+        Searching => "searching",
+        Denied => "denied",
+        Unknown => "unknown",
+        Roaming | RoamingSmsOnly | RoamingCsfbNotPreferred => "roaming",
+        EmergencyOnly => "emergency only",
     }
 }

@@ -58,8 +58,33 @@ impl Vendor {
     }
 }
 
+/// Reads an ICCID answer, whichever vendor's form: `+CCID: "8944..."`, `^ICCID: 98...`,
+/// `+QCCID: 8944...`, `+ICCID: ...`, or a bare line. ICCIDs are 18 to 22 digits, some ending
+/// in `F` padding.
+pub fn parse_iccid(line: &str) -> Option<String> {
+    let value = match line.split_once(':') {
+        Some((prefix, rest)) if prefix.trim_start().starts_with(['+', '^']) => rest,
+        _ => line,
+    };
+    let value = value.trim().trim_matches('"').trim();
+    let digits = value.trim_end_matches(['F', 'f']);
+    ((18..=22).contains(&value.len()) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+        .then(|| digits.to_string())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn iccid_forms() {
+        use super::parse_iccid;
+        assert_eq!(parse_iccid("+CCID: \"89441000301234567890\"").as_deref(), Some("89441000301234567890"));
+        assert_eq!(parse_iccid("^ICCID: 98681031098310243514").as_deref(), Some("98681031098310243514"));
+        assert_eq!(parse_iccid("+QCCID: 8931440301234567890F").as_deref(), Some("8931440301234567890"));
+        assert_eq!(parse_iccid("89441000301234567890").as_deref(), Some("89441000301234567890"));
+        assert_eq!(parse_iccid("+CME ERROR: 10"), None);
+        assert_eq!(parse_iccid("OK"), None);
+    }
+
     use super::*;
 
     #[test]

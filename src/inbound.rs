@@ -1,0 +1,224 @@
+//! The inbound pipeline: PDUs handed over by the modem drivers are decoded and committed, and
+//! only then acknowledged (so the driver may delete them from the modem).
+//!
+//! In one transaction per PDU: the part is recorded (re-deliveries recognised), a complete
+//! message is joined, hooks (reverse-OTP matching) run, and the resulting events are appended.
+//! Status reports update the outbound part they report on.
+
+use crate::codec::{self, Pdu};
+use crate::modem::InboundDelivery;
+use crate::store::inbound::{self as inbound_store, InboundMessage, InboundPart, Recorded};
+use crate::store::{events, outbound, Store};
+use rusqlite::Connection;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+
+/// Work done inside the inbound transaction when a whole message has arrived (reverse-OTP
+/// matching lives behind this). Runs on the blocking pool with the transaction open.
+pub trait InboundHook: Send + Sync {
+    fn on_message(&self, tx: &Connection, message: &InboundMessage) -> rusqlite::Result<()>;
+}
+
+/// Our SIM numbers by modem name, for the `to` of inbound messages.
+pub type NumberOf = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What the pipeline needs.
+#[derive(Clone)]
+pub struct Inbound {
+    pub store: Store,
+    pub number_of: NumberOf,
+    pub hooks: Vec<Arc<dyn InboundHook>>,
+    /// Woken after each commit that appended events (the webhook dispatcher listens).
+    pub events_appended: Arc<Notify>,
+    /// How long a multipart message may wait for missing parts before it is surfaced.
+    pub incomplete_after: Duration,
+}
+
+/// What happened to one PDU.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Message(InboundMessage),
+    Partial,
+    Duplicate,
+    StatusReport { matched: bool },
+    /// Not a PDU we can read: kept raw in the event log, and removed from the modem.
+    Undecodable(String),
+    /// An SMS-SUBMIT found in storage (our own outbox copy): nothing to do.
+    Ignored,
+}
+
+impl Outcome {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Message(_) => "message",
+            Outcome::Partial => "partial",
+            Outcome::Duplicate => "duplicate",
+            Outcome::StatusReport { .. } => "status_report",
+            Outcome::Undecodable(_) => "undecodable",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+impl Inbound {
+    /// Runs until every driver has dropped its sender or shutdown is signalled.
+    pub async fn run(self, mut deliveries: mpsc::Receiver<InboundDelivery>, mut shutdown: watch::Receiver<bool>) {
+        let mut sweep = tokio::time::interval(Duration::from_secs(30));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                delivery = deliveries.recv() => {
+                    let Some(delivery) = delivery else { return };
+                    let InboundDelivery { modem, pdu, committed, .. } = delivery;
+                    match self.process(&modem, &pdu).await {
+                        Ok(outcome) => {
+                            // Bodies may hold verification factors: log what happened, not the text.
+                            tracing::debug!(%modem, outcome = outcome.kind(), "inbound PDU committed");
+                            let _ = committed.send(true);
+                        }
+                        Err(e) => {
+                            // Not acknowledged: the message stays on the modem and comes back
+                            // with the next sweep.
+                            tracing::error!(%modem, error = %e, "cannot store inbound PDU");
+                            let _ = committed.send(false);
+                        }
+                    }
+                }
+                _ = sweep.tick() => {
+                    if let Err(e) = self.surface_incomplete().await {
+                        tracing::error!(error = %e, "incomplete multipart sweep failed");
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Decodes and commits one PDU.
+    pub async fn process(&self, modem: &str, pdu: &str) -> crate::store::Result<Outcome> {
+        let decoded = codec::decode(pdu, true).or_else(|first| codec::decode(pdu, false).map_err(|_| first));
+        let modem = modem.to_string();
+        let pdu = pdu.trim().to_string();
+        let recipient = (self.number_of)(&modem);
+        let hooks = self.hooks.clone();
+        let outcome = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let outcome = match decoded {
+                    Ok(Pdu::Deliver(deliver)) => {
+                        let part = part_from(&modem, recipient, &pdu, &deliver);
+                        match inbound_store::record_part(&tx, &part)? {
+                            Recorded::Duplicate => Outcome::Duplicate,
+                            Recorded::Partial => Outcome::Partial,
+                            Recorded::Message(message) => {
+                                for hook in &hooks {
+                                    hook.on_message(&tx, &message)?;
+                                }
+                                events::append(&tx, "message.received", &message_event(&message))?;
+                                Outcome::Message(message)
+                            }
+                        }
+                    }
+                    Ok(Pdu::StatusReport(report)) => {
+                        let changed = outbound::apply_status_report(&tx, &modem, report.message_ref, report.status)?;
+                        let fresh = inbound_store::record_status_report(
+                            &tx,
+                            &modem,
+                            &pdu,
+                            report.message_ref,
+                            &report.recipient.to_display(),
+                            report.status,
+                            Some(&report.discharge_time.to_rfc3339()),
+                            changed.is_some(),
+                        )?;
+                        if !fresh {
+                            Outcome::Duplicate
+                        } else {
+                            Outcome::StatusReport { matched: changed.is_some() }
+                        }
+                    }
+                    Ok(Pdu::Submit(_)) => Outcome::Ignored,
+                    Err(e) => {
+                        events::append(
+                            &tx,
+                            "message.undecodable",
+                            &serde_json::json!({ "modem": modem, "pdu": pdu, "error": e.to_string() }),
+                        )?;
+                        Outcome::Undecodable(e.to_string())
+                    }
+                };
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await?;
+        if matches!(outcome, Outcome::Message(_) | Outcome::StatusReport { matched: true } | Outcome::Undecodable(_)) {
+            self.events_appended.notify_waiters();
+        }
+        Ok(outcome)
+    }
+
+    async fn surface_incomplete(&self) -> crate::store::Result<()> {
+        let max_age = self.incomplete_after.as_millis() as i64;
+        let number_of = self.number_of.clone();
+        let hooks = self.hooks.clone();
+        let surfaced = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let messages = inbound_store::surface_incomplete(&tx, max_age, |m| number_of(m))?;
+                for message in &messages {
+                    for hook in &hooks {
+                        hook.on_message(&tx, message)?;
+                    }
+                    events::append(&tx, "message.received", &message_event(message))?;
+                }
+                tx.commit()?;
+                Ok(messages.len())
+            })
+            .await?;
+        if surfaced > 0 {
+            tracing::warn!(count = surfaced, "multipart messages surfaced with parts missing");
+            self.events_appended.notify_waiters();
+        }
+        Ok(())
+    }
+}
+
+fn part_from(modem: &str, recipient: Option<String>, pdu: &str, deliver: &codec::Deliver) -> InboundPart {
+    let data = &deliver.user_data;
+    let text = match &data.text {
+        Some(t) => t.clone(),
+        // 8-bit data (WAP push, binary): kept as hex so nothing is lost.
+        None => hex::encode_upper(&data.payload),
+    };
+    InboundPart {
+        modem: modem.to_string(),
+        recipient,
+        pdu: pdu.to_string(),
+        sender: deliver.originator.to_display(),
+        sender_type: deliver.originator.kind().as_str().to_string(),
+        smsc: deliver.smsc.as_ref().map(|a| a.to_display()),
+        scts: Some(deliver.timestamp.to_rfc3339()),
+        encoding: deliver.dcs.encoding.as_str().to_string(),
+        text,
+        concat: data.concat().map(|c| (c.reference, c.total, c.seq)),
+    }
+}
+
+/// The `data` of a `message.received` event.
+pub fn message_event(m: &InboundMessage) -> serde_json::Value {
+    serde_json::json!({
+        "message_id": m.id,
+        "from": m.from,
+        "to": m.to,
+        "modem": m.modem,
+        "body": m.body,
+        "encoding": m.encoding,
+        "parts": m.parts_total,
+        "complete": m.complete,
+        "sent_at": m.scts,
+        "received_at": m.received_at,
+    })
+}
