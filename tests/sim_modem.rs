@@ -5,8 +5,8 @@ mod sim_support;
 
 use std::time::Duration;
 
-use simgate::sim::{Personality, SimModemConfig};
 use sim_support::{fast, one_modem, send_part, Host, SOON};
+use simgate::sim::{Personality, SimModemConfig};
 
 #[tokio::test]
 async fn identity_and_echo_on_then_off() {
@@ -25,15 +25,27 @@ async fn identity_and_echo_on_then_off() {
     );
     host.write("ATE0\r").await;
     assert_eq!(host.read_final(SOON).await, "ATE0\r\r\nOK\r\n");
-    assert_eq!(host.query("AT+CGSN").await, vec![modem.config().imei.clone()]);
-    assert_eq!(host.query("AT+CIMI").await, vec![modem.config().imsi.clone()]);
+    assert_eq!(
+        host.query("AT+CGSN").await,
+        vec![modem.config().imei.clone()]
+    );
+    assert_eq!(
+        host.query("AT+CIMI").await,
+        vec![modem.config().imsi.clone()]
+    );
     assert_eq!(
         host.query("AT+CNUM").await,
         vec![format!("+CNUM: \"\",\"{}\",145", modem.number())]
     );
-    assert_eq!(host.query("AT+CSCA?").await, vec!["+CSCA: \"+15550009999\",145"]);
+    assert_eq!(
+        host.query("AT+CSCA?").await,
+        vec!["+CSCA: \"+15550009999\",145"]
+    );
     assert_eq!(host.query("AT+CREG?").await, vec!["+CREG: 0,1"]);
-    assert_eq!(modem.commands(), vec!["AT", "AT+CGMI", "ATE0", "AT+CGSN", "AT+CIMI", "AT+CNUM", "AT+CSCA?", "AT+CREG?"]);
+    assert_eq!(
+        modem.commands(),
+        vec!["AT", "AT+CGMI", "ATE0", "AT+CGSN", "AT+CIMI", "AT+CNUM", "AT+CSCA?", "AT+CREG?"]
+    );
 }
 
 #[tokio::test]
@@ -52,13 +64,20 @@ async fn cnmi_test_answer_per_personality() {
         })
         .await;
         let mut host = Host::open_quiet(modem.path()).await;
-        assert_eq!(host.query("AT+CNMI=?").await, vec![answer], "{personality:?}");
+        assert_eq!(
+            host.query("AT+CNMI=?").await,
+            vec![answer],
+            "{personality:?}"
+        );
         let unknown = host.command("AT+NOSUCH").await;
         let expected_refusal = match personality {
             Personality::Huawei | Personality::Zte => "COMMAND NOT SUPPORT",
             _ => "ERROR",
         };
-        assert!(unknown.ends_with(&format!("\r\n{expected_refusal}\r\n")), "{personality:?}: {unknown:?}");
+        assert!(
+            unknown.ends_with(&format!("\r\n{expected_refusal}\r\n")),
+            "{personality:?}: {unknown:?}"
+        );
     }
 }
 
@@ -101,9 +120,18 @@ async fn sim_pin_is_required_and_wrong_pin_is_error_16() {
     let mut host = Host::open_quiet(modem.path()).await;
     host.command("AT+CMEE=1").await;
     assert_eq!(host.query("AT+CPIN?").await, vec!["+CPIN: SIM PIN"]);
-    assert!(host.command("AT+CMGL=4").await.ends_with("+CMS ERROR: 311\r\n"));
-    assert!(host.command("AT+CPIN=\"0000\"").await.ends_with("+CME ERROR: 16\r\n"));
-    assert!(host.command("AT+CPIN=\"1234\"").await.ends_with("\r\nOK\r\n"));
+    assert!(host
+        .command("AT+CMGL=4")
+        .await
+        .ends_with("+CMS ERROR: 311\r\n"));
+    assert!(host
+        .command("AT+CPIN=\"0000\"")
+        .await
+        .ends_with("+CME ERROR: 16\r\n"));
+    assert!(host
+        .command("AT+CPIN=\"1234\"")
+        .await
+        .ends_with("\r\nOK\r\n"));
     assert_eq!(host.query("AT+CPIN?").await, vec!["+CPIN: READY"]);
     assert_eq!(host.query("AT+CREG?").await, vec!["+CREG: 0,1"]);
     // The knob locks it again at run time.
@@ -119,18 +147,28 @@ async fn unplug_hangs_up_the_reader_and_removes_the_link_and_replug_works() {
     let first_device = modem.device().expect("plugged");
     modem.unplug().await;
     assert!(!modem.is_plugged());
-    assert!(std::fs::symlink_metadata(modem.path()).is_err(), "link must be gone");
+    assert!(
+        std::fs::symlink_metadata(modem.path()).is_err(),
+        "link must be gone"
+    );
     let ending = host.wait_for_hangup(SOON).await;
     assert!(ending == "eof" || ending.contains("error"), "{ending}");
     drop(host);
     // Messages for an unplugged modem wait in the network.
     modem.replug().await.unwrap();
     assert!(modem.is_plugged());
-    assert_eq!(std::fs::read_link(modem.path()).unwrap(), modem.device().unwrap());
+    assert_eq!(
+        std::fs::read_link(modem.path()).unwrap(),
+        modem.device().unwrap()
+    );
     let _ = first_device;
     let mut host = Host::open(modem.path());
     host.write("AT\r").await;
-    assert_eq!(host.read_final(SOON).await, "AT\r\r\nOK\r\n", "echo is back on after boot");
+    assert_eq!(
+        host.read_final(SOON).await,
+        "AT\r\r\nOK\r\n",
+        "echo is back on after boot"
+    );
 }
 
 #[tokio::test]
@@ -203,7 +241,10 @@ async fn registration_urcs_reach_the_host() {
     host.read_until("\r\n+CREG: 2\r\n", SOON).await;
     modem.set_registered(true);
     host.read_until("\r\n+CREG: 1\r\n", SOON).await;
-    assert_eq!(host.query("AT+COPS?").await, vec!["+COPS: 0,0,\"SimNet\",7"]);
+    assert_eq!(
+        host.query("AT+COPS?").await,
+        vec!["+COPS: 0,0,\"SimNet\",7"]
+    );
 }
 
 #[tokio::test]
@@ -222,14 +263,20 @@ async fn the_daemon_can_close_and_reopen_the_port() {
 async fn shutdown_stops_everything_and_removes_links() {
     let (network, modem, directory) = one_modem(fast(1)).await;
     let second = network.add_modem(fast(2), directory.path()).await.unwrap();
-    assert!(network.add_modem(fast(2), directory.path()).await.is_err(), "duplicate name");
+    assert!(
+        network.add_modem(fast(2), directory.path()).await.is_err(),
+        "duplicate name"
+    );
     let mut host = Host::open_quiet(second.path()).await;
     network.shutdown().await;
     assert!(std::fs::symlink_metadata(modem.path()).is_err());
     assert!(std::fs::symlink_metadata(second.path()).is_err());
     let ending = host.wait_for_hangup(SOON).await;
     assert!(ending == "eof" || ending.contains("error"), "{ending}");
-    assert!(second.replug().await.is_err(), "a stopped network cannot replug");
+    assert!(
+        second.replug().await.is_err(),
+        "a stopped network cannot replug"
+    );
 }
 
 #[tokio::test]

@@ -84,7 +84,10 @@ impl Host {
                 .windows(needle_bytes.len())
                 .position(|window| window == needle_bytes);
             if let Some(position) = found {
-                let taken: Vec<u8> = self.pending.drain(..position + needle_bytes.len()).collect();
+                let taken: Vec<u8> = self
+                    .pending
+                    .drain(..position + needle_bytes.len())
+                    .collect();
                 return String::from_utf8_lossy(&taken).into_owned();
             }
             if let Err(why) = self.fill(deadline).await {
