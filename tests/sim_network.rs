@@ -474,3 +474,32 @@ async fn a_garbled_pdu_is_refused_and_nothing_is_sent() {
     assert!(first.sent_pdus().is_empty());
     assert!(network.world().parts().is_empty());
 }
+
+#[tokio::test]
+async fn numbered_modems_for_simulate_n_reach_each_other() {
+    let directory = tempfile::tempdir().unwrap();
+    let network = Network::new();
+    let modems = network
+        .add_numbered_modems(3, directory.path())
+        .await
+        .unwrap();
+    let names: Vec<&str> = modems.iter().map(SimModem::name).collect();
+    assert_eq!(names, vec!["sim1", "sim2", "sim3"]);
+    for modem in &modems {
+        assert_eq!(modem.path(), directory.path().join(modem.name()));
+        assert!(std::fs::read_link(modem.path()).is_ok());
+    }
+    assert_eq!(network.modems().len(), 3);
+    let mut sender = daemon_like_host(&modems[0], "2,1,0,0,0").await;
+    let mut receiver = daemon_like_host(&modems[2], "2,1,0,0,0").await;
+    // The default latency of 2 s applies to numbered modems, as in a demo.
+    let part = encode_submit(modems[2].number(), "hello three", &SubmitOptions::default())
+        .unwrap()
+        .remove(0);
+    let reply = send_part(&mut sender, part.tpdu_len, &part.hex).await;
+    assert!(reply.contains("+CMGS: 0"), "{reply:?}");
+    let urc = receiver.read_until("+CMTI: \"SM\",1\r\n", SOON).await;
+    let deliver = read_deliver(&mut receiver, cmti_index(&urc)).await;
+    assert_eq!(text_of(&deliver), "hello three");
+    assert_eq!(deliver.originator.to_display(), modems[0].number());
+}

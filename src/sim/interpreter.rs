@@ -293,10 +293,12 @@ impl ModemCore {
     // Power.
 
     /// Power-on (first start, replug, or the end of an `AT+CFUN=1,1` reset): volatile settings
-    /// return to their defaults, the SIM locks again if it has a PIN, stored messages stay, and
-    /// the vendor's start-up URCs are queued.
+    /// return to their defaults, a hang is cured, the SIM locks again if it has a PIN, stored
+    /// messages stay, and the vendor's start-up URCs are queued.
     pub fn boot(&mut self, now: Instant) {
         self.powered = true;
+        // A power cycle is what cures a hung firmware on real hardware too.
+        self.hung = false;
         self.functionality = 1;
         self.settings = Settings::power_on(&self.config);
         self.input = InputMode::Command;

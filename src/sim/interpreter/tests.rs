@@ -730,6 +730,12 @@ fn a_hung_modem_says_nothing_until_cleared() {
     bench.core.set_hung(false, bench.now);
     assert_eq!(bench.read(), "\r\n+CMTI: \"SM\",1\r\n");
     assert_eq!(bench.send("AT\r"), "\r\nOK\r\n");
+    // A power cycle cures a hang as well.
+    bench.core.set_hung(true, bench.now);
+    bench.core.power_off();
+    bench.core.boot(bench.now);
+    assert!(!bench.core.is_hung());
+    assert_eq!(bench.send("AT\r"), "AT\r\r\nOK\r\n");
 }
 
 #[test]
