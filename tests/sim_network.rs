@@ -503,3 +503,132 @@ async fn numbered_modems_for_simulate_n_reach_each_other() {
     assert_eq!(text_of(&deliver), "hello three");
     assert_eq!(deliver.originator.to_display(), modems[0].number());
 }
+
+#[tokio::test]
+async fn an_unacknowledged_cmt_falls_back_to_storage() {
+    let directory = tempfile::tempdir().unwrap();
+    let network = Network::new();
+    let modem = network
+        .add_modem(
+            SimModemConfig {
+                ack_timeout: Duration::from_millis(150),
+                ..fast(1)
+            },
+            directory.path(),
+        )
+        .await
+        .unwrap();
+    let mut host = daemon_like_host(&modem, "2,1,0,0,0").await;
+    assert_eq!(host.query("AT+CSMS=1").await, vec!["+CSMS: 1,1,1"]);
+    assert!(host.command("AT+CNMI=2,2,0,0,0").await.ends_with("OK\r\n"));
+    // Acknowledged: delivered once, not stored.
+    network
+        .send_from_world(OUTSIDE, modem.number(), "acked")
+        .unwrap();
+    host.read_until("+CMT: ,", SOON).await;
+    host.read_until("\r\n", SOON).await;
+    host.read_until("\r\n", SOON).await;
+    assert!(host.command("AT+CNMA").await.ends_with("\r\nOK\r\n"));
+    assert!(modem.stored().is_empty());
+    // Not acknowledged: the modem keeps it and stops routing, as TS 27.005 says.
+    network
+        .send_from_world(OUTSIDE, modem.number(), "never acked")
+        .unwrap();
+    host.read_until("+CMT: ,", SOON).await;
+    host.read_until("\r\n", SOON).await;
+    host.read_until("\r\n", SOON).await;
+    assert!(
+        modem
+            .wait_until(SOON, |modem| modem.stored().len() == 1)
+            .await
+    );
+    assert_eq!(host.query("AT+CNMI?").await, vec!["+CNMI: 2,0,0,0,0"]);
+    let listing = host.query("AT+CMGL=4").await;
+    match codec::decode(&listing[1], true).unwrap() {
+        Pdu::Deliver(deliver) => assert_eq!(text_of(&deliver), "never acked"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn urcs_never_split_a_response_line() {
+    let directory = tempfile::tempdir().unwrap();
+    let network = Network::new();
+    let modem = network
+        .add_modem(
+            SimModemConfig {
+                sim_capacity: 200,
+                ..fast(1)
+            },
+            directory.path(),
+        )
+        .await
+        .unwrap();
+    let mut host = daemon_like_host(&modem, "2,1,0,0,0").await;
+    let sender = {
+        let network = network.clone();
+        let number = modem.number().to_string();
+        tokio::spawn(async move {
+            for index in 0..60 {
+                network
+                    .send_from_world(OUTSIDE, &number, &format!("message {index}"))
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let mut transcript = String::new();
+    for _ in 0..60 {
+        host.write("AT+CSQ\r").await;
+        transcript.push_str(&host.read_final(SOON).await);
+    }
+    sender.await.unwrap();
+    assert!(
+        modem
+            .wait_until(SOON, |modem| modem.stored().len() == 60)
+            .await
+    );
+    transcript.push_str(&host.drain(Duration::from_millis(200)).await);
+    let mut indications = 0;
+    for line in transcript.split("\r\n").filter(|line| !line.is_empty()) {
+        if line.starts_with("+CMTI: \"SM\",") {
+            indications += 1;
+        } else {
+            assert!(
+                line == "+CSQ: 20,99" || line == "OK",
+                "mangled line {line:?}"
+            );
+        }
+    }
+    assert_eq!(indications, 60);
+    assert_eq!(transcript.matches("+CSQ: 20,99\r\n\r\nOK\r\n").count(), 60);
+}
+
+#[tokio::test]
+async fn round_trips_and_message_throughput() {
+    let (network, first, second, _directory) = two_modems().await;
+    let mut sender = daemon_like_host(&first, "2,1,0,0,0").await;
+    let mut receiver = daemon_like_host(&second, "2,1,0,0,0").await;
+    let started = Instant::now();
+    for _ in 0..200 {
+        assert_eq!(sender.command("AT").await, "\r\nOK\r\n");
+    }
+    let per_command = started.elapsed() / 200;
+    let part = encode_submit(second.number(), "load", &SubmitOptions::default())
+        .unwrap()
+        .remove(0);
+    let started = Instant::now();
+    for index in 0..20u32 {
+        let reply = send_part(&mut sender, part.tpdu_len, &part.hex).await;
+        assert!(reply.contains(&format!("+CMGS: {index}")), "{reply:?}");
+        receiver
+            .read_until(&format!("+CMTI: \"SM\",{}\r\n", index + 1), SOON)
+            .await;
+    }
+    let per_message = started.elapsed() / 20;
+    println!("AT round trip over the pty: {per_command:?}; SMS modem to modem: {per_message:?}");
+    assert!(per_command < Duration::from_millis(50), "{per_command:?}");
+    assert!(per_message < Duration::from_millis(200), "{per_message:?}");
+    assert_eq!(second.stored().len(), 20);
+    assert!(network.world().messages().is_empty());
+}
