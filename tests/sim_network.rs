@@ -632,3 +632,34 @@ async fn round_trips_and_message_throughput() {
     assert_eq!(second.stored().len(), 20);
     assert!(network.world().messages().is_empty());
 }
+
+#[tokio::test]
+async fn status_report_for_a_virtual_recipient_waits_for_real_delivery() {
+    let (_network, first, second, _directory) = two_modems().await;
+    let mut sender = daemon_like_host(&first, "2,1,0,1,0").await;
+    second.unplug().await;
+    let options = SubmitOptions {
+        status_report: true,
+        ..SubmitOptions::default()
+    };
+    let references = send_text(&mut sender, second.number(), "are you there?", &options).await;
+    let early = sender.drain(Duration::from_millis(300)).await;
+    assert!(
+        !early.contains("+CDS"),
+        "reported before delivery: {early:?}"
+    );
+    assert_eq!(second.network_backlog(), 1);
+    second.replug().await.unwrap();
+    sender.read_until("+CDS: ", SOON).await;
+    sender.read_until("\r\n", SOON).await;
+    let pdu = sender.read_until("\r\n", SOON).await;
+    match codec::decode(pdu.trim(), true).unwrap() {
+        Pdu::StatusReport(report) => {
+            assert_eq!(report.message_ref, references[0]);
+            assert_eq!(report.recipient.to_display(), second.number());
+            assert_eq!(report.status, 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(second.stored().len(), 1);
+}

@@ -38,6 +38,10 @@ pub enum Inbound {
     Deliver {
         /// The PDU as the modem will print it.
         pdu_hex: String,
+        /// Set when the sender asked for a status report: the modem announces
+        /// [`Effect::Delivered`] with it once it has really taken the message, so the report
+        /// says "delivered" only when it is true (not while the recipient is unplugged).
+        receipt: Option<u64>,
     },
     /// An SMS-STATUS-REPORT, hex with SMSC prefix.
     StatusReport {
@@ -47,9 +51,17 @@ pub enum Inbound {
 }
 
 impl Inbound {
+    /// An SMS-DELIVER with no status report attached.
+    pub fn deliver(pdu_hex: impl Into<String>) -> Inbound {
+        Inbound::Deliver {
+            pdu_hex: pdu_hex.into(),
+            receipt: None,
+        }
+    }
+
     fn pdu_hex(&self) -> &str {
         match self {
-            Inbound::Deliver { pdu_hex } | Inbound::StatusReport { pdu_hex } => pdu_hex,
+            Inbound::Deliver { pdu_hex, .. } | Inbound::StatusReport { pdu_hex } => pdu_hex,
         }
     }
 }
@@ -89,6 +101,9 @@ pub enum Effect {
     /// `AT+CFUN=1,1`: once the `OK` is written, drop the port and bring it back after the
     /// reset delay, then [`ModemCore::boot`].
     Reset,
+    /// The SMS-DELIVER carrying this receipt is now in the modem (stored or shown as `+CMT`):
+    /// the network may send the sender its status report.
+    Delivered(u64),
 }
 
 /// The network's answer to an [`Effect::Submit`].
@@ -1283,7 +1298,8 @@ impl ModemCore {
         };
         let ack_needed = self.settings.csms_service == 1;
         match &inbound {
-            Inbound::Deliver { .. } => {
+            Inbound::Deliver { receipt, .. } => {
+                let receipt = *receipt;
                 let memory = self.settings.storages[2];
                 if !self.store.has_room(memory) {
                     return false;
@@ -1297,6 +1313,7 @@ impl ModemCore {
                             deadline: now + self.config.ack_timeout,
                         });
                     }
+                    self.effects.extend(receipt.map(Effect::Delivered));
                     return true;
                 }
                 let Ok(index) =
@@ -1312,6 +1329,7 @@ impl ModemCore {
                         self.push_indication(format!("+CMTI: \"{memory}\",{index}"));
                     }
                 }
+                self.effects.extend(receipt.map(Effect::Delivered));
                 true
             }
             Inbound::StatusReport { .. } => {
