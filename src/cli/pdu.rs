@@ -3,9 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::codec::{
-    self, Address, EncodeError, Encoding, Pdu, PduError, SubmitOptions, Timestamp, UserData,
-};
+use crate::codec::{self, Address, EncodeError, Encoding, Pdu, PduError, SubmitOptions, UserData};
 
 /// Decodes a PDU into the JSON object of SPEC §1. `no_smsc` says the hex
 /// starts directly with the TPDU (as `+CDS` prints it on some modems).
@@ -37,7 +35,7 @@ pub fn decode_to_json(hex: &str, no_smsc: bool) -> Result<Value, PduError> {
             out.insert("timestamp".into(), json!(m.timestamp.to_rfc3339()));
             out.insert(
                 "discharge_time".into(),
-                json!(Timestamp::to_rfc3339(&m.discharge_time)),
+                json!(m.discharge_time.to_rfc3339()),
             );
         }
     }

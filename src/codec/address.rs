@@ -135,7 +135,7 @@ impl Address {
             } else {
                 '?'
             };
-            let cost = gsm7::char_to_septets(c).map_or(1, gsm7::Septets::len);
+            let cost = gsm7::char_to_septets(c).map_or(1, gsm7::Septets::count);
             if septets + cost > MAX_ALPHANUMERIC_SEPTETS {
                 break;
             }

@@ -46,17 +46,11 @@ pub enum Septets {
 
 impl Septets {
     /// Number of septets the character occupies (1 or 2).
-    pub fn len(self) -> usize {
+    pub fn count(self) -> usize {
         match self {
             Septets::Basic(_) => 1,
             Septets::Extended(_) => 2,
         }
-    }
-
-    /// Always false: a character occupies at least one septet. Present for
-    /// API symmetry with `len`.
-    pub fn is_empty(self) -> bool {
-        false
     }
 }
 
@@ -94,7 +88,7 @@ pub fn can_encode(text: &str) -> bool {
 /// 2), or `None` when some character cannot be encoded.
 pub fn septet_len(text: &str) -> Option<usize> {
     text.chars()
-        .map(|c| char_to_septets(c).map(Septets::len))
+        .map(|c| char_to_septets(c).map(Septets::count))
         .sum()
 }
 

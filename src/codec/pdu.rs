@@ -485,6 +485,23 @@ mod tests {
     }
 
     #[test]
+    fn padding_is_not_an_at_sign_but_a_counted_at_is_kept() {
+        // "1234567": 7 septets fill 7 octets with 7 zero bits left over.
+        let seven = "0001000B917228001011F1000007_31D98C56B3DD00".replace('_', "");
+        let Ok(Pdu::Submit(s)) = decode(&seven, true) else {
+            panic!("valid submit");
+        };
+        assert_eq!(s.user_data.text.as_deref(), Some("1234567"));
+        // "123456@": the same 7 octets' worth of bits, but TP-UDL = 7 counts
+        // the zero septet, so it is a real '@'.
+        let with_at = "0001000B917228001011F1000007_31D98C56B30100".replace('_', "");
+        let Ok(Pdu::Submit(s)) = decode(&with_at, true) else {
+            panic!("valid submit");
+        };
+        assert_eq!(s.user_data.text.as_deref(), Some("123456@"));
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         assert_eq!(decode("", true), Err(PduError::Empty));
         assert!(matches!(decode("0G", true), Err(PduError::InvalidHex(_))));

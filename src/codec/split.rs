@@ -53,7 +53,7 @@ pub fn plan_with(text: &str, wide_reference: bool) -> SplitPlan {
             SplitPlan {
                 encoding: Encoding::Gsm7,
                 parts: cut(text, total, GSM7_SINGLE_SEPTETS, limit, |c| {
-                    gsm7::char_to_septets(c).map_or(1, gsm7::Septets::len)
+                    gsm7::char_to_septets(c).map_or(1, gsm7::Septets::count)
                 }),
             }
         }

@@ -38,6 +38,10 @@ pub enum Inbound {
     Deliver {
         /// The PDU as the modem will print it.
         pdu_hex: String,
+        /// Set when the sender asked for a status report: the modem announces
+        /// [`Effect::Delivered`] with it once it has really taken the message, so the report
+        /// says "delivered" only when it is true (not while the recipient is unplugged).
+        receipt: Option<u64>,
     },
     /// An SMS-STATUS-REPORT, hex with SMSC prefix.
     StatusReport {
@@ -47,9 +51,17 @@ pub enum Inbound {
 }
 
 impl Inbound {
+    /// An SMS-DELIVER with no status report attached.
+    pub fn deliver(pdu_hex: impl Into<String>) -> Inbound {
+        Inbound::Deliver {
+            pdu_hex: pdu_hex.into(),
+            receipt: None,
+        }
+    }
+
     fn pdu_hex(&self) -> &str {
         match self {
-            Inbound::Deliver { pdu_hex } | Inbound::StatusReport { pdu_hex } => pdu_hex,
+            Inbound::Deliver { pdu_hex, .. } | Inbound::StatusReport { pdu_hex } => pdu_hex,
         }
     }
 }
@@ -89,6 +101,9 @@ pub enum Effect {
     /// `AT+CFUN=1,1`: once the `OK` is written, drop the port and bring it back after the
     /// reset delay, then [`ModemCore::boot`].
     Reset,
+    /// The SMS-DELIVER carrying this receipt is now in the modem (stored or shown as `+CMT`):
+    /// the network may send the sender its status report.
+    Delivered(u64),
 }
 
 /// The network's answer to an [`Effect::Submit`].
@@ -293,10 +308,12 @@ impl ModemCore {
     // Power.
 
     /// Power-on (first start, replug, or the end of an `AT+CFUN=1,1` reset): volatile settings
-    /// return to their defaults, the SIM locks again if it has a PIN, stored messages stay, and
-    /// the vendor's start-up URCs are queued.
+    /// return to their defaults, a hang is cured, the SIM locks again if it has a PIN, stored
+    /// messages stay, and the vendor's start-up URCs are queued.
     pub fn boot(&mut self, now: Instant) {
         self.powered = true;
+        // A power cycle is what cures a hung firmware on real hardware too.
+        self.hung = false;
         self.functionality = 1;
         self.settings = Settings::power_on(&self.config);
         self.input = InputMode::Command;
@@ -1281,7 +1298,8 @@ impl ModemCore {
         };
         let ack_needed = self.settings.csms_service == 1;
         match &inbound {
-            Inbound::Deliver { .. } => {
+            Inbound::Deliver { receipt, .. } => {
+                let receipt = *receipt;
                 let memory = self.settings.storages[2];
                 if !self.store.has_room(memory) {
                     return false;
@@ -1295,6 +1313,7 @@ impl ModemCore {
                             deadline: now + self.config.ack_timeout,
                         });
                     }
+                    self.effects.extend(receipt.map(Effect::Delivered));
                     return true;
                 }
                 let Ok(index) =
@@ -1310,6 +1329,7 @@ impl ModemCore {
                         self.push_indication(format!("+CMTI: \"{memory}\",{index}"));
                     }
                 }
+                self.effects.extend(receipt.map(Effect::Delivered));
                 true
             }
             Inbound::StatusReport { .. } => {
@@ -1444,7 +1464,7 @@ impl ModemCore {
     /// The next `count` sends fail with `+CMS ERROR: <code>`.
     pub fn fail_next_sends(&mut self, count: u32, code: u16) {
         self.failing_sends
-            .extend(std::iter::repeat_n(code, count as usize));
+            .extend(std::iter::repeat(code).take(count as usize));
     }
 
     /// The next `count` stored messages get no `+CMTI` (the daemon's sweep must find them).

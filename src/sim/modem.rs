@@ -291,6 +291,16 @@ impl Driver {
     /// Moves the core's output to the outbox and its effects to the driver's timers; returns
     /// the core's next deadline.
     fn collect(&mut self) -> Option<tokio::time::Instant> {
+        let mut receipts = Vec::new();
+        let deadline = self.collect_from_core(&mut receipts);
+        // Outside the core's lock: the report goes to another modem's core (maybe this one).
+        for receipt in receipts {
+            self.network.confirm_delivery(receipt);
+        }
+        deadline
+    }
+
+    fn collect_from_core(&mut self, receipts: &mut Vec<u64>) -> Option<tokio::time::Instant> {
         let mut core = self.shared.lock_core();
         let bytes = core.take_output();
         if self.outbox.len() + bytes.len() <= OUTBOX_LIMIT {
@@ -303,6 +313,7 @@ impl Driver {
                     self.in_flight = Some((due, submit));
                 }
                 Effect::Reset => self.reset_requested = true,
+                Effect::Delivered(receipt) => receipts.push(receipt),
             }
         }
         core.next_deadline().map(tokio::time::Instant::from_std)

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -65,6 +65,8 @@ pub(crate) struct NetworkShared {
     modems: Mutex<Vec<SimModem>>,
     world: World,
     next_concat_ref: AtomicU16,
+    next_receipt: AtomicU64,
+    pending_reports: Mutex<HashMap<u64, PendingReport>>,
 }
 
 impl NetworkShared {
@@ -84,14 +86,23 @@ impl NetworkShared {
     }
 
     /// What the network does with one SUBMIT part: deliver it to the modem that has the
-    /// number, else keep it in the world; then, if TP-SRR asked for it, report delivery.
+    /// number, else keep it in the world. If TP-SRR asked for a status report, the world
+    /// "delivers" at once; a virtual recipient only once its modem has taken the message
+    /// (see [`NetworkShared::confirm_delivery`]).
     pub(crate) fn route_submit(
         &self,
-        sender: &ModemShared,
+        sender: &Arc<ModemShared>,
         submit: &OutgoingSubmit,
     ) -> SubmitOutcome {
         let arrival = time::OffsetDateTime::now_utc();
         let recipient = submit.layout.destination_number();
+        let report = PendingReport {
+            sender: Arc::clone(sender),
+            message_ref: submit.message_ref,
+            recipient: recipient.clone(),
+            submitted: arrival,
+        };
+        let wants_report = submit.layout.status_report_requested();
         match self.find_modem(&recipient) {
             Some(target) => {
                 let pdu_hex = tpdu::deliver_from_submit(
@@ -100,26 +111,60 @@ impl NetworkShared {
                     &self.config.smsc,
                     arrival,
                 );
-                target.shared.receive(Inbound::Deliver { pdu_hex });
+                let receipt = wants_report.then(|| {
+                    let receipt = self.next_receipt.fetch_add(1, Ordering::Relaxed);
+                    self.pending_reports().insert(receipt, report.clone());
+                    receipt
+                });
+                target.shared.receive(Inbound::Deliver { pdu_hex, receipt });
             }
-            None => self
-                .world
-                .record_part(&sender.config.number, &recipient, submit),
-        }
-        if submit.layout.status_report_requested() {
-            let stamp = Timestamp::from_offset_datetime(arrival);
-            let report = codec::encode_status_report(
-                submit.message_ref,
-                &recipient,
-                &stamp,
-                &stamp,
-                0,
-                Some(&self.config.smsc),
-            );
-            sender.receive(Inbound::StatusReport { pdu_hex: report });
+            None => {
+                self.world
+                    .record_part(&sender.config.number, &recipient, submit);
+                if wants_report {
+                    self.send_report(&report);
+                }
+            }
         }
         SubmitOutcome::Accepted
     }
+
+    fn pending_reports(&self) -> MutexGuard<'_, HashMap<u64, PendingReport>> {
+        self.pending_reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A recipient modem took the message that carried `receipt`: report it delivered.
+    pub(crate) fn confirm_delivery(&self, receipt: u64) {
+        let pending = self.pending_reports().remove(&receipt);
+        if let Some(report) = pending {
+            self.send_report(&report);
+        }
+    }
+
+    fn send_report(&self, report: &PendingReport) {
+        let submitted = Timestamp::from_offset_datetime(report.submitted);
+        let discharged = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
+        let pdu_hex = codec::encode_status_report(
+            report.message_ref,
+            &report.recipient,
+            &submitted,
+            &discharged,
+            0,
+            Some(&self.config.smsc),
+        );
+        report.sender.receive(Inbound::StatusReport { pdu_hex });
+    }
+}
+
+/// A status report owed to a sender once its message reaches a virtual recipient.
+#[derive(Debug, Clone)]
+struct PendingReport {
+    sender: Arc<ModemShared>,
+    message_ref: u8,
+    recipient: String,
+    submitted: time::OffsetDateTime,
 }
 
 /// Compares numbers by their digits only, so `+1 555 000 0001` and `+15550000001` match.
@@ -177,6 +222,8 @@ impl Network {
             modems: Mutex::new(Vec::new()),
             world: World::default(),
             next_concat_ref: AtomicU16::new(1),
+            next_receipt: AtomicU64::new(1),
+            pending_reports: Mutex::new(HashMap::new()),
         });
         Network {
             owner: Arc::new(NetworkOwner {
@@ -320,7 +367,7 @@ impl Network {
         }
         let count = parts.len();
         for pdu_hex in parts {
-            target.shared.receive(Inbound::Deliver { pdu_hex });
+            target.shared.receive(Inbound::deliver(pdu_hex));
         }
         Ok(count)
     }
@@ -346,7 +393,7 @@ impl Network {
         let pdu_hex = pdu_hex.trim().to_ascii_uppercase();
         let inbound = match first_octet & 0x03 {
             0x02 => Inbound::StatusReport { pdu_hex },
-            _ => Inbound::Deliver { pdu_hex },
+            _ => Inbound::deliver(pdu_hex),
         };
         target.shared.receive(inbound);
         Ok(())

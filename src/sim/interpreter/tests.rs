@@ -56,12 +56,8 @@ impl Bench {
     }
 
     fn deliver(&mut self, pdu_hex: &str) {
-        self.core.receive_from_network(
-            Inbound::Deliver {
-                pdu_hex: pdu_hex.to_string(),
-            },
-            self.now,
-        );
+        self.core
+            .receive_from_network(Inbound::deliver(pdu_hex), self.now);
     }
 
     fn report(&mut self, pdu_hex: &str) {
@@ -730,6 +726,12 @@ fn a_hung_modem_says_nothing_until_cleared() {
     bench.core.set_hung(false, bench.now);
     assert_eq!(bench.read(), "\r\n+CMTI: \"SM\",1\r\n");
     assert_eq!(bench.send("AT\r"), "\r\nOK\r\n");
+    // A power cycle cures a hang as well.
+    bench.core.set_hung(true, bench.now);
+    bench.core.power_off();
+    bench.core.boot(bench.now);
+    assert!(!bench.core.is_hung());
+    assert_eq!(bench.send("AT\r"), "AT\r\r\nOK\r\n");
 }
 
 #[test]
@@ -840,4 +842,24 @@ mod properties {
             );
         }
     }
+}
+
+#[test]
+fn a_receipt_is_announced_only_when_the_message_is_taken() {
+    let mut bench = Bench::generic().quiet();
+    bench.send("AT+CNMI=2,1,0,0,0\r");
+    bench.core.set_registered(false, bench.now);
+    let with_receipt = Inbound::Deliver {
+        pdu_hex: DELIVER.to_string(),
+        receipt: Some(7),
+    };
+    bench.core.receive_from_network(with_receipt, bench.now);
+    assert!(
+        bench.core.take_effects().is_empty(),
+        "not delivered while unregistered"
+    );
+    bench.core.set_registered(true, bench.now);
+    assert_eq!(bench.core.take_effects(), vec![Effect::Delivered(7)]);
+    bench.deliver(DELIVER);
+    assert!(bench.core.take_effects().is_empty(), "no receipt asked");
 }
