@@ -68,7 +68,10 @@ impl Running {
     /// Waits (bounded) for every task to end after shutdown was signalled.
     pub async fn stop(self) {
         let all = futures_join(self.tasks);
-        if tokio::time::timeout(Duration::from_secs(20), all).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(20), all)
+            .await
+            .is_err()
+        {
             tracing::warn!("some tasks did not stop within 20 s");
         }
         if let Some(sim) = &self.state.sim {
@@ -84,11 +87,19 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
 }
 
 /// Starts everything; returns once the API listens.
-pub async fn start(mut config: Config, options: RunOptions, shutdown: watch::Receiver<bool>) -> anyhow::Result<Running> {
+pub async fn start(
+    mut config: Config,
+    options: RunOptions,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Running> {
     let store = Store::open(&config.storage.path).context("opening the database")?;
     let (uncertain, requeued) = store.call(|c| Ok(outbound::recover(c)?)).await?;
     if uncertain + requeued > 0 {
-        tracing::warn!(uncertain, requeued, "recovered the outbound queue after an unclean stop");
+        tracing::warn!(
+            uncertain,
+            requeued,
+            "recovered the outbound queue after an unclean stop"
+        );
     }
     let secret = Secret::load_or_create(&config.security.secret_file)
         .with_context(|| format!("secret file {}", config.security.secret_file.display()))?;
@@ -129,7 +140,9 @@ pub async fn start(mut config: Config, options: RunOptions, shutdown: watch::Rec
     let numbers_pool = pool.clone();
     let inbound = Inbound {
         store: store.clone(),
-        number_of: Arc::new(move |name: &str| numbers_pool.handle(name).and_then(|h| h.status().number)),
+        number_of: Arc::new(move |name: &str| {
+            numbers_pool.handle(name).and_then(|h| h.status().number)
+        }),
         hooks: Vec::new(),
         events_appended: events_appended.clone(),
         incomplete_after: Duration::from_secs(600),
@@ -152,15 +165,22 @@ pub async fn start(mut config: Config, options: RunOptions, shutdown: watch::Rec
     let app = crate::api::router(state.clone());
     let mut api_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = api_shutdown.wait_for(|s| *s).await;
-            });
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = api_shutdown.wait_for(|s| *s).await;
+        });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "API server stopped");
         }
     }));
-    Ok(Running { state, local_addr, tasks })
+    Ok(Running {
+        state,
+        local_addr,
+        tasks,
+    })
 }
 
 /// Creates the virtual modems and adds them to the config as ordinary serial modems.
@@ -169,9 +189,15 @@ async fn start_simulator(config: &mut Config, count: u32) -> anyhow::Result<crat
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("simgate-sim-{}", std::process::id())),
     };
-    std::fs::create_dir_all(&link_dir).with_context(|| format!("creating {}", link_dir.display()))?;
+    std::fs::create_dir_all(&link_dir)
+        .with_context(|| format!("creating {}", link_dir.display()))?;
     let network = crate::sim::Network::new();
-    let first: u64 = config.simulator.first_number.trim_start_matches('+').parse().context("simulator.first_number")?;
+    let first: u64 = config
+        .simulator
+        .first_number
+        .trim_start_matches('+')
+        .parse()
+        .context("simulator.first_number")?;
     let latency = Duration::from_millis(config.simulator.send_latency_ms);
     for i in 0..count {
         let name = format!("sim{}", i + 1);

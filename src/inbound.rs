@@ -41,7 +41,9 @@ pub enum Outcome {
     Message(InboundMessage),
     Partial,
     Duplicate,
-    StatusReport { matched: bool },
+    StatusReport {
+        matched: bool,
+    },
     /// Not a PDU we can read: kept raw in the event log, and removed from the modem.
     Undecodable(String),
     /// An SMS-SUBMIT found in storage (our own outbox copy): nothing to do.
@@ -63,7 +65,11 @@ impl Outcome {
 
 impl Inbound {
     /// Runs until every driver has dropped its sender or shutdown is signalled.
-    pub async fn run(self, mut deliveries: mpsc::Receiver<InboundDelivery>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        self,
+        mut deliveries: mpsc::Receiver<InboundDelivery>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut sweep = tokio::time::interval(Duration::from_secs(30));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -97,7 +103,8 @@ impl Inbound {
 
     /// Decodes and commits one PDU.
     pub async fn process(&self, modem: &str, pdu: &str) -> crate::store::Result<Outcome> {
-        let decoded = codec::decode(pdu, true).or_else(|first| codec::decode(pdu, false).map_err(|_| first));
+        let decoded =
+            codec::decode(pdu, true).or_else(|first| codec::decode(pdu, false).map_err(|_| first));
         let modem = modem.to_string();
         let pdu = pdu.trim().to_string();
         let recipient = (self.number_of)(&modem);
@@ -153,7 +160,10 @@ impl Inbound {
                 Ok(outcome)
             })
             .await?;
-        if matches!(outcome, Outcome::Message(_) | Outcome::StatusReport { matched: true } | Outcome::Undecodable(_)) {
+        if matches!(
+            outcome,
+            Outcome::Message(_) | Outcome::StatusReport { matched: true } | Outcome::Undecodable(_)
+        ) {
             self.events_appended.notify_waiters();
         }
         Ok(outcome)
@@ -179,14 +189,22 @@ impl Inbound {
             })
             .await?;
         if surfaced > 0 {
-            tracing::warn!(count = surfaced, "multipart messages surfaced with parts missing");
+            tracing::warn!(
+                count = surfaced,
+                "multipart messages surfaced with parts missing"
+            );
             self.events_appended.notify_waiters();
         }
         Ok(())
     }
 }
 
-fn part_from(modem: &str, recipient: Option<String>, pdu: &str, deliver: &codec::Deliver) -> InboundPart {
+fn part_from(
+    modem: &str,
+    recipient: Option<String>,
+    pdu: &str,
+    deliver: &codec::Deliver,
+) -> InboundPart {
     let data = &deliver.user_data;
     let text = match &data.text {
         Some(t) => t.clone(),

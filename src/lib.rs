@@ -7,13 +7,14 @@
 pub mod api;
 pub mod at;
 pub mod cli;
+pub mod codec;
 pub mod config;
 pub mod daemon;
 pub mod inbound;
+pub mod messaging;
 pub mod modem;
 pub mod pool;
 pub mod secret;
-pub mod codec;
 pub mod sim;
 pub mod store;
 pub mod webhook;

@@ -27,17 +27,20 @@ fn main() -> ExitCode {
                 }
                 Err(e) => fail(e),
             },
-            PduCommand::Encode { to, text, report, smsc } => {
-                match cli::pdu::encode_lines(&to, &text, report, smsc.as_deref()) {
-                    Ok(lines) => {
-                        for line in lines {
-                            println!("{line}");
-                        }
-                        ExitCode::SUCCESS
+            PduCommand::Encode {
+                to,
+                text,
+                report,
+                smsc,
+            } => match cli::pdu::encode_lines(&to, &text, report, smsc.as_deref()) {
+                Ok(lines) => {
+                    for line in lines {
+                        println!("{line}");
                     }
-                    Err(e) => fail(e),
+                    ExitCode::SUCCESS
                 }
-            }
+                Err(e) => fail(e),
+            },
         },
         Command::Run { config, simulate } => {
             let config = match Config::locate(config.config.as_deref()) {

@@ -94,7 +94,10 @@ impl Pool {
     }
 
     pub fn handle(&self, name: &str) -> Option<&ModemHandle> {
-        self.lines.iter().find(|l| l.handle.name == name).map(|l| &l.handle)
+        self.lines
+            .iter()
+            .find(|l| l.handle.name == name)
+            .map(|l| &l.handle)
     }
 
     pub fn handles(&self) -> impl Iterator<Item = &ModemHandle> {
@@ -167,7 +170,9 @@ impl Pool {
         }
         let claimed = {
             let name = name.clone();
-            self.store.call(move |c| Ok(outbound::claim_next(c, &name)?)).await
+            self.store
+                .call(move |c| Ok(outbound::claim_next(c, &name)?))
+                .await
         };
         let claimed = match claimed {
             Ok(Some(c)) => c,
@@ -189,24 +194,47 @@ impl Pool {
             match self.send_part(line, &id, part).await {
                 PartResult::Sent => continue,
                 PartResult::Retry(reason) => {
-                    let retry = self.options.retry_base * 2u32.saturating_pow(claimed.attempts.saturating_sub(1)).min(64);
+                    let retry = self.options.retry_base
+                        * 2u32
+                            .saturating_pow(claimed.attempts.saturating_sub(1))
+                            .min(64);
                     let max = self.options.max_attempts;
                     tracing::warn!(message = %id, modem = %name, %reason, "attempt failed; message back in the queue");
                     let (id, reason) = (id.clone(), reason.clone());
-                    self.log_store(self.store.call(move |c| Ok(outbound::release(c, &id, &reason, retry.as_millis() as i64, max)?)).await);
+                    self.log_store(
+                        self.store
+                            .call(move |c| {
+                                Ok(outbound::release(
+                                    c,
+                                    &id,
+                                    &reason,
+                                    retry.as_millis() as i64,
+                                    max,
+                                )?)
+                            })
+                            .await,
+                    );
                     self.wake();
                     return;
                 }
                 PartResult::Failed(reason) => {
                     tracing::warn!(message = %id, modem = %name, %reason, "message failed");
                     let (id, reason) = (id.clone(), reason.clone());
-                    self.log_store(self.store.call(move |c| Ok(outbound::fail(c, &id, &reason)?)).await);
+                    self.log_store(
+                        self.store
+                            .call(move |c| Ok(outbound::fail(c, &id, &reason)?))
+                            .await,
+                    );
                     return;
                 }
             }
         }
         let id2 = id.clone();
-        self.log_store(self.store.call(move |c| Ok(outbound::finish_sent(c, &id2)?)).await);
+        self.log_store(
+            self.store
+                .call(move |c| Ok(outbound::finish_sent(c, &id2)?))
+                .await,
+        );
         tracing::info!(message = %id, modem = %name, "sent");
     }
 
@@ -239,27 +267,45 @@ impl Pool {
             }
             outcome = &mut reply_rx => outcome,
         };
-        let outcome = outcome.unwrap_or(SendOutcome::NotSent { reason: "modem driver stopped".into() });
+        let outcome = outcome.unwrap_or(SendOutcome::NotSent {
+            reason: "modem driver stopped".into(),
+        });
         let (id, seq) = (id.to_string(), part.seq);
         match outcome {
             SendOutcome::Sent { message_ref } => {
-                self.log_store(self.store.call(move |c| Ok(outbound::mark_sent(c, &id, seq, message_ref)?)).await);
+                self.log_store(
+                    self.store
+                        .call(move |c| Ok(outbound::mark_sent(c, &id, seq, message_ref)?))
+                        .await,
+                );
                 PartResult::Sent
             }
             SendOutcome::Uncertain { reason } => {
                 let r = reason.clone();
-                self.log_store(self.store.call(move |c| Ok(outbound::mark_uncertain(c, &id, seq, &r)?)).await);
+                self.log_store(
+                    self.store
+                        .call(move |c| Ok(outbound::mark_uncertain(c, &id, seq, &r)?))
+                        .await,
+                );
                 // Counted as gone; the remaining parts continue on another attempt.
                 PartResult::Retry(format!("part {seq} uncertain: {reason}"))
             }
             SendOutcome::NotSent { reason } => {
                 if submitting {
-                    self.log_store(self.store.call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?)).await);
+                    self.log_store(
+                        self.store
+                            .call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?))
+                            .await,
+                    );
                 }
                 PartResult::Retry(reason)
             }
             SendOutcome::Rejected { reason, permanent } => {
-                self.log_store(self.store.call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?)).await);
+                self.log_store(
+                    self.store
+                        .call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?))
+                        .await,
+                );
                 if permanent {
                     PartResult::Failed(reason)
                 } else {
@@ -288,7 +334,11 @@ mod tests {
 
     #[test]
     fn caps() {
-        let caps = Caps { per_minute: 2, per_hour: 10, per_day: 0 };
+        let caps = Caps {
+            per_minute: 2,
+            per_hour: 10,
+            per_day: 0,
+        };
         assert_eq!(caps.wait([1, 1, 1]), None);
         assert_eq!(caps.wait([2, 2, 2]), Some(Duration::from_secs(5)));
         assert_eq!(caps.wait([0, 10, 10]), Some(Duration::from_secs(60)));

@@ -30,7 +30,10 @@ impl Secret {
             Ok(bytes) if bytes.len() >= 16 => Ok(Secret(bytes)),
             Ok(_) => Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("{}: secret too short (need at least 16 bytes)", path.display()),
+                format!(
+                    "{}: secret too short (need at least 16 bytes)",
+                    path.display()
+                ),
             )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use rand::RngCore;

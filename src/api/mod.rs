@@ -23,7 +23,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
     let modems = state.modem_statuses();
     let ready_modems = modems.iter().filter(|m| m.state.can_send()).count();
     let ok = storage && ready_modems > 0;
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         code,
         Json(serde_json::json!({

@@ -79,7 +79,11 @@ impl<T: Transport> AtChannel<T> {
 
     /// Runs one command and collects its answer. A timeout leaves the parser ready for the next
     /// command: a late answer is then read as stray lines, never as the next command's answer.
-    pub async fn command(&mut self, command: &str, timeout: Duration) -> Result<Response, ChannelError> {
+    pub async fn command(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<Response, ChannelError> {
         if self.log_commands && !command.starts_with("AT+CPIN=") {
             tracing::debug!(command, "AT >");
         }

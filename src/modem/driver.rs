@@ -247,7 +247,10 @@ enum Wake {
 
 impl Driver {
     async fn run(mut self) {
-        let mut backoff = Backoff::new(self.config.timings.reopen_initial, self.config.timings.reopen_max);
+        let mut backoff = Backoff::new(
+            self.config.timings.reopen_initial,
+            self.config.timings.reopen_max,
+        );
         loop {
             if *self.shutdown.borrow() {
                 break;
@@ -262,19 +265,28 @@ impl Driver {
                         SessionEnd::Shutdown => break,
                         SessionEnd::Closed(reason) => {
                             tracing::warn!(modem = %self.config.name, %reason, "port closed; will reopen");
-                            self.set_state(ModemState::Offline, Some(format!("port closed: {reason}")));
+                            self.set_state(
+                                ModemState::Offline,
+                                Some(format!("port closed: {reason}")),
+                            );
                             backoff.next_delay()
                         }
                         SessionEnd::Reinitialise(reason) => {
                             tracing::warn!(modem = %self.config.name, %reason, "modem not answering; reinitialising");
-                            self.set_state(ModemState::Offline, Some(format!("not answering: {reason}")));
+                            self.set_state(
+                                ModemState::Offline,
+                                Some(format!("not answering: {reason}")),
+                            );
                             backoff.next_delay()
                         }
                         SessionEnd::Reset(reason) => {
                             tracing::warn!(modem = %self.config.name, %reason, "modem hung; resetting with AT+CFUN=1,1");
                             let _ = channel.write_raw(b"\x1b").await;
                             let _ = channel.command("AT+CFUN=1,1", Duration::from_secs(2)).await;
-                            self.set_state(ModemState::Offline, Some(format!("reset after: {reason}")));
+                            self.set_state(
+                                ModemState::Offline,
+                                Some(format!("reset after: {reason}")),
+                            );
                             self.config.timings.reset_pause
                         }
                     }
@@ -371,8 +383,13 @@ impl Driver {
     }
 
     /// Runs a command; a timeout is judged by the hang policy.
-    async fn cmd<T: Transport>(&mut self, ch: &mut AtChannel<T>, command: &str) -> Result<Response, SessionEnd> {
-        self.cmd_with(ch, command, self.config.timings.command).await
+    async fn cmd<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+        command: &str,
+    ) -> Result<Response, SessionEnd> {
+        self.cmd_with(ch, command, self.config.timings.command)
+            .await
     }
 
     async fn cmd_with<T: Transport>(
@@ -393,7 +410,9 @@ impl Driver {
                         tracing::debug!(modem = %self.config.name, error = %e, "timeout; retrying once");
                         continue;
                     }
-                    HangAction::Reinitialise => return Err(SessionEnd::Reinitialise(e.to_string())),
+                    HangAction::Reinitialise => {
+                        return Err(SessionEnd::Reinitialise(e.to_string()))
+                    }
                     HangAction::Reset => return Err(SessionEnd::Reset(e.to_string())),
                 },
             }
@@ -436,7 +455,10 @@ impl Driver {
         self.read_sim_identity(ch).await?;
         let pdu_mode = self.cmd(ch, "AT+CMGF=0").await?;
         if !pdu_mode.is_ok() {
-            self.set_state(ModemState::Offline, Some("modem refuses PDU mode (AT+CMGF=0)".into()));
+            self.set_state(
+                ModemState::Offline,
+                Some("modem refuses PDU mode (AT+CMGF=0)".into()),
+            );
             return Err(SessionEnd::Reinitialise("AT+CMGF=0 refused".into()));
         }
         self.select_storage(ch).await?;
@@ -456,16 +478,24 @@ impl Driver {
         Ok(())
     }
 
-    async fn read_identity<T: Transport>(&mut self, ch: &mut AtChannel<T>) -> Result<(), SessionEnd> {
+    async fn read_identity<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+    ) -> Result<(), SessionEnd> {
         let mut fields: [Option<String>; 4] = Default::default();
-        for (slot, command) in fields.iter_mut().zip(["AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN"]) {
+        for (slot, command) in fields
+            .iter_mut()
+            .zip(["AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN"])
+        {
             let r = self.cmd(ch, command).await?;
             if r.is_ok() {
                 *slot = response::parse_identity(&r.lines);
             }
         }
         let [manufacturer, model, revision, imei] = fields;
-        self.session.vendor = Some(Vendor::from_manufacturer(manufacturer.as_deref().unwrap_or("")));
+        self.session.vendor = Some(Vendor::from_manufacturer(
+            manufacturer.as_deref().unwrap_or(""),
+        ));
         self.status.send_modify(|s| {
             s.manufacturer = manufacturer;
             s.model = model;
@@ -475,16 +505,26 @@ impl Driver {
         Ok(())
     }
 
-    async fn read_sim_identity<T: Transport>(&mut self, ch: &mut AtChannel<T>) -> Result<(), SessionEnd> {
+    async fn read_sim_identity<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+    ) -> Result<(), SessionEnd> {
         let imsi = self.cmd(ch, "AT+CIMI").await?;
-        let iccid_command = self.session.vendor.unwrap_or(Vendor::Generic).iccid_command();
+        let iccid_command = self
+            .session
+            .vendor
+            .unwrap_or(Vendor::Generic)
+            .iccid_command();
         let iccid = self.cmd(ch, iccid_command).await?;
         self.status.send_modify(|s| {
             if imsi.is_ok() {
                 s.imsi = response::parse_identity(&imsi.lines);
             }
             if iccid.is_ok() {
-                s.iccid = iccid.lines.iter().find_map(|l| super::vendor::parse_iccid(l));
+                s.iccid = iccid
+                    .lines
+                    .iter()
+                    .find_map(|l| super::vendor::parse_iccid(l));
             }
         });
         Ok(())
@@ -492,7 +532,10 @@ impl Driver {
 
     /// Brings the SIM to READY. `Ok(false)` when it needs a human (no SIM, PIN unknown or
     /// rejected, PUK).
-    async fn unlock_sim<T: Transport>(&mut self, ch: &mut AtChannel<T>) -> Result<bool, SessionEnd> {
+    async fn unlock_sim<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+    ) -> Result<bool, SessionEnd> {
         use response::SimState;
         // SIM busy right after boot is common: give it some seconds.
         for _ in 0..10 {
@@ -505,22 +548,40 @@ impl Driver {
                 Some(SimState::Ready) => return Ok(true),
                 Some(SimState::PinRequired) => {
                     let Some(pin) = self.config.pin.clone() else {
-                        self.set_state(ModemState::PinRequired, Some("SIM asks for a PIN; set pin in the modem's config".into()));
+                        self.set_state(
+                            ModemState::PinRequired,
+                            Some("SIM asks for a PIN; set pin in the modem's config".into()),
+                        );
                         return Ok(false);
                     };
                     if self.pin_tried {
-                        self.set_state(ModemState::PinRequired, Some("the configured PIN was rejected; not retrying to avoid a PUK lock".into()));
+                        self.set_state(
+                            ModemState::PinRequired,
+                            Some(
+                                "the configured PIN was rejected; not retrying to avoid a PUK lock"
+                                    .into(),
+                            ),
+                        );
                         return Ok(false);
                     }
                     self.pin_tried = true;
                     let Ok(command) = crate::at::command::cpin(&pin) else {
-                        self.set_state(ModemState::PinRequired, Some("the configured PIN is not 4 to 8 digits".into()));
+                        self.set_state(
+                            ModemState::PinRequired,
+                            Some("the configured PIN is not 4 to 8 digits".into()),
+                        );
                         return Ok(false);
                     };
                     let entered = self.cmd(ch, &command).await?;
                     if !entered.is_ok() {
                         tracing::error!(modem = %self.config.name, "SIM rejected the configured PIN");
-                        self.set_state(ModemState::PinRequired, Some("the configured PIN was rejected; not retrying to avoid a PUK lock".into()));
+                        self.set_state(
+                            ModemState::PinRequired,
+                            Some(
+                                "the configured PIN was rejected; not retrying to avoid a PUK lock"
+                                    .into(),
+                            ),
+                        );
                         return Ok(false);
                     }
                     // The SIM takes a moment after the PIN; loop to confirm READY.
@@ -538,7 +599,10 @@ impl Driver {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 Some(other) => {
-                    self.set_state(ModemState::NoSim, Some(format!("SIM not usable: {other:?}")));
+                    self.set_state(
+                        ModemState::NoSim,
+                        Some(format!("SIM not usable: {other:?}")),
+                    );
                     return Ok(false);
                 }
             }
@@ -549,7 +613,10 @@ impl Driver {
 
     /// Parks a modem whose SIM needs attention: answers sends with NotSent, re-checks the SIM
     /// at each health tick, and reinitialises once it is usable.
-    async fn wait_for_sim<T: Transport>(&mut self, ch: &mut AtChannel<T>) -> Result<(), SessionEnd> {
+    async fn wait_for_sim<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+    ) -> Result<(), SessionEnd> {
         let mut tick = tokio::time::interval(self.config.timings.health_every);
         tick.reset();
         loop {
@@ -573,7 +640,8 @@ impl Driver {
                 Wake::Health => {
                     let r = self.cmd(ch, "AT+CPIN?").await?;
                     let ready = r.is_ok()
-                        && r.lines.iter().find_map(|l| response::parse_cpin(l)) == Some(response::SimState::Ready);
+                        && r.lines.iter().find_map(|l| response::parse_cpin(l))
+                            == Some(response::SimState::Ready);
                     if ready {
                         return Err(SessionEnd::Reinitialise("SIM became ready".into()));
                     }
@@ -582,7 +650,10 @@ impl Driver {
         }
     }
 
-    async fn select_storage<T: Transport>(&mut self, ch: &mut AtChannel<T>) -> Result<(), SessionEnd> {
+    async fn select_storage<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+    ) -> Result<(), SessionEnd> {
         let r = self.cmd(ch, "AT+CPMS=?").await?;
         let offered = r
             .line_with("+CPMS:")
@@ -590,9 +661,18 @@ impl Driver {
             .map(|support| support.mem1)
             .unwrap_or_default();
         let has = |s: &str| offered.iter().any(|o| o.eq_ignore_ascii_case(s));
-        let primary = if has("SM") || offered.is_empty() { "SM" } else if has("ME") { "ME" } else { "MT" };
+        let primary = if has("SM") || offered.is_empty() {
+            "SM"
+        } else if has("ME") {
+            "ME"
+        } else {
+            "MT"
+        };
         let set = self
-            .cmd(ch, &format!("AT+CPMS=\"{primary}\",\"{primary}\",\"{primary}\""))
+            .cmd(
+                ch,
+                &format!("AT+CPMS=\"{primary}\",\"{primary}\",\"{primary}\""),
+            )
             .await?;
         if !set.is_ok() {
             // Some modems only take mem1.
@@ -602,7 +682,11 @@ impl Driver {
         self.session.sweep_storages = if has("MT") {
             vec!["MT".into()]
         } else {
-            ["SM", "ME"].iter().filter(|s| has(s) || (offered.is_empty() && **s == "SM")).map(|s| s.to_string()).collect()
+            ["SM", "ME"]
+                .iter()
+                .filter(|s| has(s) || (offered.is_empty() && **s == "SM"))
+                .map(|s| s.to_string())
+                .collect()
         };
         if has("SR") {
             self.session.sweep_storages.push("SR".into());
@@ -611,7 +695,10 @@ impl Driver {
     }
 
     /// `AT+CNMI` probed from `AT+CNMI=?` with a fallback chain, so new messages are announced.
-    async fn enable_indications<T: Transport>(&mut self, ch: &mut AtChannel<T>) -> Result<(), SessionEnd> {
+    async fn enable_indications<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+    ) -> Result<(), SessionEnd> {
         let csms = self.cmd(ch, "AT+CSMS?").await?;
         self.session.ack_direct = csms
             .line_with("+CSMS:")
@@ -623,8 +710,16 @@ impl Driver {
             .and_then(response::parse_cnmi_test)
             .map(|support| response::choose_cnmi(&support))
             .unwrap_or_default();
-        let fallbacks = ["AT+CNMI=2,1,0,2,0", "AT+CNMI=2,1,0,1,0", "AT+CNMI=1,1,0,2,0", "AT+CNMI=1,1,0,0,0", "AT+CNMI=2,1"];
-        let candidates = chain.into_iter().chain(fallbacks.iter().map(|s| s.to_string()));
+        let fallbacks = [
+            "AT+CNMI=2,1,0,2,0",
+            "AT+CNMI=2,1,0,1,0",
+            "AT+CNMI=1,1,0,2,0",
+            "AT+CNMI=1,1,0,0,0",
+            "AT+CNMI=2,1",
+        ];
+        let candidates = chain
+            .into_iter()
+            .chain(fallbacks.iter().map(|s| s.to_string()));
         for candidate in candidates {
             if self.cmd(ch, &candidate).await?.is_ok() {
                 tracing::debug!(modem = %self.config.name, cnmi = %candidate, "new-message indications on");
@@ -669,11 +764,15 @@ impl Driver {
 
     fn apply_registration(&mut self, status: response::RegStatus) {
         self.session.registered = status.is_registered();
-        self.status.send_modify(|s| s.registration = Some(reg_words(status).to_string()));
+        self.status
+            .send_modify(|s| s.registration = Some(reg_words(status).to_string()));
         if self.session.registered {
             self.set_state(ModemState::Ready, None);
         } else {
-            self.set_state(ModemState::NotRegistered, Some(format!("network registration: {}", reg_words(status))));
+            self.set_state(
+                ModemState::NotRegistered,
+                Some(format!("network registration: {}", reg_words(status))),
+            );
         }
     }
 
@@ -705,7 +804,12 @@ impl Driver {
     }
 
     /// Reads one stored message, hands it over, deletes it once committed.
-    async fn read_stored<T: Transport>(&mut self, ch: &mut AtChannel<T>, storage: &str, index: u32) -> Result<(), SessionEnd> {
+    async fn read_stored<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+        storage: &str,
+        index: u32,
+    ) -> Result<(), SessionEnd> {
         self.use_storage(ch, storage).await?;
         let r = self.cmd(ch, &format!("AT+CMGR={index}")).await?;
         if !r.is_ok() {
@@ -717,14 +821,21 @@ impl Driver {
         if stored.stat.is_some_and(|s| s >= 2) {
             return Ok(()); // an outgoing message kept on the SIM: not ours to take
         }
-        let source = InboundSource::Stored { storage: storage.to_string(), index };
+        let source = InboundSource::Stored {
+            storage: storage.to_string(),
+            index,
+        };
         if self.hand_over(stored.pdu, source).await {
             self.cmd(ch, &format!("AT+CMGD={index}")).await?;
         }
         Ok(())
     }
 
-    async fn use_storage<T: Transport>(&mut self, ch: &mut AtChannel<T>, storage: &str) -> Result<(), SessionEnd> {
+    async fn use_storage<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+        storage: &str,
+    ) -> Result<(), SessionEnd> {
         if self.session.read_storage.as_deref() != Some(storage) {
             let r = self.cmd(ch, &format!("AT+CPMS=\"{storage}\"")).await?;
             if r.is_ok() {
@@ -749,7 +860,10 @@ impl Driver {
                     continue;
                 }
                 let Some(index) = stored.index else { continue };
-                let source = InboundSource::Stored { storage: storage.clone(), index };
+                let source = InboundSource::Stored {
+                    storage: storage.clone(),
+                    index,
+                };
                 if self.hand_over(stored.pdu, source).await {
                     self.cmd(ch, &format!("AT+CMGD={index}")).await?;
                 }
@@ -775,18 +889,33 @@ impl Driver {
         if self.inbound.send(delivery).await.is_err() {
             return false;
         }
-        let committed = matches!(tokio::time::timeout(self.config.timings.commit, rx).await, Ok(Ok(true)));
+        let committed = matches!(
+            tokio::time::timeout(self.config.timings.commit, rx).await,
+            Ok(Ok(true))
+        );
         if committed {
             self.status.send_modify(|s| s.received += 1);
         }
         committed
     }
 
-    async fn send<T: Transport>(&mut self, ch: &mut AtChannel<T>, part: SendPart) -> Result<(), SessionEnd> {
-        let SendPart { tpdu_len, hex, at_prompt, commit, reply } = part;
+    async fn send<T: Transport>(
+        &mut self,
+        ch: &mut AtChannel<T>,
+        part: SendPart,
+    ) -> Result<(), SessionEnd> {
+        let SendPart {
+            tpdu_len,
+            hex,
+            at_prompt,
+            commit,
+            reply,
+        } = part;
         if !self.status.borrow().state.can_send() {
             let state = self.status.borrow().state.as_str();
-            let _ = reply.send(SendOutcome::NotSent { reason: format!("modem is {state}") });
+            let _ = reply.send(SendOutcome::NotSent {
+                reason: format!("modem is {state}"),
+            });
             return Ok(());
         }
         let commit_wait = self.config.timings.commit;
@@ -794,12 +923,20 @@ impl Driver {
         let result = ch
             .send_pdu(tpdu_len, &hex, self.config.timings.send, || async {
                 let _ = at_prompt.send(());
-                committed = matches!(tokio::time::timeout(commit_wait, commit).await, Ok(Ok(true)));
+                committed = matches!(
+                    tokio::time::timeout(commit_wait, commit).await,
+                    Ok(Ok(true))
+                );
                 committed
             })
             .await;
         let (outcome, end) = match result {
-            Ok(None) => (SendOutcome::NotSent { reason: "declined at the commit point".into() }, None),
+            Ok(None) => (
+                SendOutcome::NotSent {
+                    reason: "declined at the commit point".into(),
+                },
+                None,
+            ),
             Ok(Some(response)) => {
                 self.hang.on_answer();
                 let outcome = match &response.result {
@@ -810,16 +947,22 @@ impl Driver {
                         reason: format!("+CMS ERROR: {}", describe(e)),
                         permanent: is_permanent_cms(e),
                     },
-                    other => SendOutcome::NotSent { reason: format!("{other:?}") },
+                    other => SendOutcome::NotSent {
+                        reason: format!("{other:?}"),
+                    },
                 };
                 (outcome, None)
             }
             Err(e) => {
                 let reason = e.to_string();
                 let outcome = if committed {
-                    SendOutcome::Uncertain { reason: reason.clone() }
+                    SendOutcome::Uncertain {
+                        reason: reason.clone(),
+                    }
                 } else {
-                    SendOutcome::NotSent { reason: reason.clone() }
+                    SendOutcome::NotSent {
+                        reason: reason.clone(),
+                    }
                 };
                 let end = match e {
                     ChannelError::Closed(r) => SessionEnd::Closed(r),

@@ -14,6 +14,7 @@ pub mod state;
 pub mod vendor;
 
 pub use driver::{
-    spawn, DriverConfig, InboundDelivery, InboundSource, ModemHandle, SendOutcome, SendPart, Timings,
+    spawn, DriverConfig, InboundDelivery, InboundSource, ModemHandle, SendOutcome, SendPart,
+    Timings,
 };
 pub use state::{ModemState, ModemStatus};

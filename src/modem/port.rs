@@ -12,12 +12,20 @@ pub fn describe_open_error(path: &Path, error: &tokio_serial::Error) -> String {
     }
     let holders = holders(path);
     if !holders.is_empty() {
-        let list: Vec<String> = holders.iter().map(|(pid, name)| format!("{name} (pid {pid})")).collect();
+        let list: Vec<String> = holders
+            .iter()
+            .map(|(pid, name)| format!("{name} (pid {pid})"))
+            .collect();
         message.push_str(&format!("; held by {}", list.join(", ")));
         if holders.iter().any(|(_, n)| n.contains("ModemManager")) {
-            message.push_str(": tell ModemManager to ignore this modem (see udev/ rules, ID_MM_DEVICE_IGNORE)");
+            message.push_str(
+                ": tell ModemManager to ignore this modem (see udev/ rules, ID_MM_DEVICE_IGNORE)",
+            );
         }
-    } else if matches!(error.kind, tokio_serial::ErrorKind::Io(std::io::ErrorKind::PermissionDenied)) {
+    } else if matches!(
+        error.kind,
+        tokio_serial::ErrorKind::Io(std::io::ErrorKind::PermissionDenied)
+    ) {
         message.push_str(" (permission denied: add the service user to the dialout group)");
     }
     message
@@ -34,7 +42,11 @@ pub fn holders(path: &Path) -> Vec<(u32, String)> {
     };
     let mut found = Vec::new();
     for entry in procs.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == me {
@@ -43,9 +55,11 @@ pub fn holders(path: &Path) -> Vec<(u32, String)> {
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
             continue;
         };
-        let holds = fds
-            .flatten()
-            .any(|fd| std::fs::read_link(fd.path()).map(|l| l == target).unwrap_or(false));
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .map(|l| l == target)
+                .unwrap_or(false)
+        });
         if holds {
             let name = std::fs::read_to_string(entry.path().join("comm"))
                 .map(|s| s.trim().to_string())

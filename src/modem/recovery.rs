@@ -104,7 +104,16 @@ mod tests {
         use HangAction::*;
         assert_eq!(
             actions,
-            vec![Continue, Reinitialise, Continue, Reinitialise, Continue, Reset, Continue, Reinitialise]
+            vec![
+                Continue,
+                Reinitialise,
+                Continue,
+                Reinitialise,
+                Continue,
+                Reset,
+                Continue,
+                Reinitialise
+            ]
         );
     }
 

@@ -68,8 +68,10 @@ pub fn parse_iccid(line: &str) -> Option<String> {
     };
     let value = value.trim().trim_matches('"').trim();
     let digits = value.trim_end_matches(['F', 'f']);
-    ((18..=22).contains(&value.len()) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
-        .then(|| digits.to_string())
+    ((18..=22).contains(&value.len())
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit()))
+    .then(|| digits.to_string())
 }
 
 #[cfg(test)]
@@ -77,10 +79,22 @@ mod tests {
     #[test]
     fn iccid_forms() {
         use super::parse_iccid;
-        assert_eq!(parse_iccid("+CCID: \"89441000301234567890\"").as_deref(), Some("89441000301234567890"));
-        assert_eq!(parse_iccid("^ICCID: 98681031098310243514").as_deref(), Some("98681031098310243514"));
-        assert_eq!(parse_iccid("+QCCID: 8931440301234567890F").as_deref(), Some("8931440301234567890"));
-        assert_eq!(parse_iccid("89441000301234567890").as_deref(), Some("89441000301234567890"));
+        assert_eq!(
+            parse_iccid("+CCID: \"89441000301234567890\"").as_deref(),
+            Some("89441000301234567890")
+        );
+        assert_eq!(
+            parse_iccid("^ICCID: 98681031098310243514").as_deref(),
+            Some("98681031098310243514")
+        );
+        assert_eq!(
+            parse_iccid("+QCCID: 8931440301234567890F").as_deref(),
+            Some("8931440301234567890")
+        );
+        assert_eq!(
+            parse_iccid("89441000301234567890").as_deref(),
+            Some("89441000301234567890")
+        );
         assert_eq!(parse_iccid("+CME ERROR: 10"), None);
         assert_eq!(parse_iccid("OK"), None);
     }
@@ -91,7 +105,10 @@ mod tests {
     fn detects_families() {
         assert_eq!(Vendor::from_manufacturer("huawei"), Vendor::Huawei);
         assert_eq!(Vendor::from_manufacturer("+CGMI: Quectel"), Vendor::Quectel);
-        assert_eq!(Vendor::from_manufacturer("SIMCOM INCORPORATED"), Vendor::Simcom);
+        assert_eq!(
+            Vendor::from_manufacturer("SIMCOM INCORPORATED"),
+            Vendor::Simcom
+        );
         assert_eq!(Vendor::from_manufacturer("ZTE CORPORATION"), Vendor::Zte);
         assert_eq!(Vendor::from_manufacturer("Nokia"), Vendor::Generic);
     }

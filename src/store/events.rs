@@ -6,10 +6,20 @@ use rusqlite::{params, Connection};
 
 /// Appends an event; returns its stable id (`evt_…`), reused by every delivery attempt.
 pub fn append(conn: &Connection, kind: &str, data: &serde_json::Value) -> rusqlite::Result<String> {
+    append_with_target(conn, kind, data, None)
+}
+
+/// Appends an event that must also reach `target_url` (besides subscribed endpoints).
+pub fn append_with_target(
+    conn: &Connection,
+    kind: &str,
+    data: &serde_json::Value,
+    target_url: Option<&str>,
+) -> rusqlite::Result<String> {
     let id = new_id("evt");
     conn.execute(
-        "INSERT INTO events (id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id, kind, data.to_string(), now_ms()],
+        "INSERT INTO events (id, type, data, target_url, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, kind, data.to_string(), target_url, now_ms()],
     )?;
     Ok(id)
 }
@@ -20,13 +30,14 @@ pub struct Event {
     pub id: String,
     pub kind: String,
     pub data: serde_json::Value,
+    pub target_url: Option<String>,
     pub created_at: i64,
 }
 
 /// Events after `after_seq`, oldest first.
 pub fn since(conn: &Connection, after_seq: i64, limit: usize) -> rusqlite::Result<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, id, type, data, created_at FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        "SELECT seq, id, type, data, target_url, created_at FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
         let data: String = r.get(3)?;
@@ -35,7 +46,8 @@ pub fn since(conn: &Connection, after_seq: i64, limit: usize) -> rusqlite::Resul
             id: r.get(1)?,
             kind: r.get(2)?,
             data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-            created_at: r.get(4)?,
+            target_url: r.get(4)?,
+            created_at: r.get(5)?,
         })
     })?;
     rows.collect()

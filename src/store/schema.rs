@@ -105,6 +105,8 @@ const MIGRATIONS: &[&str] = &[
         id           TEXT NOT NULL UNIQUE,
         type         TEXT NOT NULL,
         data         TEXT NOT NULL,
+        -- An extra destination for this one event (a reverse verification's success_url).
+        target_url   TEXT,
         created_at   INTEGER NOT NULL
     );
     "#,

@@ -1,0 +1,97 @@
+//! Accepting outbound text: validate, encode, commit to the queue, wake the pool.
+
+use crate::codec::{self, SubmitOptions};
+use crate::daemon::AppState;
+use crate::store::outbound::{self, NewMessage};
+
+/// A text to send.
+#[derive(Debug, Clone)]
+pub struct SendText {
+    /// Recipient in E.164 (`+15551234567`).
+    pub to: String,
+    pub body: String,
+    /// Pin the message to this modem (line) by name.
+    pub line: Option<String>,
+    /// Ask the network for a delivery report.
+    pub report: bool,
+    /// What the message is for (`text`, `otp`…) and the id of that thing.
+    pub purpose: String,
+    pub purpose_id: Option<String>,
+}
+
+/// The message was committed to the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: String,
+    pub parts: usize,
+    pub encoding: codec::Encoding,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("invalid recipient {0:?}: expected E.164 like +15551234567")]
+    InvalidNumber(String),
+    #[error("unknown line {0:?}")]
+    UnknownLine(String),
+    #[error("message too long: {0} parts (at most {max})", max = MAX_PARTS)]
+    TooLong(usize),
+    #[error("cannot encode message: {0}")]
+    Encode(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// More parts than this is abuse or a mistake; 10 parts is ~1500 GSM-7 characters.
+pub const MAX_PARTS: usize = 10;
+
+/// Encodes `text` and builds the queue row, without writing it (callers that must commit other
+/// rows in the same transaction use this with [`outbound::enqueue_in`]).
+pub fn prepare(state: &AppState, text: &SendText) -> Result<(NewMessage, Accepted), SendError> {
+    if !crate::config::is_e164(&text.to) {
+        return Err(SendError::InvalidNumber(text.to.clone()));
+    }
+    if let Some(line) = &text.line {
+        if state.pool.handle(line).is_none() {
+            return Err(SendError::UnknownLine(line.clone()));
+        }
+    }
+    let plan = codec::plan(&text.body);
+    if plan.parts.len() > MAX_PARTS {
+        return Err(SendError::TooLong(plan.parts.len()));
+    }
+    let options = SubmitOptions {
+        status_report: text.report,
+        // A random concatenation reference so that two long messages to the same phone never mix.
+        concat_ref: rand::random::<u8>() as u16,
+        ..Default::default()
+    };
+    let parts = codec::encode_submit(&text.to, &text.body, &options)
+        .map_err(|e| SendError::Encode(e.to_string()))?;
+    let message = NewMessage {
+        recipient: text.to.clone(),
+        body: text.body.clone(),
+        line: text.line.clone(),
+        report: text.report,
+        encoding: plan.encoding.as_str().to_string(),
+        parts: parts.into_iter().map(|p| (p.tpdu_len, p.hex)).collect(),
+        purpose: text.purpose.clone(),
+        purpose_id: text.purpose_id.clone(),
+    };
+    let accepted = Accepted {
+        id: String::new(),
+        parts: message.parts.len(),
+        encoding: plan.encoding,
+    };
+    Ok((message, accepted))
+}
+
+/// Validates, encodes and commits a text; the pool is woken to send it.
+pub async fn send_text(state: &AppState, text: SendText) -> Result<Accepted, SendError> {
+    let (message, mut accepted) = prepare(state, &text)?;
+    accepted.id = state
+        .store
+        .call(move |c| Ok(outbound::enqueue(c, &message)?))
+        .await?;
+    state.pool.wake();
+    Ok(accepted)
+}
