@@ -9,12 +9,19 @@
 //!
 //! Classification rules, in order, for each complete line:
 //! 1. A hex line right after a `+CMT:`/`+CDS:` header is that URC's PDU.
-//! 2. With a command pending: a final result code ends it; its echo (exact, truncated
-//!    or slightly garbled) is dropped; a line carrying the command's own prefix
+//! 2. With a command pending: a final result code ends it (call-progress results such
+//!    as `NO CARRIER` only end dial commands; otherwise a call ended on its own and the
+//!    line is a URC); its echo (exact, truncated or slightly garbled) is dropped; a line carrying the command's own prefix
 //!    (`+CMGR:` for `AT+CMGR=3`) is a response line; a recognised URC is a URC; any
 //!    other line (`huawei`, a PDU, `+BEARTYPE:` for `AT+ZPAS?`) is a response line.
 //! 3. With no command pending everything is a URC: classified when recognised,
 //!    [`Urc::Other`] otherwise.
+//!
+//! Line noise (NUL, other control bytes, 0xFE/0xFF) is dropped byte by byte; a line that
+//! is not UTF-8 is still read as text when it is mostly printable ASCII (Latin-1
+//! operator names), and reported as [`Urc::Other`] when it is binary junk; a line
+//! longer than [`MAX_LINE_LEN`] is dropped whole. Memory stays bounded by that limit
+//! plus the events not yet pulled.
 //!
 //! The parser ends the command itself on the final result (so that a URC arriving in
 //! the same read is already a URC); [`AtParser::command_finished`] is for abandoning a
@@ -403,6 +410,9 @@ struct PendingCommand {
     prompt_seen: bool,
     awaiting_echo: bool,
     info_seen: bool,
+    /// `ATD…`/`ATA`/`ATO`: call-progress results (`NO CARRIER`, `BUSY`…) end it.
+    /// For any other command they are a call ending on its own, i.e. unsolicited.
+    is_dial: bool,
 }
 
 impl PendingCommand {
@@ -414,6 +424,7 @@ impl PendingCommand {
             .is_some_and(|prefix| matches!(prefix, "+CMGS" | "+CMGW" | "+CMGC"))
             && text.contains('=')
             && !text.ends_with("=?");
+        let is_dial = is_dial_command(&text);
         PendingCommand {
             text,
             prefix,
@@ -421,8 +432,23 @@ impl PendingCommand {
             prompt_seen: false,
             awaiting_echo: true,
             info_seen: false,
+            is_dial,
         }
     }
+}
+
+/// `ATD+1555;`, `ATA`, `ATO`: commands whose outcome is a call-progress result.
+fn is_dial_command(command: &str) -> bool {
+    let Some(body) = starts_with_ignore_case(command, "AT")
+        .then(|| command.get(2..))
+        .flatten()
+    else {
+        return false;
+    };
+    body.starts_with(['D', 'd'])
+        || ["A", "O", "O0"]
+            .iter()
+            .any(|dial| body.eq_ignore_ascii_case(dial))
 }
 
 /// `AT+CMGR=3` → `+CMGR`; `AT^SYSINFO` → `^SYSINFO`; `ATI4`/`ATE0` → none.
@@ -505,6 +531,16 @@ fn decide_for_command(command: &mut PendingCommand, line: &str) -> Decision {
         return Decision::Drop;
     }
     if let Some(result) = parse_final(line) {
+        let call_progress = matches!(
+            result,
+            FinalResult::NoCarrier
+                | FinalResult::Busy
+                | FinalResult::NoAnswer
+                | FinalResult::NoDialtone
+        );
+        if call_progress && !command.is_dial {
+            return Decision::Unsolicited(Unsolicited::Complete(Urc::Other(line.to_string())));
+        }
         return Decision::Final(result);
     }
     if command.awaiting_echo && is_echo(line, &command.text) {
@@ -536,6 +572,16 @@ fn decide_idle(line: &str) -> Decision {
         },
     };
     Decision::Unsolicited(Unsolicited::Complete(urc))
+}
+
+/// At most one byte in eight outside printable ASCII: text with a few 8-bit characters,
+/// as opposed to binary noise (where about two bytes in three are outside it).
+fn mostly_text(bytes: &[u8]) -> bool {
+    let printable = bytes
+        .iter()
+        .filter(|b| b.is_ascii_graphic() || **b == b' ')
+        .count();
+    printable * 8 >= bytes.len() * 7 && bytes.iter().any(u8::is_ascii_alphanumeric)
 }
 
 /// How a line ended.
@@ -679,9 +725,17 @@ impl AtParser {
         match String::from_utf8(bytes) {
             Ok(text) => self.handle_line(&text),
             Err(error) => {
-                self.abandon_two_line();
-                let text = String::from_utf8_lossy(error.as_bytes()).trim().to_string();
-                self.events.push_back(AtEvent::Urc(Urc::Other(text)));
+                let bytes = error.as_bytes();
+                let text = String::from_utf8_lossy(bytes);
+                if mostly_text(bytes) {
+                    // Text in a legacy 8-bit charset (an operator name in Latin-1):
+                    // classify it normally, the odd characters replaced.
+                    self.handle_line(&text);
+                } else {
+                    self.abandon_two_line();
+                    self.events
+                        .push_back(AtEvent::Urc(Urc::Other(text.trim().to_string())));
+                }
             }
         }
     }
@@ -999,6 +1053,43 @@ mod tests {
                 AtEvent::Urc(Urc::Ring),
             ]
         );
+    }
+
+    #[test]
+    fn call_progress_ends_only_dial_commands() {
+        let got = run(
+            Some("AT+CMGL=4"),
+            b"\r\n+CMGL: 1,0,,2\r\nRING\r\n\r\nNO CARRIER\r\n00AB\r\nOK\r\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                response("+CMGL: 1,0,,2"),
+                AtEvent::Urc(Urc::Ring),
+                AtEvent::Urc(Urc::Other("NO CARRIER".into())),
+                response("00AB"),
+                AtEvent::Final(FinalResult::Ok),
+            ]
+        );
+        assert_eq!(
+            run(Some("ATD+15550001;"), b"\r\nBUSY\r\n"),
+            vec![AtEvent::Final(FinalResult::Busy)]
+        );
+        assert!(is_dial_command("ata"));
+        assert!(!is_dial_command("AT+CMGD=1"));
+        assert!(!is_dial_command("ATE0"));
+    }
+
+    #[test]
+    fn latin1_text_is_kept_binary_noise_is_not() {
+        let got = run(
+            Some("AT+COPS?"),
+            b"\r\n+COPS: 0,0,\"Telef\xf3nica\"\r\nOK\r\n",
+        );
+        assert_eq!(got[0], response("+COPS: 0,0,\"Telef\u{fffd}nica\""));
+        assert_eq!(got[1], AtEvent::Final(FinalResult::Ok));
+        let noise = run(Some("AT+COPS?"), b"\r\n\x81\x92\xa3Z\xc4\r\n");
+        assert!(matches!(&noise[..], [AtEvent::Urc(Urc::Other(_))]));
     }
 
     #[test]
