@@ -1464,7 +1464,7 @@ impl ModemCore {
     /// The next `count` sends fail with `+CMS ERROR: <code>`.
     pub fn fail_next_sends(&mut self, count: u32, code: u16) {
         self.failing_sends
-            .extend(std::iter::repeat(code).take(count as usize));
+            .extend(std::iter::repeat_n(code, count as usize));
     }
 
     /// The next `count` stored messages get no `+CMTI` (the daemon's sweep must find them).
