@@ -548,3 +548,28 @@ async fn a_pool_of_four_loses_nothing_and_sends_nothing_twice_when_one_is_unplug
     assert!(used.len() >= 3, "work spread over the pool: {used:?}");
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modem_that_stays_hung_is_reset_with_cfun() {
+    let mut d = TestDaemon::start(1).await;
+    d.wait_all_ready().await;
+    let modem = d.modems[0].clone();
+    modem.hang_until_reset();
+    // Never cleared by the test: only the driver's escalation (reinit, reinit, AT+CFUN=1,1) helps.
+    assert!(
+        modem.wait_for_command("AT+CFUN=1,1", SOON).await,
+        "reset sent: {:?}",
+        modem.commands()
+    );
+    d.wait_all_ready().await;
+    send_text(d.state(), text("+447700900400", "after the reset"))
+        .await
+        .unwrap();
+    assert!(d
+        .network
+        .world()
+        .wait_for("+447700900400", SOON)
+        .await
+        .is_some());
+    d.stop().await;
+}

@@ -423,9 +423,10 @@ impl Driver {
         // A prompt left open by a previous life of the daemon would swallow our commands.
         ch.write_raw(b"\x1b").await?;
         // The modem may still be booting: a few short tries before the normal deadline.
+        let probe = self.config.timings.command.min(Duration::from_secs(1));
         let mut alive = false;
-        for _ in 0..5 {
-            match ch.command("AT", Duration::from_secs(1)).await {
+        for _ in 0..3 {
+            match ch.command("AT", probe).await {
                 Ok(_) => {
                     alive = true;
                     break;
@@ -435,7 +436,7 @@ impl Driver {
             }
         }
         if !alive {
-            return match self.hang.on_timeout() {
+            return match self.hang.on_dead_session() {
                 HangAction::Reset => Err(SessionEnd::Reset("no answer to AT".into())),
                 _ => Err(SessionEnd::Reinitialise("no answer to AT".into())),
             };

@@ -77,6 +77,18 @@ impl HangPolicy {
         }
     }
 
+    /// A fresh session got no answer at all: that reinitialisation failed.
+    pub fn on_dead_session(&mut self) -> HangAction {
+        self.consecutive_timeouts = 0;
+        self.reinits_without_success += 1;
+        if self.reinits_without_success > Self::REINITS_BEFORE_RESET {
+            self.reinits_without_success = 0;
+            HangAction::Reset
+        } else {
+            HangAction::Reinitialise
+        }
+    }
+
     /// A command was answered: the modem is alive.
     pub fn on_answer(&mut self) {
         self.consecutive_timeouts = 0;
@@ -115,6 +127,18 @@ mod tests {
                 Reinitialise
             ]
         );
+    }
+
+    #[test]
+    fn dead_sessions_escalate_to_a_reset() {
+        let mut p = HangPolicy::default();
+        // The session that saw the first timeouts already counted one reinit.
+        assert_eq!(p.on_timeout(), HangAction::Continue);
+        assert_eq!(p.on_timeout(), HangAction::Reinitialise);
+        assert_eq!(p.on_dead_session(), HangAction::Reinitialise);
+        assert_eq!(p.on_dead_session(), HangAction::Reset);
+        p.on_answer();
+        assert_eq!(p.on_dead_session(), HangAction::Reinitialise);
     }
 
     #[test]
