@@ -1,5 +1,7 @@
 //! The HTTP API (SPEC §3): Contiguity-compatible routes and the native `/v1`.
 
+pub mod simulator;
+
 use crate::daemon::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +12,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(simulator::routes())
         .with_state(state)
 }
 
