@@ -261,35 +261,24 @@ impl Driver {
                     self.status.send_modify(|s| s.opens += 1);
                     let mut channel = AtChannel::new(port);
                     let end = self.session(&mut channel).await;
-                    match end {
+                    let (why, pause) = match end {
                         SessionEnd::Shutdown => break,
-                        SessionEnd::Closed(reason) => {
-                            tracing::warn!(modem = %self.config.name, %reason, "port closed; will reopen");
-                            self.set_state(
-                                ModemState::Offline,
-                                Some(format!("port closed: {reason}")),
-                            );
-                            backoff.next_delay()
-                        }
+                        SessionEnd::Closed(reason) => (format!("port closed: {reason}"), None),
                         SessionEnd::Reinitialise(reason) => {
-                            tracing::warn!(modem = %self.config.name, %reason, "modem not answering; reinitialising");
-                            self.set_state(
-                                ModemState::Offline,
-                                Some(format!("not answering: {reason}")),
-                            );
-                            backoff.next_delay()
+                            (format!("not answering: {reason}"), None)
                         }
                         SessionEnd::Reset(reason) => {
-                            tracing::warn!(modem = %self.config.name, %reason, "modem hung; resetting with AT+CFUN=1,1");
                             let _ = channel.write_raw(b"\x1b").await;
                             let _ = channel.command("AT+CFUN=1,1", Duration::from_secs(2)).await;
-                            self.set_state(
-                                ModemState::Offline,
-                                Some(format!("reset after: {reason}")),
-                            );
-                            self.config.timings.reset_pause
+                            (
+                                format!("reset with AT+CFUN=1,1 after: {reason}"),
+                                Some(self.config.timings.reset_pause),
+                            )
                         }
-                    }
+                    };
+                    tracing::warn!(modem = %self.config.name, reason = %why, "modem session ended; will reopen");
+                    self.set_state(ModemState::Offline, Some(why));
+                    pause.unwrap_or_else(|| backoff.next_delay())
                 }
                 Err(message) => {
                     tracing::warn!(modem = %self.config.name, %message, "cannot open port");

@@ -67,14 +67,7 @@ impl HangPolicy {
         if self.consecutive_timeouts < Self::TIMEOUTS_BEFORE_REINIT {
             return HangAction::Continue;
         }
-        self.consecutive_timeouts = 0;
-        self.reinits_without_success += 1;
-        if self.reinits_without_success > Self::REINITS_BEFORE_RESET {
-            self.reinits_without_success = 0;
-            HangAction::Reset
-        } else {
-            HangAction::Reinitialise
-        }
+        self.on_dead_session()
     }
 
     /// A fresh session got no answer at all: that reinitialisation failed.
