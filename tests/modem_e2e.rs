@@ -573,3 +573,51 @@ async fn a_modem_that_stays_hung_is_reset_with_cfun() {
         .is_some());
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_routing_with_cmt_and_cds_when_the_modem_cannot_store_first() {
+    use simgate::sim::CnmiRanges;
+    // A modem that only routes directly: no mt=1 (+CMTI), no ds=2 (+CDSI).
+    let mut d = TestDaemon::start_with(
+        1,
+        |_, sim| {
+            sim.cnmi_ranges = Some(CnmiRanges {
+                mode: vec![0, 1, 2],
+                mt: vec![0, 2],
+                bm: vec![0],
+                ds: vec![0, 1],
+                bfr: vec![0, 1],
+            })
+        },
+        |_| {},
+    )
+    .await;
+    d.wait_all_ready().await;
+    let cnmi = d.modems[0]
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("AT+CNMI=2"))
+        .last();
+    assert!(
+        cnmi.as_deref()
+            .is_some_and(|c| c.starts_with("AT+CNMI=2,2")),
+        "chose direct routing: {cnmi:?}"
+    );
+    d.network
+        .send_from_world("+447700900500", "+15550000001", "routed straight to you")
+        .unwrap();
+    let got = wait_inbound(&d, 1).await;
+    assert_eq!(got[0].body, "routed straight to you");
+    let id = send_text(
+        d.state(),
+        SendText {
+            report: true,
+            ..text("+447700900501", "report me")
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    wait_status(&d, &id, "delivered").await;
+    d.stop().await;
+}
