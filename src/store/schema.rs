@@ -110,6 +110,25 @@ const MIGRATIONS: &[&str] = &[
         created_at   INTEGER NOT NULL
     );
     "#,
+    // 4 (api): Idempotency-Key records for POST /v1/… (replayed responses, with expiry).
+    r#"
+    CREATE TABLE idempotency_keys (
+        -- The API key's id (a hash, never the key) scopes the Idempotency-Key.
+        key_id        TEXT NOT NULL,
+        idem_key      TEXT NOT NULL,
+        -- SHA-256 over method, path and body: the same key with another request is refused.
+        request_hash  TEXT NOT NULL,
+        -- NULL while the first request is still being processed.
+        status        INTEGER,
+        content_type  TEXT,
+        location      TEXT,
+        body          BLOB,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        PRIMARY KEY (key_id, idem_key)
+    );
+    CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
