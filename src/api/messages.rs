@@ -469,7 +469,9 @@ mod tests {
         }
         let first = list_outbound(&c, 2, None).unwrap().unwrap();
         assert_eq!(first.len(), 2);
-        let second = list_outbound(&c, 10, Some(&first[1].0.id)).unwrap().unwrap();
+        let second = list_outbound(&c, 10, Some(&first[1].0.id))
+            .unwrap()
+            .unwrap();
         assert_eq!(second.len(), 3);
         let mut all: Vec<String> = first
             .iter()
