@@ -107,6 +107,20 @@ pub struct Otp {
     pub resend_cooldown_secs: u64,
     /// Resends allowed per verification.
     pub max_resends: u32,
+    /// Countries (ISO 3166 alpha-2) verifications may go to. Empty: the countries of the
+    /// configured SIM numbers plus `default_country`, so that a gateway is not used to pump SMS
+    /// to premium ranges abroad.
+    pub allowed_countries: Vec<String>,
+    /// Verification requests per destination number in a sliding hour (SMS resends count). 0 = no limit.
+    pub rate_per_number_per_hour: u32,
+    /// Verification requests per API key in a sliding minute. 0 = no limit.
+    pub rate_per_key_per_minute: u32,
+    /// Verification requests per end-user IP (IPv6: per /64) in a sliding hour, when the caller
+    /// passes the IP. 0 = no limit.
+    pub rate_per_ip_per_hour: u32,
+    /// Lifetime of a reverse-OTP session: the person has to open their SMS app and send a text,
+    /// which takes longer than typing a code.
+    pub reverse_ttl_secs: u64,
 }
 
 impl Default for Otp {
@@ -118,6 +132,11 @@ impl Default for Otp {
             default_country: "US".into(),
             resend_cooldown_secs: 30,
             max_resends: 3,
+            allowed_countries: Vec::new(),
+            rate_per_number_per_hour: 10,
+            rate_per_key_per_minute: 120,
+            rate_per_ip_per_hour: 30,
+            reverse_ttl_secs: 600,
         }
     }
 }
@@ -292,11 +311,25 @@ impl Config {
             return Err(invalid("otp.max_attempts", "must be greater than 0"));
         }
         let country = &self.otp.default_country;
-        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+        if country.len() != 2
+            || !country.chars().all(|c| c.is_ascii_alphabetic())
+            || !crate::phone::is_known_country(country)
+        {
             return Err(invalid(
                 "otp.default_country",
                 "expected an ISO 3166 two-letter code like \"US\"",
             ));
+        }
+        for (i, c) in self.otp.allowed_countries.iter().enumerate() {
+            if !crate::phone::is_known_country(c) {
+                return Err(invalid(
+                    format!("otp.allowed_countries[{i}]"),
+                    format!("{c:?} is not an ISO 3166 two-letter code with a numbering plan"),
+                ));
+            }
+        }
+        if self.otp.reverse_ttl_secs == 0 {
+            return Err(invalid("otp.reverse_ttl_secs", "must be greater than 0"));
         }
         let mut names = std::collections::HashSet::new();
         for (i, m) in self.modems.iter().enumerate() {
@@ -457,6 +490,11 @@ events = ["*"]
                 "webhook[0].secret",
             ),
             ("[otp]\ndefault_country = \"USA\"", "otp.default_country"),
+            (
+                "[otp]\nallowed_countries = [\"US\", \"XX\"]",
+                "otp.allowed_countries[1]",
+            ),
+            ("[otp]\nreverse_ttl_secs = 0", "otp.reverse_ttl_secs"),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");

@@ -12,6 +12,7 @@ use crate::modem::{self, DriverConfig, ModemStatus, Timings};
 use crate::pool::{Caps, Pool, PoolOptions};
 use crate::secret::Secret;
 use crate::store::{outbound, Store};
+use crate::verify::Verifier;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub events_appended: Arc<Notify>,
     /// The virtual network when running with `--simulate`.
     pub sim: Option<crate::sim::Network>,
+    /// Standard and reverse OTP.
+    pub verifier: Verifier,
 }
 
 impl AppState {
@@ -137,13 +140,20 @@ pub async fn start(
     tasks.extend(pool.start(shutdown.clone()));
 
     let events_appended = Arc::new(Notify::new());
+    let verifier = Verifier::new(
+        &config,
+        store.clone(),
+        pool.clone(),
+        secret.clone(),
+        events_appended.clone(),
+    );
     let numbers_pool = pool.clone();
     let inbound = Inbound {
         store: store.clone(),
         number_of: Arc::new(move |name: &str| {
             numbers_pool.handle(name).and_then(|h| h.status().number)
         }),
-        hooks: Vec::new(),
+        hooks: vec![Arc::new(verifier.reverse_matcher())],
         events_appended: events_appended.clone(),
         incomplete_after: Duration::from_secs(600),
     };
@@ -156,6 +166,7 @@ pub async fn start(
         secret,
         events_appended,
         sim,
+        verifier,
     };
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await

@@ -2,6 +2,7 @@
 
 use crate::codec::{self, SubmitOptions};
 use crate::daemon::AppState;
+use crate::pool::Pool;
 use crate::store::outbound::{self, NewMessage};
 
 /// A text to send.
@@ -47,11 +48,17 @@ pub const MAX_PARTS: usize = 10;
 /// Encodes `text` and builds the queue row, without writing it (callers that must commit other
 /// rows in the same transaction use this with [`outbound::enqueue_in`]).
 pub fn prepare(state: &AppState, text: &SendText) -> Result<(NewMessage, Accepted), SendError> {
+    prepare_for(&state.pool, text)
+}
+
+/// [`prepare`] for callers that hold the pool but not the whole [`AppState`] (the verification
+/// service, which is itself part of the state).
+pub fn prepare_for(pool: &Pool, text: &SendText) -> Result<(NewMessage, Accepted), SendError> {
     if !crate::config::is_e164(&text.to) {
         return Err(SendError::InvalidNumber(text.to.clone()));
     }
     if let Some(line) = &text.line {
-        if state.pool.handle(line).is_none() {
+        if pool.handle(line).is_none() {
             return Err(SendError::UnknownLine(line.clone()));
         }
     }

@@ -110,6 +110,77 @@ const MIGRATIONS: &[&str] = &[
         created_at   INTEGER NOT NULL
     );
     "#,
+    // 2: verifications (standard OTP), reverse-OTP sessions, and the rate-limit log.
+    r#"
+    CREATE TABLE verifications (
+        id            TEXT PRIMARY KEY,
+        recipient     TEXT NOT NULL,
+        country       TEXT,
+        -- HMAC-SHA256(pepper, id || 0x00 || code): the code itself is never stored here.
+        code_hmac     BLOB NOT NULL,
+        -- pending → verified | locked | cancelled | expired ('expired' is also read off
+        -- expires_at for rows still marked pending)
+        status        TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        max_attempts  INTEGER NOT NULL,
+        resends       INTEGER NOT NULL DEFAULT 0,
+        last_sent_at  INTEGER NOT NULL,
+        language      TEXT NOT NULL,
+        app_name      TEXT,
+        -- The first SMS (outbound_messages.id); resends copy its text.
+        message_id    TEXT NOT NULL,
+        key_label     TEXT NOT NULL,
+        client_ip     TEXT,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        verified_at   INTEGER,
+        updated_at    INTEGER NOT NULL
+    );
+
+    CREATE TABLE reverse_verifications (
+        id            TEXT PRIMARY KEY,
+        -- The person's number (E.164): the sender we wait for.
+        number        TEXT NOT NULL,
+        country       TEXT,
+        factor        TEXT NOT NULL,
+        -- Lower-case factor, as matched.
+        factor_key    TEXT NOT NULL,
+        -- Our number the person texts, and the modem that had it at initiation.
+        recipient     TEXT NOT NULL,
+        line          TEXT,
+        -- pending → verified | locked | cancelled | expired
+        status        TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        max_attempts  INTEGER NOT NULL,
+        language      TEXT NOT NULL,
+        success_url   TEXT,
+        service       TEXT,
+        key_label     TEXT NOT NULL,
+        client_ip     TEXT,
+        -- The inbound message that verified it.
+        message_id    TEXT,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        verified_at   INTEGER,
+        updated_at    INTEGER NOT NULL
+    );
+    -- Inbound matching looks up the sender's pending sessions.
+    CREATE INDEX reverse_verifications_match ON reverse_verifications(number, status);
+
+    -- Recent verification requests, for sliding-window rate limits; pruned past the longest window.
+    CREATE TABLE verify_requests (
+        id            INTEGER PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        key_label     TEXT NOT NULL,
+        client_ip     TEXT,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX verify_requests_recipient ON verify_requests(recipient, created_at);
+    CREATE INDEX verify_requests_key ON verify_requests(key_label, created_at);
+    CREATE INDEX verify_requests_ip ON verify_requests(client_ip, created_at) WHERE client_ip IS NOT NULL;
+    CREATE INDEX verify_requests_time ON verify_requests(created_at);
+    "#,
     // 4 (api): Idempotency-Key records for POST /v1/… (replayed responses, with expiry).
     r#"
     CREATE TABLE idempotency_keys (

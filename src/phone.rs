@@ -1,0 +1,230 @@
+//! Phone numbers: reading what people type into E.164, telling the country of a number, and
+//! writing a number the way people of a country read it.
+//!
+//! Built on the `phonenumber` crate (a port of Google's libphonenumber, with its metadata for
+//! every country). A hand-made table was the alternative; it gets trunk prefixes (Italy keeps
+//! its leading 0, most others drop it), international dialling prefixes (`00`, `011`, `810`…),
+//! shared calling codes (+1 is 25 countries, +7 two) and national groupings wrong for most of
+//! the world, and those mistakes land exactly where a verification product cannot afford them:
+//! the allow-list and the number a person is asked to text. The crate adds ~1 MB to a release
+//! binary (metadata and regexes, compiled lazily on first use), which a Raspberry Pi carries
+//! easily (see BENCHMARKS.md).
+//!
+//! Validity is deliberately *not* required: libphonenumber rejects fictional ranges that are
+//! real in test labs and simulators (`+1 555 …`). A number is accepted when it parses, is
+//! E.164-shaped, and has a length the country's numbering plan allows.
+
+use phonenumber::{country, Mode, PhoneNumber};
+
+/// Why a number was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("not a phone number")]
+    NotANumber,
+    #[error("unknown default country {0:?}")]
+    UnknownCountry(String),
+    #[error("the number has a length no number of its country has")]
+    ImpossibleLength,
+}
+
+/// Reads user input (`"(415) 555-0100"`, `"07700 900123"`, `"+44 7700 900123"`,
+/// `"0044 7700 900123"`, `"tel:+1-415-555-0100"`) as E.164 (`"+14155550100"`); national
+/// formats are read as numbers of `default_country` (ISO 3166 alpha-2, any case).
+pub fn normalize(input: &str, default_country: &str) -> Result<String, PhoneError> {
+    let region = region_id(default_country)?;
+    let trimmed = input.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 64 {
+        return Err(PhoneError::NotANumber);
+    }
+    // Letters are not read as keypad digits (1-800-FLOWERS): in a verification request they are
+    // a mistake.
+    if trimmed
+        .strip_prefix("tel:")
+        .unwrap_or(trimmed)
+        .chars()
+        .any(|c| c.is_alphabetic())
+    {
+        return Err(PhoneError::NotANumber);
+    }
+    let parsed =
+        phonenumber::parse(Some(region), trimmed).map_err(|_| PhoneError::NotANumber)?;
+    let e164 = parsed.format().mode(Mode::E164).to_string();
+    if !crate::config::is_e164(&e164) {
+        return Err(PhoneError::NotANumber);
+    }
+    if !has_possible_length(&parsed) {
+        return Err(PhoneError::ImpossibleLength);
+    }
+    Ok(e164)
+}
+
+/// The country (ISO 3166 alpha-2, upper case) of an E.164 number, `None` when it is not E.164
+/// or its calling code is not a country's (`+800`, `+882`…). For a calling code shared by
+/// several countries, the number's leading digits decide; a number in no country's ranges
+/// (`+1 555 …`) belongs to the calling code's main country.
+pub fn country_of(e164: &str) -> Option<String> {
+    if !crate::config::is_e164(e164) {
+        return None;
+    }
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    region_of(&parsed)
+}
+
+/// The number as people in `viewer_country` would dial it: national format for a number of
+/// that country (`"(555) 000-0001"`, `"07700 900123"`), international format otherwise
+/// (`"+44 7700 900123"`). Input that is not E.164 comes back unchanged.
+pub fn format_for(e164: &str, viewer_country: Option<&str>) -> String {
+    let Ok(parsed) = phonenumber::parse(None, e164) else {
+        return e164.to_string();
+    };
+    let same_country = match (viewer_country, region_of(&parsed)) {
+        (Some(viewer), Some(own)) => viewer.eq_ignore_ascii_case(&own),
+        _ => false,
+    };
+    let mode = if same_country {
+        Mode::National
+    } else {
+        Mode::International
+    };
+    parsed.format().mode(mode).to_string()
+}
+
+/// The national format of an E.164 number (`"(555) 000-0001"`).
+pub fn format_national(e164: &str) -> String {
+    match phonenumber::parse(None, e164) {
+        Ok(parsed) => parsed.format().mode(Mode::National).to_string(),
+        Err(_) => e164.to_string(),
+    }
+}
+
+/// Is `code` an ISO 3166 alpha-2 country the numbering metadata knows?
+pub fn is_known_country(code: &str) -> bool {
+    region_id(code).is_ok()
+}
+
+fn region_id(code: &str) -> Result<country::Id, PhoneError> {
+    let upper = code.trim().to_ascii_uppercase();
+    if upper.len() != 2 {
+        return Err(PhoneError::UnknownCountry(code.to_string()));
+    }
+    let id: country::Id = upper
+        .parse()
+        .map_err(|_| PhoneError::UnknownCountry(code.to_string()))?;
+    // The id list is wider than the metadata (it has every ISO code): insist on metadata.
+    phonenumber::metadata::DATABASE
+        .by_id(id.as_ref())
+        .map(|_| id)
+        .ok_or_else(|| PhoneError::UnknownCountry(code.to_string()))
+}
+
+fn region_of(number: &PhoneNumber) -> Option<String> {
+    if let Some(id) = number.country().id() {
+        return Some(id.as_ref().to_string());
+    }
+    let regions = phonenumber::metadata::DATABASE.by_code(&number.code().value())?;
+    let main = regions
+        .iter()
+        .find(|m| m.is_main_country_for_code())
+        .or_else(|| (regions.len() == 1).then(|| &regions[0]))?;
+    let id = main.id();
+    // "001" is the pseudo-region of non-geographic codes.
+    (id.len() == 2).then(|| id.to_string())
+}
+
+fn has_possible_length(number: &PhoneNumber) -> bool {
+    let Some(region) = region_of(number) else {
+        // Non-geographic codes: the E.164 shape check is all there is.
+        return true;
+    };
+    let Some(meta) = phonenumber::metadata::DATABASE.by_id(region.as_str()) else {
+        return true;
+    };
+    let national_len = number.national().to_string().len() as u16;
+    let general = meta.descriptors().general();
+    let lengths = general.possible_length();
+    lengths.is_empty() || lengths.contains(&national_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_formats_with_default_country() {
+        assert_eq!(normalize("(415) 555-0100", "US").unwrap(), "+14155550100");
+        assert_eq!(normalize("415.555.0100", "us").unwrap(), "+14155550100");
+        assert_eq!(normalize("1 415 555 0100", "US").unwrap(), "+14155550100");
+        assert_eq!(normalize("07700 900123", "GB").unwrap(), "+447700900123");
+        assert_eq!(normalize("06 12 34 56 78", "FR").unwrap(), "+33612345678");
+        assert_eq!(normalize("030 123456", "DE").unwrap(), "+4930123456");
+        // Italy keeps the leading 0 of fixed lines in international format.
+        assert_eq!(normalize("06 1234 5678", "IT").unwrap(), "+390612345678");
+    }
+
+    #[test]
+    fn international_formats_ignore_the_default_country() {
+        assert_eq!(normalize("+44 7700 900123", "US").unwrap(), "+447700900123");
+        assert_eq!(normalize("0044 7700 900123", "GB").unwrap(), "+447700900123");
+        assert_eq!(normalize("011 44 7700 900123", "US").unwrap(), "+447700900123");
+        assert_eq!(normalize("+1 (555) 000-0001", "GB").unwrap(), "+15550000001");
+        assert_eq!(normalize("tel:+1-415-555-0100", "DE").unwrap(), "+14155550100");
+        assert_eq!(normalize("  +15550000001 ", "US").unwrap(), "+15550000001");
+    }
+
+    #[test]
+    fn rubbish_is_refused() {
+        for bad in [
+            "",
+            "   ",
+            "hello",
+            "+",
+            "12",
+            "555-FLOWERS",
+            "+1 415 555 0100 999 999 999 999",
+            "++44",
+            "☎️",
+        ] {
+            assert!(normalize(bad, "US").is_err(), "{bad:?} was accepted");
+        }
+        assert!(matches!(
+            normalize("4155550100", "XX"),
+            Err(PhoneError::UnknownCountry(_))
+        ));
+        assert!(matches!(
+            normalize("415550", "US"),
+            Err(PhoneError::ImpossibleLength | PhoneError::NotANumber)
+        ));
+    }
+
+    #[test]
+    fn countries_of_numbers() {
+        assert_eq!(country_of("+14155550100").as_deref(), Some("US"));
+        assert_eq!(country_of("+16135550100").as_deref(), Some("CA"));
+        // Fictional +1 555 numbers belong to the main country of +1.
+        assert_eq!(country_of("+15550000001").as_deref(), Some("US"));
+        assert_eq!(country_of("+447700900123").as_deref(), Some("GB"));
+        assert_eq!(country_of("+33612345678").as_deref(), Some("FR"));
+        assert_eq!(country_of("+5511987654321").as_deref(), Some("BR"));
+        assert_eq!(country_of("+79161234567").as_deref(), Some("RU"));
+        assert_eq!(country_of("447700900123"), None);
+        assert_eq!(country_of("+80012345678"), None);
+    }
+
+    #[test]
+    fn formatting_for_a_viewer() {
+        assert_eq!(format_for("+15550000001", Some("US")), "(555) 000-0001");
+        assert_eq!(format_for("+447700900123", Some("gb")), "07700 900123");
+        assert_eq!(format_for("+447700900123", Some("US")), "+44 7700 900123");
+        assert_eq!(format_for("+15550000001", None), "+1 555-000-0001");
+        assert_eq!(format_national("+33612345678"), "06 12 34 56 78");
+        assert_eq!(format_for("garbage", Some("US")), "garbage");
+    }
+
+    #[test]
+    fn known_countries() {
+        assert!(is_known_country("US"));
+        assert!(is_known_country("gb"));
+        assert!(!is_known_country("XX"));
+        assert!(!is_known_country("USA"));
+    }
+}

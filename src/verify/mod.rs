@@ -1,0 +1,669 @@
+//! Phone verification: standard OTP (we text a code, the person types it back) and reverse OTP
+//! (the person texts us a factor from their phone), as a service the HTTP API calls.
+//!
+//! - Codes come from a CSPRNG with uniform digits ([`code`]), are stored only as an HMAC keyed
+//!   by the server pepper and bound to the verification id, and are compared in constant time.
+//!   They never reach a log.
+//! - A verification and its SMS are committed in one transaction (the SMS through the outbound
+//!   queue, `purpose = "otp"`), so an accepted verification always has its message queued.
+//! - Attempts are counted before the comparison, in the same transaction, so parallel guesses
+//!   cannot exceed `otp.max_attempts`.
+//! - Rate limits per number, per API key and per end-user IP, and a country allow-list
+//!   ([`ratelimit`]).
+//! - Reverse OTP sessions are matched against inbound SMS inside the inbound transaction by
+//!   [`ReverseMatcher`] (see [`reverse`]).
+//!
+//! Times are Unix milliseconds throughout; the API formats them.
+
+pub mod code;
+pub mod factor;
+pub mod proof;
+pub mod ratelimit;
+pub mod reverse;
+pub mod template;
+
+pub use reverse::{ReverseInit, ReverseMatcher, ReverseView};
+
+use crate::config::{Config, Otp};
+use crate::messaging::{self, SendError, SendText};
+use crate::phone;
+use crate::pool::Pool;
+use crate::secret::Secret;
+use crate::store::{events, new_id, now_ms, outbound, Store, StoreError};
+use ratelimit::{Limits, Subject};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Where a verification stands. Stored rows move from `pending` to one of the others once;
+/// `expired` is also reported for a `pending` row whose time is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtpStatus {
+    Pending,
+    Verified,
+    Expired,
+    /// Too many wrong attempts.
+    Locked,
+    Cancelled,
+}
+
+impl OtpStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtpStatus::Pending => "pending",
+            OtpStatus::Verified => "verified",
+            OtpStatus::Expired => "expired",
+            OtpStatus::Locked => "locked",
+            OtpStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn from_db(s: &str) -> OtpStatus {
+        match s {
+            "verified" => OtpStatus::Verified,
+            "expired" => OtpStatus::Expired,
+            "locked" => OtpStatus::Locked,
+            "cancelled" => OtpStatus::Cancelled,
+            _ => OtpStatus::Pending,
+        }
+    }
+
+    /// The status as seen at `now`: a pending row past its expiry is expired.
+    fn at(self, expires_at: i64, now: i64) -> OtpStatus {
+        if self == OtpStatus::Pending && now >= expires_at {
+            OtpStatus::Expired
+        } else {
+            self
+        }
+    }
+}
+
+/// A request for a standard OTP.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOtp {
+    /// The person's number as given; national formats are read with `otp.default_country`.
+    pub to: String,
+    /// Language tag (`en`, `pt-BR`…); unknown or absent: English.
+    pub language: Option<String>,
+    /// App name for the message.
+    pub name: Option<String>,
+    /// The caller's API key (or its id): rate limits are kept per key. Never stored as is.
+    pub api_key: String,
+    /// The end user's IP, when the caller passes it along.
+    pub client_ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtpCreated {
+    /// `otp_…`
+    pub otp_id: String,
+    /// The number in E.164.
+    pub to: String,
+    pub expires_at: i64,
+    /// The queued SMS (`msg_…`).
+    pub message_id: String,
+    /// SMS parts of the message.
+    pub parts: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub verified: bool,
+    pub status: OtpStatus,
+    pub attempts_left: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Resent {
+    pub resent: bool,
+    /// When `resent` is false because of the cooldown: seconds until a resend is allowed.
+    pub retry_after_secs: Option<u64>,
+}
+
+/// A verification as the API shows it: never the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtpView {
+    pub otp_id: String,
+    pub to: String,
+    pub country: Option<String>,
+    pub status: OtpStatus,
+    pub verified: bool,
+    pub attempts: u32,
+    pub attempts_left: u32,
+    pub max_attempts: u32,
+    pub resends: u32,
+    pub language: String,
+    pub name: Option<String>,
+    pub message_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub verified_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("invalid phone number {0:?}: expected E.164 like +14155550100 or a national number")]
+    InvalidNumber(String),
+    #[error("verifications to {0} are not allowed (see otp.allowed_countries)")]
+    CountryNotAllowed(String),
+    #[error("invalid factor: {0}")]
+    InvalidFactor(String),
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    #[error("too many verification requests for this {scope}; retry in {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        scope: &'static str,
+    },
+    #[error("no such verification")]
+    NotFound,
+    #[error("no ready line with a known number to receive the reverse-OTP text")]
+    NoLineAvailable,
+    #[error("{0:?} is not the number of one of this gateway's lines")]
+    NotOurNumber(String),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for VerifyError {
+    fn from(e: rusqlite::Error) -> Self {
+        VerifyError::Store(StoreError::Sqlite(e))
+    }
+}
+
+impl VerifyError {
+    /// Is this the caller's mistake (4xx) rather than ours (5xx)?
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, VerifyError::Store(_))
+            && !matches!(self, VerifyError::Send(SendError::Store(_)))
+    }
+}
+
+/// The verification service. Cheap to clone.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    pepper: Secret,
+    otp: Otp,
+    pool: Pool,
+    events_appended: Arc<Notify>,
+    limits: Limits,
+    /// `otp.allowed_countries`, upper case; empty: see [`Verifier::country_allowed`].
+    allowed_countries: HashSet<String>,
+    /// Countries of the configured SIM numbers plus the default country.
+    home_countries: HashSet<String>,
+    /// Round-robin position for picking a reverse-OTP line.
+    next_line: AtomicUsize,
+    proof_key: [u8; 32],
+}
+
+impl Verifier {
+    /// Builds the service from the daemon's parts; `config` gives `[otp]` and the SIM numbers.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        pool: Pool,
+        secret: Secret,
+        events_appended: Arc<Notify>,
+    ) -> Verifier {
+        // libphonenumber's metadata loads on first use; do it now, off the async workers, so
+        // that the first request (or inbound match, inside a transaction) does not pay for it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(|| phone::country_of("+14155550100"));
+        }
+        let allowed_countries = config
+            .otp
+            .allowed_countries
+            .iter()
+            .map(|c| c.trim().to_ascii_uppercase())
+            .collect();
+        let mut home_countries: HashSet<String> = config
+            .modems
+            .iter()
+            .filter_map(|m| m.number.as_deref().and_then(phone::country_of))
+            .collect();
+        home_countries.insert(config.otp.default_country.to_ascii_uppercase());
+        Verifier {
+            inner: Arc::new(Inner {
+                proof_key: proof::proof_key(secret.bytes()),
+                store,
+                pepper: secret,
+                otp: config.otp.clone(),
+                pool,
+                events_appended,
+                limits: Limits::from_config(&config.otp),
+                allowed_countries,
+                home_countries,
+                next_line: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The inbound hook that matches texts to reverse-OTP sessions.
+    pub fn reverse_matcher(&self) -> ReverseMatcher {
+        ReverseMatcher::new(&self.inner.otp.default_country)
+    }
+
+    /// Starts a verification: a code is generated and its SMS queued, both in one transaction.
+    pub async fn create(&self, req: CreateOtp) -> Result<OtpCreated, VerifyError> {
+        let inner = &self.inner;
+        let to = self.normalize(&req.to)?;
+        let country = phone::country_of(&to);
+        self.check_country(&to, country.as_deref())?;
+        let language = template::language(req.language.as_deref());
+        let name = template::clean_name(req.name.as_deref());
+        let otp_id = new_id("otp");
+        let digest;
+        let message = {
+            // The code lives only in this block and in the queued SMS.
+            let code = code::generate(inner.otp.code_length as usize);
+            digest = code::digest(inner.pepper.bytes(), &otp_id, &code);
+            let body = template::render_code(language, name.as_deref(), &code, inner.otp.ttl_secs);
+            let (message, _) = messaging::prepare_for(
+                &inner.pool,
+                &SendText {
+                    to: to.clone(),
+                    body,
+                    line: None,
+                    report: true,
+                    purpose: "otp".into(),
+                    purpose_id: Some(otp_id.clone()),
+                },
+            )?;
+            message
+        };
+        let parts = message.parts.len();
+        let key_label = code::key_label(inner.pepper.bytes(), &req.api_key);
+        let client_ip = req.client_ip.map(ratelimit::ip_scope);
+        let limits = inner.limits;
+        let max_attempts = inner.otp.max_attempts;
+        let ttl_ms = inner.otp.ttl_secs as i64 * 1000;
+        let (id, recipient) = (otp_id.clone(), to.clone());
+        let (message_id, expires_at) = inner
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let now = now_ms();
+                let subject = Subject {
+                    number: &recipient,
+                    key_label: &key_label,
+                    ip: client_ip.as_deref(),
+                };
+                if let Err(limited) =
+                    ratelimit::check_and_record(&tx, &limits, &subject, "otp", now)?
+                {
+                    return Ok(Err(limited));
+                }
+                let message_id = outbound::enqueue_in(&tx, &message)?;
+                let expires_at = now + ttl_ms;
+                tx.execute(
+                    "INSERT INTO verifications (id, recipient, country, code_hmac, status, max_attempts,
+                         last_sent_at, language, app_name, message_id, key_label, client_ip,
+                         created_at, expires_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?6, ?12, ?6)",
+                    params![
+                        id,
+                        recipient,
+                        country,
+                        digest.as_slice(),
+                        max_attempts,
+                        now,
+                        language,
+                        name,
+                        message_id,
+                        key_label,
+                        client_ip,
+                        expires_at
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(Ok((message_id, expires_at)))
+            })
+            .await?
+            .map_err(rate_limited)?;
+        inner.pool.wake();
+        Ok(OtpCreated {
+            otp_id,
+            to,
+            expires_at,
+            message_id,
+            parts,
+        })
+    }
+
+    /// Checks a code. A wrong code is `Ok` with `verified: false`; the attempt is counted before
+    /// the comparison, and the verification locks when the attempts are used up.
+    pub async fn check(&self, otp_id: &str, code: &str) -> Result<CheckResult, VerifyError> {
+        let inner = self.inner.clone();
+        let id = otp_id.to_string();
+        let code = code.to_string();
+        let result = self
+            .inner
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let Some(row) = VerificationRow::load(&tx, &id)? else {
+                    return Ok(Err(VerifyError::NotFound));
+                };
+                let now = now_ms();
+                let status = row.status.at(row.expires_at, now);
+                if status != OtpStatus::Pending {
+                    if status == OtpStatus::Expired && row.status == OtpStatus::Pending {
+                        set_status(&tx, &id, OtpStatus::Expired, now)?;
+                    }
+                    tx.commit()?;
+                    return Ok(Ok(CheckResult {
+                        verified: false,
+                        status,
+                        attempts_left: row.attempts_left(),
+                    }));
+                }
+                let counted = tx.execute(
+                    "UPDATE verifications SET attempts = attempts + 1, updated_at = ?2
+                     WHERE id = ?1 AND status = 'pending' AND attempts < max_attempts",
+                    params![id, now],
+                )?;
+                if counted == 0 {
+                    set_status(&tx, &id, OtpStatus::Locked, now)?;
+                    tx.commit()?;
+                    return Ok(Ok(CheckResult {
+                        verified: false,
+                        status: OtpStatus::Locked,
+                        attempts_left: 0,
+                    }));
+                }
+                let attempts = row.attempts + 1;
+                let attempts_left = row.max_attempts.saturating_sub(attempts);
+                let result = if code::matches(inner.pepper.bytes(), &id, &code, &row.code_hmac) {
+                    tx.execute(
+                        "UPDATE verifications SET status = 'verified', verified_at = ?2, updated_at = ?2
+                         WHERE id = ?1 AND status = 'pending'",
+                        params![id, now],
+                    )?;
+                    events::append(
+                        &tx,
+                        "otp.verified",
+                        &serde_json::json!({ "otp_id": id, "to": row.recipient, "verified_at": now }),
+                    )?;
+                    CheckResult {
+                        verified: true,
+                        status: OtpStatus::Verified,
+                        attempts_left,
+                    }
+                } else if attempts >= row.max_attempts {
+                    set_status(&tx, &id, OtpStatus::Locked, now)?;
+                    CheckResult {
+                        verified: false,
+                        status: OtpStatus::Locked,
+                        attempts_left: 0,
+                    }
+                } else {
+                    CheckResult {
+                        verified: false,
+                        status: OtpStatus::Pending,
+                        attempts_left,
+                    }
+                };
+                tx.commit()?;
+                Ok(Ok(result))
+            })
+            .await??;
+        if result.verified {
+            self.inner.events_appended.notify_waiters();
+        }
+        Ok(result)
+    }
+
+    /// Sends the same code again, without extending the expiry. Refused (`resent: false`) when
+    /// the verification is no longer pending, the resends are used up, or within the cooldown
+    /// (then `retry_after_secs` says how long).
+    pub async fn resend(&self, otp_id: &str) -> Result<Resent, VerifyError> {
+        let inner = self.inner.clone();
+        let id = otp_id.to_string();
+        let resent = self
+            .inner
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let Some(row) = VerificationRow::load(&tx, &id)? else {
+                    return Ok(Err(VerifyError::NotFound));
+                };
+                let now = now_ms();
+                let refused = |retry_after_secs| {
+                    Ok(Ok(Resent {
+                        resent: false,
+                        retry_after_secs,
+                    }))
+                };
+                if row.status.at(row.expires_at, now) != OtpStatus::Pending
+                    || row.resends >= inner.otp.max_resends
+                {
+                    return refused(None);
+                }
+                let cooldown_ends = row.last_sent_at + inner.otp.resend_cooldown_secs as i64 * 1000;
+                if now < cooldown_ends {
+                    return refused(Some(ratelimit::retry_secs(cooldown_ends - now)));
+                }
+                let subject = Subject {
+                    number: &row.recipient,
+                    key_label: &row.key_label,
+                    ip: row.client_ip.as_deref(),
+                };
+                if let Err(limited) =
+                    ratelimit::check_and_record(&tx, &inner.limits, &subject, "resend", now)?
+                {
+                    return Ok(Err(rate_limited(limited)));
+                }
+                // The first SMS holds the code; the code itself is not kept anywhere else.
+                let body: Option<String> = tx
+                    .query_row(
+                        "SELECT body FROM outbound_messages WHERE id = ?1",
+                        [&row.message_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(body) = body else {
+                    return refused(None);
+                };
+                let prepared = messaging::prepare_for(
+                    &inner.pool,
+                    &SendText {
+                        to: row.recipient.clone(),
+                        body,
+                        line: None,
+                        report: true,
+                        purpose: "otp".into(),
+                        purpose_id: Some(id.clone()),
+                    },
+                );
+                let message = match prepared {
+                    Ok((message, _)) => message,
+                    Err(e) => return Ok(Err(VerifyError::Send(e))),
+                };
+                outbound::enqueue_in(&tx, &message)?;
+                tx.execute(
+                    "UPDATE verifications SET resends = resends + 1, last_sent_at = ?2, updated_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                tx.commit()?;
+                Ok(Ok(Resent {
+                    resent: true,
+                    retry_after_secs: None,
+                }))
+            })
+            .await??;
+        if resent.resent {
+            self.inner.pool.wake();
+        }
+        Ok(resent)
+    }
+
+    /// Cancels a pending verification; any other verification is returned as it is.
+    pub async fn cancel(&self, otp_id: &str) -> Result<OtpView, VerifyError> {
+        let id = otp_id.to_string();
+        self.inner
+            .store
+            .call(move |c| {
+                let now = now_ms();
+                c.execute(
+                    "UPDATE verifications SET status = 'cancelled', updated_at = ?2
+                     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2",
+                    params![id, now],
+                )?;
+                Ok(VerificationRow::load(c, &id)?.map(|row| row.view(now)))
+            })
+            .await?
+            .ok_or(VerifyError::NotFound)
+    }
+
+    /// A verification, never with its code.
+    pub async fn get(&self, otp_id: &str) -> Result<OtpView, VerifyError> {
+        let id = otp_id.to_string();
+        self.inner
+            .store
+            .call(move |c| Ok(VerificationRow::load(c, &id)?.map(|row| row.view(now_ms()))))
+            .await?
+            .ok_or(VerifyError::NotFound)
+    }
+
+    fn normalize(&self, number: &str) -> Result<String, VerifyError> {
+        phone::normalize(number, &self.inner.otp.default_country)
+            .map_err(|_| VerifyError::InvalidNumber(number.to_string()))
+    }
+
+    /// Refuses numbers outside the allowed countries: `otp.allowed_countries` when set, else
+    /// the countries of our SIM numbers (configured, or learned from the modems) and the
+    /// default country. Numbers of no country (`+800…`) are refused.
+    fn check_country(&self, number: &str, country: Option<&str>) -> Result<(), VerifyError> {
+        let refuse = || {
+            VerifyError::CountryNotAllowed(country.map_or_else(|| number.to_string(), String::from))
+        };
+        let country = country.ok_or_else(refuse)?;
+        let inner = &self.inner;
+        let allowed = if !inner.allowed_countries.is_empty() {
+            inner.allowed_countries.contains(country)
+        } else {
+            inner.home_countries.contains(country)
+                || inner.pool.statuses().iter().any(|s| {
+                    s.number
+                        .as_deref()
+                        .and_then(phone::country_of)
+                        .is_some_and(|c| c == country)
+                })
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(refuse())
+        }
+    }
+}
+
+fn rate_limited(limited: ratelimit::Limited) -> VerifyError {
+    VerifyError::RateLimited {
+        retry_after_secs: limited.retry_after_secs,
+        scope: limited.scope,
+    }
+}
+
+fn set_status(conn: &Connection, id: &str, status: OtpStatus, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE verifications SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
+        params![id, status.as_str(), now],
+    )?;
+    Ok(())
+}
+
+struct VerificationRow {
+    id: String,
+    recipient: String,
+    country: Option<String>,
+    code_hmac: Vec<u8>,
+    status: OtpStatus,
+    attempts: u32,
+    max_attempts: u32,
+    resends: u32,
+    last_sent_at: i64,
+    language: String,
+    app_name: Option<String>,
+    message_id: String,
+    key_label: String,
+    client_ip: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    verified_at: Option<i64>,
+}
+
+impl VerificationRow {
+    fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<VerificationRow>> {
+        conn.query_row(
+            "SELECT id, recipient, country, code_hmac, status, attempts, max_attempts, resends,
+                    last_sent_at, language, app_name, message_id, key_label, client_ip,
+                    created_at, expires_at, verified_at
+             FROM verifications WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(VerificationRow {
+                    id: r.get(0)?,
+                    recipient: r.get(1)?,
+                    country: r.get(2)?,
+                    code_hmac: r.get(3)?,
+                    status: OtpStatus::from_db(&r.get::<_, String>(4)?),
+                    attempts: r.get(5)?,
+                    max_attempts: r.get(6)?,
+                    resends: r.get(7)?,
+                    last_sent_at: r.get(8)?,
+                    language: r.get(9)?,
+                    app_name: r.get(10)?,
+                    message_id: r.get(11)?,
+                    key_label: r.get(12)?,
+                    client_ip: r.get(13)?,
+                    created_at: r.get(14)?,
+                    expires_at: r.get(15)?,
+                    verified_at: r.get(16)?,
+                })
+            },
+        )
+        .optional()
+    }
+
+    fn attempts_left(&self) -> u32 {
+        if self.status == OtpStatus::Locked {
+            0
+        } else {
+            self.max_attempts.saturating_sub(self.attempts)
+        }
+    }
+
+    fn view(self, now: i64) -> OtpView {
+        let status = self.status.at(self.expires_at, now);
+        OtpView {
+            attempts_left: self.attempts_left(),
+            otp_id: self.id,
+            to: self.recipient,
+            country: self.country,
+            status,
+            verified: status == OtpStatus::Verified,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            resends: self.resends,
+            language: self.language,
+            name: self.app_name,
+            message_id: self.message_id,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            verified_at: self.verified_at,
+        }
+    }
+}

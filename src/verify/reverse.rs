@@ -1,0 +1,708 @@
+//! Reverse OTP: the person texts a factor from their phone to one of our numbers; the mobile
+//! network vouches for the sender. Sessions are matched to inbound SMS inside the inbound
+//! transaction ([`ReverseMatcher`]), so a match, its `otp.reverse.verified` event and the stored
+//! message commit together, and a re-delivered PDU (recognised before hooks run) can never
+//! match twice.
+
+use super::{
+    code, factor, proof, rate_limited, ratelimit, template, OtpStatus, Verifier, VerifyError,
+};
+use crate::inbound::InboundHook;
+use crate::modem::ModemState;
+use crate::phone;
+use crate::store::inbound::InboundMessage;
+use crate::store::{events, new_id, now_ms};
+use ratelimit::Subject;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+
+/// Digits of a generated factor.
+pub const DEFAULT_FACTOR_DIGITS: usize = 6;
+/// Longest `success_url` accepted.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Longest `service` label kept.
+pub const MAX_SERVICE_CHARS: usize = 100;
+
+/// A request for a reverse verification.
+#[derive(Debug, Clone, Default)]
+pub struct ReverseInit {
+    /// The person's number; national formats are read with `otp.default_country`.
+    pub number: String,
+    /// What the person must text; default: 6 random digits.
+    pub factor: Option<String>,
+    /// Which of our numbers the person texts; default: a ready line, preferring one in the
+    /// person's country, taken in turn.
+    pub to: Option<String>,
+    pub language: Option<String>,
+    /// Also gets the `otp.reverse.verified` webhook.
+    pub success_url: Option<String>,
+    /// A label of the caller's, returned as is.
+    pub service: Option<String>,
+    pub api_key: String,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A reverse verification as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReverseView {
+    /// `r_otp_…`
+    pub otp_id: String,
+    pub number: String,
+    pub factor: String,
+    /// Our number the person texts.
+    pub to: String,
+    pub status: OtpStatus,
+    pub verified: bool,
+    pub attempts_left: u32,
+    pub language: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub verified_at: Option<i64>,
+    /// `"Text 482913 to (555) 000-0001"`, in the session's language, `to` formatted for the
+    /// person's country.
+    pub ui_text: String,
+    /// `sms:+15550000001?body=482913`
+    pub qr_code: String,
+    pub success_url: Option<String>,
+    pub service: Option<String>,
+    /// Once verified: a signed JWT (HS256) saying so (see [`proof`]).
+    pub proof: Option<String>,
+}
+
+impl Verifier {
+    /// Starts a reverse verification.
+    pub async fn reverse_initiate(&self, req: ReverseInit) -> Result<ReverseView, VerifyError> {
+        let number = self.normalize(&req.number)?;
+        let country = phone::country_of(&number);
+        self.check_country(&number, country.as_deref())?;
+        let factor = match req.factor.as_deref() {
+            Some(f) => {
+                factor::validate(f).map_err(|p| VerifyError::InvalidFactor(p.to_string()))?
+            }
+            None => code::generate(DEFAULT_FACTOR_DIGITS),
+        };
+        let success_url = req.success_url.as_deref().map(validate_url).transpose()?;
+        let service = req
+            .service
+            .as_deref()
+            .map(|s| s.trim().chars().take(MAX_SERVICE_CHARS).collect::<String>())
+            .filter(|s| !s.is_empty());
+        let language = template::language(req.language.as_deref());
+        let (to, line) = self.pick_line(req.to.as_deref(), country.as_deref())?;
+
+        let inner = self.inner.clone();
+        let key_label = code::key_label(inner.pepper.bytes(), &req.api_key);
+        let client_ip = req.client_ip.map(ratelimit::ip_scope);
+        let id = new_id("r_otp");
+        let row_id = id.clone();
+        let row = self
+            .inner
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let now = now_ms();
+                let subject = Subject {
+                    number: &number,
+                    key_label: &key_label,
+                    ip: client_ip.as_deref(),
+                };
+                if let Err(limited) =
+                    ratelimit::check_and_record(&tx, &inner.limits, &subject, "reverse", now)?
+                {
+                    return Ok(Err(rate_limited(limited)));
+                }
+                tx.execute(
+                    "INSERT INTO reverse_verifications (id, number, country, factor, factor_key, recipient,
+                         line, status, max_attempts, language, success_url, service, key_label, client_ip,
+                         created_at, expires_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?14)",
+                    params![
+                        row_id,
+                        number,
+                        country,
+                        factor,
+                        factor::key(&factor),
+                        to,
+                        line,
+                        inner.otp.max_attempts,
+                        language,
+                        success_url,
+                        service,
+                        key_label,
+                        client_ip,
+                        now,
+                        now + inner.otp.reverse_ttl_secs as i64 * 1000
+                    ],
+                )?;
+                let row = ReverseRow::load(&tx, &row_id)?;
+                tx.commit()?;
+                Ok(row.ok_or(VerifyError::NotFound))
+            })
+            .await??;
+        Ok(self.reverse_view(row, now_ms()))
+    }
+
+    pub async fn reverse_get(&self, id: &str) -> Result<ReverseView, VerifyError> {
+        let id = id.to_string();
+        let row = self
+            .inner
+            .store
+            .call(move |c| Ok(ReverseRow::load(c, &id)?))
+            .await?
+            .ok_or(VerifyError::NotFound)?;
+        Ok(self.reverse_view(row, now_ms()))
+    }
+
+    /// Cancels a pending reverse verification; any other is returned as it is.
+    pub async fn reverse_cancel(&self, id: &str) -> Result<ReverseView, VerifyError> {
+        let id = id.to_string();
+        let row = self
+            .inner
+            .store
+            .call(move |c| {
+                c.execute(
+                    "UPDATE reverse_verifications SET status = 'cancelled', updated_at = ?2
+                     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2",
+                    params![id, now_ms()],
+                )?;
+                Ok(ReverseRow::load(c, &id)?)
+            })
+            .await?
+            .ok_or(VerifyError::NotFound)?;
+        Ok(self.reverse_view(row, now_ms()))
+    }
+
+    /// The `sms:` link as an SVG QR code, for a page to show on a computer screen.
+    pub fn reverse_qr_svg(&self, view: &ReverseView) -> String {
+        qr_svg(&view.qr_code)
+    }
+
+    /// Checks a proof token from a [`ReverseView`]; returns its claims when it is ours, intact
+    /// and not expired.
+    pub fn verify_proof(&self, token: &str) -> Option<proof::Claims> {
+        proof::verify(&self.inner.proof_key, token, now_ms() / 1000)
+    }
+
+    /// Our number for the session, and the line (modem) that has it.
+    fn pick_line(
+        &self,
+        wanted: Option<&str>,
+        person_country: Option<&str>,
+    ) -> Result<(String, Option<String>), VerifyError> {
+        let statuses = self.inner.pool.statuses();
+        if let Some(wanted) = wanted {
+            let number = self
+                .normalize(wanted)
+                .map_err(|_| VerifyError::NotOurNumber(wanted.to_string()))?;
+            return statuses
+                .iter()
+                .find(|s| s.number.as_deref() == Some(number.as_str()))
+                .map(|s| (number.clone(), Some(s.name.clone())))
+                .ok_or_else(|| VerifyError::NotOurNumber(wanted.to_string()));
+        }
+        let mut ready: Vec<(String, String)> = statuses
+            .into_iter()
+            .filter(|s| s.state == ModemState::Ready)
+            .filter_map(|s| s.number.map(|n| (s.name, n)))
+            .collect();
+        ready.sort();
+        // A number in the person's own country is a cheaper, more familiar text for them.
+        let domestic: Vec<&(String, String)> = ready
+            .iter()
+            .filter(|(_, n)| phone::country_of(n).as_deref() == person_country)
+            .collect();
+        let candidates: Vec<&(String, String)> = if domestic.is_empty() {
+            ready.iter().collect()
+        } else {
+            domestic
+        };
+        if candidates.is_empty() {
+            return Err(VerifyError::NoLineAvailable);
+        }
+        let turn = self.inner.next_line.fetch_add(1, Ordering::Relaxed) % candidates.len();
+        let (name, number) = candidates[turn];
+        Ok((number.clone(), Some(name.clone())))
+    }
+
+    fn reverse_view(&self, row: ReverseRow, now: i64) -> ReverseView {
+        let status = row.status.at(row.expires_at, now);
+        let person_country = row
+            .country
+            .clone()
+            .or_else(|| phone::country_of(&row.number));
+        let ui_text = template::render_reverse(
+            &row.language,
+            &row.factor,
+            &phone::format_for(&row.recipient, person_country.as_deref()),
+        );
+        let proof = match (status, row.verified_at) {
+            (OtpStatus::Verified, Some(at)) => Some(proof::sign(
+                &self.inner.proof_key,
+                &proof::Claims {
+                    iss: "simgate".into(),
+                    sub: row.number.clone(),
+                    otp_id: row.id.clone(),
+                    service: row.service.clone(),
+                    iat: at / 1000,
+                    exp: at / 1000 + proof::PROOF_LIFETIME_SECS,
+                },
+            )),
+            _ => None,
+        };
+        ReverseView {
+            qr_code: factor::sms_uri(&row.recipient, &row.factor),
+            attempts_left: if status == OtpStatus::Locked {
+                0
+            } else {
+                row.max_attempts.saturating_sub(row.attempts)
+            },
+            otp_id: row.id,
+            number: row.number,
+            factor: row.factor,
+            to: row.recipient,
+            status,
+            verified: status == OtpStatus::Verified,
+            language: row.language,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            verified_at: row.verified_at,
+            ui_text,
+            success_url: row.success_url,
+            service: row.service,
+            proof,
+        }
+    }
+}
+
+/// An `http(s)` URL with a host, at most [`MAX_URL_CHARS`].
+fn validate_url(raw: &str) -> Result<String, VerifyError> {
+    let raw = raw.trim();
+    if raw.len() > MAX_URL_CHARS {
+        return Err(VerifyError::InvalidUrl("longer than 2048 characters".into()));
+    }
+    let url = url::Url::parse(raw).map_err(|e| VerifyError::InvalidUrl(format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(VerifyError::InvalidUrl(format!(
+            "{raw:?}: expected an http:// or https:// URL"
+        )));
+    }
+    Ok(url.to_string())
+}
+
+/// An SVG QR code of `data` (medium error correction, quiet zone included).
+pub fn qr_svg(data: &str) -> String {
+    use qrcode::render::svg;
+    match qrcode::QrCode::with_error_correction_level(data.as_bytes(), qrcode::EcLevel::M) {
+        Ok(qr) => qr
+            .render::<svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        // Only for data beyond a QR code's capacity, which an sms: link with a 16-character
+        // factor never reaches.
+        Err(_) => String::from(r#"<svg xmlns="http://www.w3.org/2000/svg"/>"#),
+    }
+}
+
+struct ReverseRow {
+    id: String,
+    number: String,
+    country: Option<String>,
+    factor: String,
+    recipient: String,
+    status: OtpStatus,
+    attempts: u32,
+    max_attempts: u32,
+    language: String,
+    success_url: Option<String>,
+    service: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    verified_at: Option<i64>,
+}
+
+impl ReverseRow {
+    fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<ReverseRow>> {
+        conn.query_row(
+            "SELECT id, number, country, factor, recipient, status, attempts, max_attempts, language,
+                    success_url, service, created_at, expires_at, verified_at
+             FROM reverse_verifications WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(ReverseRow {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    country: r.get(2)?,
+                    factor: r.get(3)?,
+                    recipient: r.get(4)?,
+                    status: OtpStatus::from_db(&r.get::<_, String>(5)?),
+                    attempts: r.get(6)?,
+                    max_attempts: r.get(7)?,
+                    language: r.get(8)?,
+                    success_url: r.get(9)?,
+                    service: r.get(10)?,
+                    created_at: r.get(11)?,
+                    expires_at: r.get(12)?,
+                    verified_at: r.get(13)?,
+                })
+            },
+        )
+        .optional()
+    }
+}
+
+/// Matches complete inbound messages to pending reverse verifications (an
+/// [`InboundHook`]: it runs inside the transaction that stores the message).
+#[derive(Debug, Clone)]
+pub struct ReverseMatcher {
+    default_country: String,
+}
+
+/// What one inbound message did to reverse verifications.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchOutcome {
+    /// Sessions verified by this message.
+    pub verified: Vec<String>,
+    /// Sessions that counted a failed attempt (the right sender, no factor of theirs).
+    pub failed: Vec<String>,
+    /// Of those, sessions now locked.
+    pub locked: Vec<String>,
+    /// Sessions found past their expiry and marked expired.
+    pub expired: Vec<String>,
+}
+
+impl ReverseMatcher {
+    pub fn new(default_country: &str) -> ReverseMatcher {
+        ReverseMatcher {
+            default_country: default_country.to_string(),
+        }
+    }
+
+    /// Matches `message` at `now`, inside the caller's transaction.
+    ///
+    /// A session is considered when the sender, read as E.164 (national senders in the
+    /// country of the receiving SIM), is its number, it is pending, and the message arrived
+    /// on its `to` (or, when that modem's number is unknown, on the modem that had it). Then:
+    /// past its expiry → expired; the body holds its factor as a whole token → verified
+    /// (`UPDATE … WHERE status = 'pending'`: once) with `otp.reverse.verified` appended for the
+    /// webhooks and its `success_url`. When the message verified none of the sender's
+    /// sessions, each considered one counts a failed attempt and locks at the maximum.
+    pub fn match_message(
+        &self,
+        conn: &Connection,
+        message: &InboundMessage,
+        now: i64,
+    ) -> rusqlite::Result<MatchOutcome> {
+        let mut outcome = MatchOutcome::default();
+        if !message.complete {
+            return Ok(outcome);
+        }
+        let receiving_country = message
+            .to
+            .as_deref()
+            .and_then(phone::country_of)
+            .unwrap_or_else(|| self.default_country.clone());
+        // Alphanumeric and malformed senders are no one's number.
+        let Ok(sender) = phone::normalize(&message.from, &receiving_country) else {
+            return Ok(outcome);
+        };
+        let sessions = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, factor_key, recipient, line, attempts, max_attempts, expires_at, success_url
+                 FROM reverse_verifications WHERE number = ?1 AND status = 'pending'",
+            )?;
+            let rows = stmt.query_map([&sender], |r| {
+                Ok(Session {
+                    id: r.get(0)?,
+                    factor_key: r.get(1)?,
+                    recipient: r.get(2)?,
+                    line: r.get(3)?,
+                    attempts: r.get(4)?,
+                    max_attempts: r.get(5)?,
+                    expires_at: r.get(6)?,
+                    success_url: r.get(7)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if sessions.is_empty() {
+            return Ok(outcome);
+        }
+        let body = factor::normalize_body(&message.body);
+        let mut considered = Vec::new();
+        for session in &sessions {
+            let arrived_on_its_line = match &message.to {
+                Some(to) => *to == session.recipient,
+                None => session.line.as_deref() == Some(message.modem.as_str()),
+            };
+            if !arrived_on_its_line {
+                continue;
+            }
+            if now >= session.expires_at {
+                conn.execute(
+                    "UPDATE reverse_verifications SET status = 'expired', updated_at = ?2
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![session.id, now],
+                )?;
+                outcome.expired.push(session.id.clone());
+                continue;
+            }
+            if factor::contains_token(&body, &session.factor_key) {
+                let changed = conn.execute(
+                    "UPDATE reverse_verifications SET status = 'verified', verified_at = ?2,
+                         message_id = ?3, updated_at = ?2
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![session.id, now, message.id],
+                )?;
+                if changed == 1 {
+                    events::append_with_target(
+                        conn,
+                        "otp.reverse.verified",
+                        &serde_json::json!({
+                            "otp_id": session.id,
+                            "number": sender,
+                            "status": "verified",
+                            "verified_at": now,
+                        }),
+                        session.success_url.as_deref(),
+                    )?;
+                    outcome.verified.push(session.id.clone());
+                }
+            } else {
+                considered.push(session);
+            }
+        }
+        if outcome.verified.is_empty() {
+            for session in considered {
+                let attempts = session.attempts + 1;
+                let locked = attempts >= session.max_attempts;
+                conn.execute(
+                    "UPDATE reverse_verifications
+                     SET attempts = attempts + 1, status = CASE WHEN ?3 THEN 'locked' ELSE status END,
+                         updated_at = ?2
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![session.id, now, locked],
+                )?;
+                outcome.failed.push(session.id.clone());
+                if locked {
+                    outcome.locked.push(session.id.clone());
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+struct Session {
+    id: String,
+    factor_key: String,
+    recipient: String,
+    line: Option<String>,
+    attempts: u32,
+    max_attempts: u32,
+    expires_at: i64,
+    success_url: Option<String>,
+}
+
+impl InboundHook for ReverseMatcher {
+    fn on_message(&self, tx: &Connection, message: &InboundMessage) -> rusqlite::Result<()> {
+        let outcome = self.match_message(tx, message, now_ms())?;
+        // Ids and counts only: bodies and factors never reach the log.
+        if !outcome.verified.is_empty() || !outcome.failed.is_empty() {
+            tracing::info!(
+                message_id = %message.id,
+                verified = ?outcome.verified,
+                failed = ?outcome.failed,
+                locked = ?outcome.locked,
+                "reverse OTP match"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn insert(conn: &Connection, id: &str, number: &str, factor: &str, expires_at: i64) {
+        conn.execute(
+            "INSERT INTO reverse_verifications (id, number, country, factor, factor_key, recipient, line,
+                 status, max_attempts, language, key_label, created_at, expires_at, updated_at)
+             VALUES (?1, ?2, 'US', ?3, ?4, '+15550000001', 'sim1', 'pending', 3, 'en', 'k', 0, ?5, 0)",
+            params![id, number, factor, factor::key(factor), expires_at],
+        )
+        .unwrap();
+    }
+
+    fn message(from: &str, to: Option<&str>, body: &str) -> InboundMessage {
+        InboundMessage {
+            id: new_id("in"),
+            modem: "sim1".into(),
+            to: to.map(String::from),
+            from: from.into(),
+            sender_type: "international".into(),
+            body: body.into(),
+            encoding: "gsm7".into(),
+            parts_total: 1,
+            complete: true,
+            scts: None,
+            received_at: 0,
+        }
+    }
+
+    fn status(conn: &Connection, id: &str) -> (String, u32) {
+        conn.query_row(
+            "SELECT status, attempts FROM reverse_verifications WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    fn events_of(conn: &Connection, kind: &str) -> Vec<(serde_json::Value, Option<String>)> {
+        crate::store::events::since(conn, 0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| (e.data, e.target_url))
+            .collect()
+    }
+
+    #[test]
+    fn verifies_once_with_event_to_success_url() {
+        let conn = db();
+        insert(&conn, "r_otp_a", "+14155550100", "Blue-Fox", 1000);
+        conn.execute(
+            "UPDATE reverse_verifications SET success_url = 'https://app.example/ok'",
+            [],
+        )
+        .unwrap();
+        let m = ReverseMatcher::new("US");
+        let msg = message("+14155550100", Some("+15550000001"), "  my CODE is blue-fox. ");
+        let out = m.match_message(&conn, &msg, 10).unwrap();
+        assert_eq!(out.verified, vec!["r_otp_a".to_string()]);
+        assert_eq!(status(&conn, "r_otp_a").0, "verified");
+        let evs = events_of(&conn, "otp.reverse.verified");
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].0["otp_id"], "r_otp_a");
+        assert_eq!(evs[0].0["number"], "+14155550100");
+        assert_eq!(evs[0].0["status"], "verified");
+        assert_eq!(evs[0].0["verified_at"], 10);
+        assert_eq!(evs[0].1.as_deref(), Some("https://app.example/ok"));
+        // The same text again: the session is no longer pending.
+        let again = m.match_message(&conn, &message("+14155550100", Some("+15550000001"), "blue-fox"), 11).unwrap();
+        assert_eq!(again, MatchOutcome::default());
+        assert_eq!(events_of(&conn, "otp.reverse.verified").len(), 1);
+    }
+
+    #[test]
+    fn national_sender_is_read_in_the_receiving_sims_country() {
+        let conn = db();
+        insert(&conn, "r_otp_n", "+14155550100", "482913", 1000);
+        let m = ReverseMatcher::new("GB");
+        let msg = message("4155550100", Some("+15550000001"), "482913");
+        assert_eq!(m.match_message(&conn, &msg, 1).unwrap().verified.len(), 1);
+    }
+
+    #[test]
+    fn nothing_verifies_without_every_condition() {
+        let conn = db();
+        insert(&conn, "r_otp_b", "+14155550100", "482913", 1000);
+        let m = ReverseMatcher::new("US");
+        let cases = [
+            // Wrong sender.
+            message("+14155550199", Some("+15550000001"), "482913"),
+            // Alphanumeric sender.
+            message("BANK", Some("+15550000001"), "482913"),
+            // Another of our numbers.
+            message("+14155550100", Some("+15550000002"), "482913"),
+        ];
+        for msg in &cases {
+            assert_eq!(m.match_message(&conn, msg, 5).unwrap(), MatchOutcome::default());
+        }
+        // Incomplete message.
+        let mut partial = message("+14155550100", Some("+15550000001"), "482913");
+        partial.complete = false;
+        assert_eq!(m.match_message(&conn, &partial, 5).unwrap(), MatchOutcome::default());
+        assert_eq!(status(&conn, "r_otp_b"), ("pending".into(), 0));
+        // Substring of a longer token: a failed attempt.
+        let out = m
+            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "4829130"), 5)
+            .unwrap();
+        assert_eq!(out.failed, vec!["r_otp_b".to_string()]);
+        assert_eq!(status(&conn, "r_otp_b"), ("pending".into(), 1));
+        // Unknown modem number: the modem name decides.
+        let mut unknown_to = message("+14155550100", None, "nope");
+        unknown_to.modem = "sim2".into();
+        assert_eq!(m.match_message(&conn, &unknown_to, 5).unwrap(), MatchOutcome::default());
+        unknown_to.modem = "sim1".into();
+        assert_eq!(m.match_message(&conn, &unknown_to, 5).unwrap().failed.len(), 1);
+        // Third failure locks (max 3); the right factor then does nothing.
+        let out = m
+            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "wrong"), 5)
+            .unwrap();
+        assert_eq!(out.locked, vec!["r_otp_b".to_string()]);
+        assert_eq!(status(&conn, "r_otp_b"), ("locked".into(), 3));
+        let out = m
+            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "482913"), 5)
+            .unwrap();
+        assert!(out.verified.is_empty());
+        assert!(events_of(&conn, "otp.reverse.verified").is_empty());
+    }
+
+    #[test]
+    fn expired_sessions_expire_instead_of_verifying() {
+        let conn = db();
+        insert(&conn, "r_otp_c", "+14155550100", "482913", 1000);
+        let m = ReverseMatcher::new("US");
+        let out = m
+            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "482913"), 1000)
+            .unwrap();
+        assert_eq!(out.expired, vec!["r_otp_c".to_string()]);
+        assert!(out.verified.is_empty());
+        assert_eq!(status(&conn, "r_otp_c").0, "expired");
+    }
+
+    #[test]
+    fn a_match_for_one_session_is_no_failure_for_another() {
+        let conn = db();
+        insert(&conn, "r_otp_d", "+14155550100", "111111", 1000);
+        insert(&conn, "r_otp_e", "+14155550100", "222222", 1000);
+        let m = ReverseMatcher::new("US");
+        let out = m
+            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "222222"), 1)
+            .unwrap();
+        assert_eq!(out.verified, vec!["r_otp_e".to_string()]);
+        assert!(out.failed.is_empty());
+        assert_eq!(status(&conn, "r_otp_d"), ("pending".into(), 0));
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            validate_url(" https://app.example/ok?x=1 ").unwrap(),
+            "https://app.example/ok?x=1"
+        );
+        for bad in ["ftp://x/y", "not a url", "http://", "javascript:alert(1)", "/relative"] {
+            assert!(validate_url(bad).is_err(), "{bad}");
+        }
+        assert!(validate_url(&format!("https://x.example/{}", "a".repeat(3000))).is_err());
+    }
+
+    #[test]
+    fn qr_is_svg() {
+        let svg = qr_svg("sms:+15550000001?body=482913");
+        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"), "{}", &svg[..40]);
+        assert!(svg.contains("<path") || svg.contains("<rect"));
+        assert_ne!(svg, qr_svg("sms:+15550000001?body=482914"));
+    }
+}
