@@ -17,6 +17,6 @@ pub mod phone;
 pub mod pool;
 pub mod secret;
 pub mod sim;
-pub mod verify;
 pub mod store;
+pub mod verify;
 pub mod webhook;

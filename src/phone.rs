@@ -46,8 +46,7 @@ pub fn normalize(input: &str, default_country: &str) -> Result<String, PhoneErro
     {
         return Err(PhoneError::NotANumber);
     }
-    let parsed =
-        phonenumber::parse(Some(region), trimmed).map_err(|_| PhoneError::NotANumber)?;
+    let parsed = phonenumber::parse(Some(region), trimmed).map_err(|_| PhoneError::NotANumber)?;
     let e164 = parsed.format().mode(Mode::E164).to_string();
     if !crate::config::is_e164(&e164) {
         return Err(PhoneError::NotANumber);
@@ -164,10 +163,22 @@ mod tests {
     #[test]
     fn international_formats_ignore_the_default_country() {
         assert_eq!(normalize("+44 7700 900123", "US").unwrap(), "+447700900123");
-        assert_eq!(normalize("0044 7700 900123", "GB").unwrap(), "+447700900123");
-        assert_eq!(normalize("011 44 7700 900123", "US").unwrap(), "+447700900123");
-        assert_eq!(normalize("+1 (555) 000-0001", "GB").unwrap(), "+15550000001");
-        assert_eq!(normalize("tel:+1-415-555-0100", "DE").unwrap(), "+14155550100");
+        assert_eq!(
+            normalize("0044 7700 900123", "GB").unwrap(),
+            "+447700900123"
+        );
+        assert_eq!(
+            normalize("011 44 7700 900123", "US").unwrap(),
+            "+447700900123"
+        );
+        assert_eq!(
+            normalize("+1 (555) 000-0001", "GB").unwrap(),
+            "+15550000001"
+        );
+        assert_eq!(
+            normalize("tel:+1-415-555-0100", "DE").unwrap(),
+            "+14155550100"
+        );
         assert_eq!(normalize("  +15550000001 ", "US").unwrap(), "+15550000001");
     }
 

@@ -322,6 +322,43 @@ impl From<crate::messaging::SendError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// Maps a verification error; `number_field` names the request field holding the person's
+    /// number (`to` for codes, `number` for reverse OTP).
+    pub fn from_verify(e: crate::verify::VerifyError, number_field: &str) -> ApiError {
+        use crate::verify::VerifyError;
+        let detail = e.to_string();
+        match e {
+            VerifyError::InvalidNumber(_) => {
+                ApiError::new(ErrorKind::InvalidNumber, detail).with_field(number_field)
+            }
+            VerifyError::CountryNotAllowed(_) => {
+                ApiError::new(ErrorKind::CountryNotAllowed, detail).with_field(number_field)
+            }
+            VerifyError::InvalidFactor(_) => {
+                ApiError::new(ErrorKind::InvalidFactor, detail).with_field("factor")
+            }
+            VerifyError::InvalidUrl(_) => {
+                ApiError::new(ErrorKind::InvalidUrl, detail).with_field("success_url")
+            }
+            VerifyError::NotOurNumber(_) => ApiError::invalid("to", detail),
+            VerifyError::RateLimited {
+                retry_after_secs, ..
+            } => ApiError::new(ErrorKind::RateLimited, detail).with_retry_after(retry_after_secs),
+            VerifyError::NotFound => ApiError::new(ErrorKind::NotFound, detail),
+            VerifyError::NoLineAvailable => ApiError::new(ErrorKind::NoLineAvailable, detail),
+            VerifyError::Send(send) => match send {
+                crate::messaging::SendError::InvalidNumber(_) => {
+                    ApiError::new(ErrorKind::InvalidNumber, send.to_string())
+                        .with_field(number_field)
+                }
+                other => other.into(),
+            },
+            VerifyError::Store(store) => store.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,6 +170,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// A text field that clients may also send as a JSON integer (`"otp": 123456`, as the
+/// Contiguity SDK's `int | str` allows); anything else is a type error naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
+                Err(E::invalid_value(
+                    serde::de::Unexpected::Signed(v),
+                    &"a string or a non-negative integer",
+                ))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +253,28 @@ mod tests {
     fn trailing_garbage_is_malformed() {
         let e = parse_json::<Body>(br#"{"to":"x"} extra"#).unwrap_err();
         assert_eq!(e.kind, ErrorKind::MalformedJson);
+    }
+
+    #[test]
+    fn text_takes_strings_and_integers() {
+        #[derive(Debug, Deserialize)]
+        struct B {
+            otp: Text,
+        }
+        assert_eq!(parse_json::<B>(br#"{"otp":"0123"}"#).unwrap().otp.0, "0123");
+        assert_eq!(
+            parse_json::<B>(br#"{"otp":123456}"#).unwrap().otp.0,
+            "123456"
+        );
+        for bad in [
+            r#"{"otp":1.5}"#,
+            r#"{"otp":true}"#,
+            r#"{"otp":-1}"#,
+            r#"{"otp":[]}"#,
+        ] {
+            let e = parse_json::<B>(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("otp"), "{bad}");
+        }
     }
 
     #[test]

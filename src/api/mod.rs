@@ -9,7 +9,7 @@
 //! - [`error`]: [`ApiError`](error::ApiError) and how each face renders it.
 //! - [`extract`]: JSON/path/query extractors with clear 4xx errors.
 //! - [`auth`], [`idempotency`], [`metrics`], [`openapi`].
-//! - Handlers: [`contiguity`] (§3a), [`verifications`], [`messages`], [`modems`].
+//! - Handlers: [`contiguity`] (§3a), [`verifications`], [`messages`], [`modems`] (§3b).
 //!
 //! Every route is declared once in a [`Table`], which records its method and path: the OpenAPI
 //! document is checked against that list.
@@ -24,6 +24,7 @@ pub mod messages;
 pub mod metrics;
 pub mod modems;
 pub mod openapi;
+pub mod verifications;
 
 use crate::daemon::AppState;
 use axum::extract::{DefaultBodyLimit, State};
@@ -90,16 +91,81 @@ fn public_table() -> Table {
 
 /// SPEC §3a.
 fn contiguity_table() -> Table {
-    Table::new().route(
-        Method::POST,
-        "/send/text",
-        post(messages::send_text_contiguity),
-    )
+    Table::new()
+        .route(Method::POST, "/otp/new", post(contiguity::otp_new))
+        .route(Method::POST, "/otp/send", post(contiguity::otp_new))
+        .route(Method::POST, "/otp/verify", post(contiguity::otp_verify))
+        .route(Method::POST, "/otp/resend", post(contiguity::otp_resend))
+        .route(
+            Method::POST,
+            "/otp/reverse/initiate",
+            post(contiguity::reverse_initiate),
+        )
+        .route(
+            Method::GET,
+            "/otp/reverse/verify/{otp_id}",
+            get(contiguity::reverse_verify),
+        )
+        .route(
+            Method::POST,
+            "/otp/reverse/cancel/{otp_id}",
+            post(contiguity::reverse_cancel),
+        )
+        .route(
+            Method::POST,
+            "/send/text",
+            post(messages::send_text_contiguity),
+        )
 }
 
 /// SPEC §3b, `/v1`.
 fn native_table() -> Table {
     Table::new()
+        .route(
+            Method::POST,
+            "/v1/verifications",
+            post(verifications::create),
+        )
+        .route(
+            Method::GET,
+            "/v1/verifications/{id}",
+            get(verifications::get),
+        )
+        .route(
+            Method::POST,
+            "/v1/verifications/{id}/check",
+            post(verifications::check),
+        )
+        .route(
+            Method::POST,
+            "/v1/verifications/{id}/resend",
+            post(verifications::resend),
+        )
+        .route(
+            Method::POST,
+            "/v1/verifications/{id}/cancel",
+            post(verifications::cancel),
+        )
+        .route(
+            Method::POST,
+            "/v1/reverse-verifications",
+            post(verifications::reverse_create),
+        )
+        .route(
+            Method::GET,
+            "/v1/reverse-verifications/{id}",
+            get(verifications::reverse_get),
+        )
+        .route(
+            Method::POST,
+            "/v1/reverse-verifications/{id}/cancel",
+            post(verifications::reverse_cancel),
+        )
+        .route(
+            Method::GET,
+            "/v1/reverse-verifications/{id}/qr.svg",
+            get(verifications::reverse_qr),
+        )
         .route(Method::POST, "/v1/messages", post(messages::create))
         .route(Method::GET, "/v1/messages", get(messages::list))
         .route(Method::GET, "/v1/messages/{id}", get(messages::get))

@@ -192,6 +192,122 @@ fn paths() -> Map<String, Value> {
         ),
     );
 
+    // Contiguity face: OTP.
+    let otp_new = |summary: &str| {
+        operation(
+            "contiguity",
+            summary,
+            Some(
+                json!({ "type": "object", "required": ["to"], "properties": {
+                "to": { "type": "string", "description": "E.164 (or national in otp.default_country)." },
+                "language": { "type": ["string", "null"], "description": "en, es, fr, de, pt, pt-br… (default en)." },
+                "name": { "type": ["string", "null"], "description": "App name shown in the SMS." }
+            } }),
+            ),
+            200,
+            contiguity_ok(json!({ "type": "object", "required": ["otp_id"],
+                "properties": { "otp_id": { "type": "string", "description": "otp_…" } } })),
+            &[400, 401, 413, 415, 429, 503],
+            true,
+        )
+    };
+    add("/otp/new", "post", otp_new("Send an OTP code by SMS."));
+    add("/otp/send", "post", otp_new("Alias of /otp/new."));
+    add(
+        "/otp/verify",
+        "post",
+        operation(
+            "contiguity",
+            "Check a code. A wrong code is 200 with verified false; attempts are limited.",
+            Some(
+                json!({ "type": "object", "required": ["otp_id", "otp"], "properties": {
+                "otp_id": { "type": "string" },
+                "otp": { "type": ["string", "integer"] }
+            } }),
+            ),
+            200,
+            contiguity_ok(json!({ "type": "object", "required": ["verified"],
+                "properties": { "verified": { "type": "boolean" } } })),
+            &[400, 401, 404, 413, 415],
+            true,
+        ),
+    );
+    add(
+        "/otp/resend",
+        "post",
+        operation(
+            "contiguity",
+            "Send the same code again (expiry unchanged). resent is false within the cooldown (with Retry-After), after expiry, or when resends are used up.",
+            Some(json!({ "type": "object", "required": ["otp_id"], "properties": { "otp_id": { "type": "string" } } })),
+            200,
+            contiguity_ok(json!({ "type": "object", "required": ["resent"],
+                "properties": { "resent": { "type": "boolean" } } })),
+            &[400, 401, 404, 413, 415, 429],
+            true,
+        ),
+    );
+    add(
+        "/otp/reverse/initiate",
+        "post",
+        operation(
+            "contiguity",
+            "Start a reverse OTP: the person texts the factor from their phone to `to`.",
+            Some(schema_ref("ReverseRequest")),
+            200,
+            contiguity_ok(json!({ "type": "object",
+                "required": ["otp_id", "number", "factor", "to", "expires_at", "ui"],
+                "properties": {
+                    "otp_id": { "type": "string", "description": "r_otp_…" },
+                    "number": { "type": "string" }, "factor": { "type": "string" }, "to": { "type": "string" },
+                    "expires_at": { "type": "string", "format": "date-time" },
+                    "ui": { "type": "object", "properties": {
+                        "text": { "type": "string" },
+                        "qr_code": { "type": "string", "description": "sms:+1…?body=FACTOR" } } },
+                    "success_url": { "type": ["string", "null"] }, "service": { "type": ["string", "null"] }
+                } })),
+            &[400, 401, 413, 415, 429, 503],
+            true,
+        ),
+    );
+    add(
+        "/otp/reverse/verify/{otp_id}",
+        "get",
+        with_params(
+            operation(
+                "contiguity",
+                "Status of a reverse OTP session (a session locked by wrong factors reads expired).",
+                None,
+                200,
+                contiguity_ok(json!({ "type": "object", "required": ["otp_id", "status", "verified", "expires_at"],
+                    "properties": {
+                        "otp_id": { "type": "string" },
+                        "status": { "enum": ["pending", "verified", "cancelled", "expired"] },
+                        "verified": { "type": "boolean" },
+                        "expires_at": { "type": "string", "format": "date-time" } } })),
+                &[401, 404],
+                true,
+            ),
+            vec![path_param("otp_id", "r_otp_…")],
+        ),
+    );
+    add(
+        "/otp/reverse/cancel/{otp_id}",
+        "post",
+        with_params(
+            operation(
+                "contiguity",
+                "Cancel a pending reverse OTP session (409 when already verified).",
+                None,
+                200,
+                contiguity_ok(json!({ "type": "object", "required": ["otp_id", "status"],
+                    "properties": { "otp_id": { "type": "string" }, "status": { "type": "string" } } })),
+                &[401, 404, 409],
+                true,
+            ),
+            vec![path_param("otp_id", "r_otp_…")],
+        ),
+    );
+
     // Contiguity face.
     add(
         "/send/text",
@@ -211,6 +327,160 @@ fn paths() -> Map<String, Value> {
                 "properties": { "message_id": { "type": "string" } } })),
             &[400, 401, 413, 415],
             true,
+        ),
+    );
+
+    // Native: verifications.
+    let id_param = || path_param("id", "otp_…");
+    add(
+        "/v1/verifications",
+        "post",
+        with_params(
+            operation(
+                "verifications",
+                "Start a verification: a code goes out by SMS.",
+                Some(
+                    json!({ "type": "object", "required": ["to"], "additionalProperties": false, "properties": {
+                    "to": { "type": "string" }, "language": { "type": ["string", "null"] }, "name": { "type": ["string", "null"] } } }),
+                ),
+                201,
+                native_ok("Created.", schema_ref("Verification")),
+                &[400, 401, 409, 413, 415, 422, 429, 503],
+                false,
+            ),
+            vec![idempotency_header()],
+        ),
+    );
+    add(
+        "/v1/verifications/{id}",
+        "get",
+        with_params(
+            operation(
+                "verifications",
+                "A verification (never its code).",
+                None,
+                200,
+                native_ok("The verification.", schema_ref("Verification")),
+                &[401, 404],
+                false,
+            ),
+            vec![id_param()],
+        ),
+    );
+    add(
+        "/v1/verifications/{id}/check",
+        "post",
+        with_params(
+            operation(
+                "verifications",
+                "Check a code; a wrong code is 200 with verified false.",
+                Some(
+                    json!({ "type": "object", "required": ["code"], "additionalProperties": false,
+                    "properties": { "code": { "type": ["string", "integer"] } } }),
+                ),
+                200,
+                native_ok(
+                    "The outcome.",
+                    json!({ "type": "object", "properties": {
+                    "id": { "type": "string" }, "object": { "const": "verification_check" },
+                    "verified": { "type": "boolean" },
+                    "status": { "enum": ["pending", "verified", "expired", "locked", "cancelled"] },
+                    "attempts_left": { "type": "integer" } } }),
+                ),
+                &[400, 401, 404, 409, 413, 415, 422],
+                false,
+            ),
+            vec![id_param(), idempotency_header()],
+        ),
+    );
+    add(
+        "/v1/verifications/{id}/resend",
+        "post",
+        with_params(
+            operation("verifications", "Send the same code again (expiry unchanged). 429 within the cooldown, 409 when over or out of resends.",
+                None, 200, native_ok("Resent.", schema_ref("Verification")), &[401, 404, 409, 429], false),
+            vec![id_param(), idempotency_header()],
+        ),
+    );
+    add(
+        "/v1/verifications/{id}/cancel",
+        "post",
+        with_params(
+            operation(
+                "verifications",
+                "Cancel a pending verification (409 when already verified).",
+                None,
+                200,
+                native_ok("The verification.", schema_ref("Verification")),
+                &[401, 404, 409],
+                false,
+            ),
+            vec![id_param(), idempotency_header()],
+        ),
+    );
+    let rid_param = || path_param("id", "r_otp_…");
+    add(
+        "/v1/reverse-verifications",
+        "post",
+        with_params(
+            operation(
+                "reverse-verifications",
+                "Start a reverse verification: the person texts the factor to `to`.",
+                Some(schema_ref("ReverseRequest")),
+                201,
+                native_ok("Created.", schema_ref("ReverseVerification")),
+                &[400, 401, 409, 413, 415, 422, 429, 503],
+                false,
+            ),
+            vec![idempotency_header()],
+        ),
+    );
+    add(
+        "/v1/reverse-verifications/{id}",
+        "get",
+        with_params(
+            operation(
+                "reverse-verifications",
+                "A reverse verification; once verified it carries a signed proof.",
+                None,
+                200,
+                native_ok("The session.", schema_ref("ReverseVerification")),
+                &[401, 404],
+                false,
+            ),
+            vec![rid_param()],
+        ),
+    );
+    add(
+        "/v1/reverse-verifications/{id}/cancel",
+        "post",
+        with_params(
+            operation(
+                "reverse-verifications",
+                "Cancel a pending reverse verification (409 when already verified).",
+                None,
+                200,
+                native_ok("The session.", schema_ref("ReverseVerification")),
+                &[401, 404, 409],
+                false,
+            ),
+            vec![rid_param(), idempotency_header()],
+        ),
+    );
+    add(
+        "/v1/reverse-verifications/{id}/qr.svg",
+        "get",
+        with_params(
+            operation(
+                "reverse-verifications",
+                "The sms: link as an SVG QR code.",
+                None,
+                200,
+                json!({ "description": "SVG.", "content": { "image/svg+xml": { "schema": { "type": "string" } } } }),
+                &[401, 404],
+                false,
+            ),
+            vec![rid_param()],
         ),
     );
 
@@ -334,6 +604,33 @@ fn schemas() -> Value {
     map.insert("Readiness".into(), json!({ "type": "object", "properties": {
             "ready": { "type": "boolean" }, "storage": { "type": "boolean" }, "modems_ready": { "type": "integer" },
             "modems": { "type": "array", "items": { "type": "object" } } } }));
+    map.insert("ReverseRequest".into(), json!({ "type": "object", "required": ["number"], "properties": {
+        "number": { "type": "string", "description": "The person's number: the sender to wait for." },
+        "factor": { "type": ["string", "integer", "null"], "maxLength": 16, "description": "What to text; default 6 random digits." },
+        "to": { "type": ["string", "null"], "description": "Which of our numbers to text; default a ready line." },
+        "language": { "type": ["string", "null"] },
+        "success_url": { "type": ["string", "null"], "format": "uri", "description": "Also receives otp.reverse.verified." },
+        "service": { "type": ["string", "null"] } } }));
+    map.insert("Verification".into(), json!({ "type": "object", "properties": {
+        "id": { "type": "string" }, "object": { "const": "verification" }, "to": { "type": "string" },
+        "country": { "type": ["string", "null"] },
+        "status": { "enum": ["pending", "verified", "expired", "locked", "cancelled"] },
+        "verified": { "type": "boolean" }, "attempts": { "type": "integer" }, "attempts_left": { "type": "integer" },
+        "max_attempts": { "type": "integer" }, "resends": { "type": "integer" }, "language": { "type": "string" },
+        "name": { "type": ["string", "null"] }, "message_id": { "type": "string" },
+        "created_at": { "type": "string", "format": "date-time" }, "expires_at": { "type": "string", "format": "date-time" },
+        "verified_at": { "type": ["string", "null"], "format": "date-time" } } }));
+    map.insert("ReverseVerification".into(), json!({ "type": "object", "properties": {
+        "id": { "type": "string" }, "object": { "const": "reverse_verification" },
+        "number": { "type": "string" }, "factor": { "type": "string" }, "to": { "type": "string" },
+        "status": { "enum": ["pending", "verified", "expired", "locked", "cancelled"] },
+        "verified": { "type": "boolean" }, "attempts_left": { "type": "integer" }, "language": { "type": "string" },
+        "created_at": { "type": "string", "format": "date-time" }, "expires_at": { "type": "string", "format": "date-time" },
+        "verified_at": { "type": ["string", "null"], "format": "date-time" },
+        "ui": { "type": "object", "properties": { "text": { "type": "string" }, "qr_code": { "type": "string" } } },
+        "qr_svg_url": { "type": "string" }, "success_url": { "type": ["string", "null"] },
+        "service": { "type": ["string", "null"] },
+        "proof": { "type": ["string", "null"], "description": "Once verified: a signed JWT (HS256) saying so." } } }));
     map.insert("NewMessage".into(), json!({ "type": "object", "required": ["to", "body"], "additionalProperties": false, "properties": {
             "to": { "type": "string", "description": "E.164." }, "body": { "type": "string", "minLength": 1 },
             "line": { "type": ["string", "null"], "description": "Send through this modem only." },

@@ -141,7 +141,12 @@ pub fn check_and_record(
         [now - limits.longest_ms()],
     )?;
     let scopes: [(&'static str, &str, Option<&str>, Window); 3] = [
-        ("number", "recipient", Some(subject.number), limits.per_number),
+        (
+            "number",
+            "recipient",
+            Some(subject.number),
+            limits.per_number,
+        ),
         ("ip", "client_ip", subject.ip, limits.per_ip),
         ("key", "key_label", Some(subject.key_label), limits.per_key),
     ];
@@ -197,10 +202,7 @@ mod tests {
         assert_eq!(decide(0, w, &[]), Ok(()));
         assert_eq!(decide(5 * MIN, w, &[4 * MIN, MIN]), Ok(()));
         // Three in the window: the third-newest (at 1 min) leaves at 11 min.
-        assert_eq!(
-            decide(5 * MIN, w, &[4 * MIN, 2 * MIN, MIN]),
-            Err(6 * MIN)
-        );
+        assert_eq!(decide(5 * MIN, w, &[4 * MIN, 2 * MIN, MIN]), Err(6 * MIN));
         // The window is (now - w, now]: 1 ms before the edge it is still in, at the edge out.
         assert_eq!(decide(11 * MIN - 1, w, &[4 * MIN, 2 * MIN, MIN]), Err(1));
         assert_eq!(decide(11 * MIN, w, &[4 * MIN, 2 * MIN, MIN]), Ok(()));
@@ -225,7 +227,10 @@ mod tests {
     #[test]
     fn ip_scopes() {
         assert_eq!(ip_scope("203.0.113.9".parse().unwrap()), "203.0.113.9");
-        assert_eq!(ip_scope("::ffff:203.0.113.9".parse().unwrap()), "203.0.113.9");
+        assert_eq!(
+            ip_scope("::ffff:203.0.113.9".parse().unwrap()),
+            "203.0.113.9"
+        );
         assert_eq!(
             ip_scope("2001:db8:1:2:aaaa::1".parse().unwrap()),
             ip_scope("2001:db8:1:2:bbbb::2".parse().unwrap())
@@ -295,7 +300,12 @@ mod tests {
         let conn = db();
         let l = limits(0, 3, 2);
         let t0 = 1_700_000_000_000;
-        let numbers = ["+15550000011", "+15550000012", "+15550000013", "+15550000014"];
+        let numbers = [
+            "+15550000011",
+            "+15550000012",
+            "+15550000013",
+            "+15550000014",
+        ];
         // Per IP: two requests from one IP, whatever the number.
         for (i, n) in numbers.iter().take(2).enumerate() {
             let s = Subject {
@@ -326,7 +336,10 @@ mod tests {
             key_label: "k1",
             ip: None,
         };
-        assert_eq!(check_and_record(&conn, &l, &s, "otp", t0 + 3).unwrap(), Ok(()));
+        assert_eq!(
+            check_and_record(&conn, &l, &s, "otp", t0 + 3).unwrap(),
+            Ok(())
+        );
         let limited = check_and_record(&conn, &l, &s, "otp", t0 + 4)
             .unwrap()
             .unwrap_err();
@@ -337,7 +350,10 @@ mod tests {
             key_label: "k2",
             ..s.clone()
         };
-        assert_eq!(check_and_record(&conn, &l, &s2, "otp", t0 + 5).unwrap(), Ok(()));
+        assert_eq!(
+            check_and_record(&conn, &l, &s2, "otp", t0 + 5).unwrap(),
+            Ok(())
+        );
         assert_eq!(
             check_and_record(&conn, &l, &s, "otp", t0 + MIN + 1).unwrap(),
             Ok(())
@@ -355,7 +371,9 @@ mod tests {
         };
         let t0 = 1_700_000_000_000;
         for i in 0..5 {
-            check_and_record(&conn, &l, &s, "otp", t0 + i).unwrap().unwrap();
+            check_and_record(&conn, &l, &s, "otp", t0 + i)
+                .unwrap()
+                .unwrap();
         }
         check_and_record(&conn, &l, &s, "otp", t0 + 2 * 3_600_000)
             .unwrap()

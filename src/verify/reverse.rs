@@ -280,7 +280,9 @@ impl Verifier {
 fn validate_url(raw: &str) -> Result<String, VerifyError> {
     let raw = raw.trim();
     if raw.len() > MAX_URL_CHARS {
-        return Err(VerifyError::InvalidUrl("longer than 2048 characters".into()));
+        return Err(VerifyError::InvalidUrl(
+            "longer than 2048 characters".into(),
+        ));
     }
     let url = url::Url::parse(raw).map_err(|e| VerifyError::InvalidUrl(format!("{raw:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
@@ -587,7 +589,11 @@ mod tests {
         )
         .unwrap();
         let m = ReverseMatcher::new("US");
-        let msg = message("+14155550100", Some("+15550000001"), "  my CODE is blue-fox. ");
+        let msg = message(
+            "+14155550100",
+            Some("+15550000001"),
+            "  my CODE is blue-fox. ",
+        );
         let out = m.match_message(&conn, &msg, 10).unwrap();
         assert_eq!(out.verified, vec!["r_otp_a".to_string()]);
         assert_eq!(status(&conn, "r_otp_a").0, "verified");
@@ -599,7 +605,13 @@ mod tests {
         assert_eq!(evs[0].0["verified_at"], 10);
         assert_eq!(evs[0].1.as_deref(), Some("https://app.example/ok"));
         // The same text again: the session is no longer pending.
-        let again = m.match_message(&conn, &message("+14155550100", Some("+15550000001"), "blue-fox"), 11).unwrap();
+        let again = m
+            .match_message(
+                &conn,
+                &message("+14155550100", Some("+15550000001"), "blue-fox"),
+                11,
+            )
+            .unwrap();
         assert_eq!(again, MatchOutcome::default());
         assert_eq!(events_of(&conn, "otp.reverse.verified").len(), 1);
     }
@@ -627,33 +639,57 @@ mod tests {
             message("+14155550100", Some("+15550000002"), "482913"),
         ];
         for msg in &cases {
-            assert_eq!(m.match_message(&conn, msg, 5).unwrap(), MatchOutcome::default());
+            assert_eq!(
+                m.match_message(&conn, msg, 5).unwrap(),
+                MatchOutcome::default()
+            );
         }
         // Incomplete message.
         let mut partial = message("+14155550100", Some("+15550000001"), "482913");
         partial.complete = false;
-        assert_eq!(m.match_message(&conn, &partial, 5).unwrap(), MatchOutcome::default());
+        assert_eq!(
+            m.match_message(&conn, &partial, 5).unwrap(),
+            MatchOutcome::default()
+        );
         assert_eq!(status(&conn, "r_otp_b"), ("pending".into(), 0));
         // Substring of a longer token: a failed attempt.
         let out = m
-            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "4829130"), 5)
+            .match_message(
+                &conn,
+                &message("+14155550100", Some("+15550000001"), "4829130"),
+                5,
+            )
             .unwrap();
         assert_eq!(out.failed, vec!["r_otp_b".to_string()]);
         assert_eq!(status(&conn, "r_otp_b"), ("pending".into(), 1));
         // Unknown modem number: the modem name decides.
         let mut unknown_to = message("+14155550100", None, "nope");
         unknown_to.modem = "sim2".into();
-        assert_eq!(m.match_message(&conn, &unknown_to, 5).unwrap(), MatchOutcome::default());
+        assert_eq!(
+            m.match_message(&conn, &unknown_to, 5).unwrap(),
+            MatchOutcome::default()
+        );
         unknown_to.modem = "sim1".into();
-        assert_eq!(m.match_message(&conn, &unknown_to, 5).unwrap().failed.len(), 1);
+        assert_eq!(
+            m.match_message(&conn, &unknown_to, 5).unwrap().failed.len(),
+            1
+        );
         // Third failure locks (max 3); the right factor then does nothing.
         let out = m
-            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "wrong"), 5)
+            .match_message(
+                &conn,
+                &message("+14155550100", Some("+15550000001"), "wrong"),
+                5,
+            )
             .unwrap();
         assert_eq!(out.locked, vec!["r_otp_b".to_string()]);
         assert_eq!(status(&conn, "r_otp_b"), ("locked".into(), 3));
         let out = m
-            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "482913"), 5)
+            .match_message(
+                &conn,
+                &message("+14155550100", Some("+15550000001"), "482913"),
+                5,
+            )
             .unwrap();
         assert!(out.verified.is_empty());
         assert!(events_of(&conn, "otp.reverse.verified").is_empty());
@@ -665,7 +701,11 @@ mod tests {
         insert(&conn, "r_otp_c", "+14155550100", "482913", 1000);
         let m = ReverseMatcher::new("US");
         let out = m
-            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "482913"), 1000)
+            .match_message(
+                &conn,
+                &message("+14155550100", Some("+15550000001"), "482913"),
+                1000,
+            )
             .unwrap();
         assert_eq!(out.expired, vec!["r_otp_c".to_string()]);
         assert!(out.verified.is_empty());
@@ -679,7 +719,11 @@ mod tests {
         insert(&conn, "r_otp_e", "+14155550100", "222222", 1000);
         let m = ReverseMatcher::new("US");
         let out = m
-            .match_message(&conn, &message("+14155550100", Some("+15550000001"), "222222"), 1)
+            .match_message(
+                &conn,
+                &message("+14155550100", Some("+15550000001"), "222222"),
+                1,
+            )
             .unwrap();
         assert_eq!(out.verified, vec!["r_otp_e".to_string()]);
         assert!(out.failed.is_empty());
@@ -692,7 +736,13 @@ mod tests {
             validate_url(" https://app.example/ok?x=1 ").unwrap(),
             "https://app.example/ok?x=1"
         );
-        for bad in ["ftp://x/y", "not a url", "http://", "javascript:alert(1)", "/relative"] {
+        for bad in [
+            "ftp://x/y",
+            "not a url",
+            "http://",
+            "javascript:alert(1)",
+            "/relative",
+        ] {
             assert!(validate_url(bad).is_err(), "{bad}");
         }
         assert!(validate_url(&format!("https://x.example/{}", "a".repeat(3000))).is_err());
@@ -701,7 +751,11 @@ mod tests {
     #[test]
     fn qr_is_svg() {
         let svg = qr_svg("sms:+15550000001?body=482913");
-        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"), "{}", &svg[..40]);
+        assert!(
+            svg.starts_with("<?xml") || svg.starts_with("<svg"),
+            "{}",
+            &svg[..40]
+        );
         assert!(svg.contains("<path") || svg.contains("<rect"));
         assert_ne!(svg, qr_svg("sms:+15550000001?body=482914"));
     }

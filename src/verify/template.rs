@@ -178,12 +178,18 @@ mod tests {
 
     #[test]
     fn names_are_cleaned() {
-        assert_eq!(clean_name(Some("  Acme\n\tShop  ")).as_deref(), Some("Acme Shop"));
+        assert_eq!(
+            clean_name(Some("  Acme\n\tShop  ")).as_deref(),
+            Some("Acme Shop")
+        );
         assert_eq!(clean_name(Some("{{code}}")).as_deref(), Some("code"));
         assert_eq!(clean_name(Some("   ")), None);
         assert_eq!(clean_name(None), None);
         let long = "x".repeat(100);
-        assert_eq!(clean_name(Some(&long)).unwrap().chars().count(), MAX_NAME_CHARS);
+        assert_eq!(
+            clean_name(Some(&long)).unwrap().chars().count(),
+            MAX_NAME_CHARS
+        );
         // A name cannot smuggle the code placeholder in.
         let text = render_code("en", clean_name(Some("{{code}}")).as_deref(), "999999", 60);
         assert_eq!(text.matches("999999").count(), 1);
