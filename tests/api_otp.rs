@@ -607,3 +607,44 @@ async fn reverse_without_a_ready_line_is_503() {
     let _: Value = body;
     d.stop().await;
 }
+
+/// The per-IP limit applies to the end user's IP the app passes along, not to the app's own
+/// address (every request here comes from 127.0.0.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_ip_limits_use_the_end_user_ip() {
+    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.rate_per_ip_per_hour = 1).await;
+    let api = Api::new(&d);
+    let otp_new = |to: &'static str, ip: Option<&'static str>| {
+        let mut r = api
+            .request(Method::POST, "/otp/new", Auth::Bearer)
+            .json(&json!({"to": to}));
+        if let Some(ip) = ip {
+            r = r.header("X-End-User-IP", ip);
+        }
+        r.send()
+    };
+    // No IP given: only the number and key limits apply.
+    for to in ["+14155550140", "+14155550141"] {
+        let (status, body) = read(otp_new(to, None).await.unwrap()).await;
+        contiguity_ok(status, &body);
+    }
+    let (status, body) = read(otp_new("+14155550142", Some("203.0.113.7")).await.unwrap()).await;
+    contiguity_ok(status, &body);
+    let (status, body) = read(otp_new("+14155550143", Some("203.0.113.7")).await.unwrap()).await;
+    contiguity_error(status, &body, StatusCode::TOO_MANY_REQUESTS);
+    let (status, body) = read(otp_new("+14155550143", Some("203.0.113.8")).await.unwrap()).await;
+    contiguity_ok(status, &body);
+    let (status, body) = read(otp_new("+14155550144", Some("not-an-ip")).await.unwrap()).await;
+    contiguity_error(status, &body, StatusCode::BAD_REQUEST);
+
+    // Natively, the body field does the same.
+    let r = api
+        .request(Method::POST, "/v1/verifications", Auth::Bearer)
+        .json(&json!({"to": "+14155550145", "client_ip": "203.0.113.8"}))
+        .send()
+        .await
+        .unwrap();
+    let (slug, _) = problem_response(r, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(slug, "rate-limited");
+    d.stop().await;
+}

@@ -174,10 +174,11 @@ pub async fn reverse_initiate(
         language: request.language,
         success_url: request.success_url,
         service: request.service,
+        client_ip: None,
     };
     let view = state
         .verifier
-        .reverse_initiate(init.into_init(caller))
+        .reverse_initiate(init.into_init(caller)?)
         .await
         .map_err(|e| ApiError::from_verify(e, "number"))?;
     Ok(Envelope::ok(reverse_initiated_json(&view)))

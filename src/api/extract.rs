@@ -4,11 +4,10 @@
 use super::error::{ApiError, ErrorKind};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 
 /// A JSON body, with errors in the API's format.
 pub struct ApiJson<T>(pub T);
@@ -141,13 +140,19 @@ where
     }
 }
 
-/// Who is asking: the API key's id (never the key) and the peer address, for rate limits and
-/// audit.
+/// Who is asking: the API key's id (never the key), for per-key rate limits, and the end
+/// user's IP when the calling app passes it along (header `X-End-User-IP`), for per-IP limits.
+///
+/// The TCP peer is deliberately not used: it is the app's server (often 127.0.0.1), and limiting
+/// it per IP would throttle every user of the app together.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key_id: String,
     pub ip: Option<std::net::IpAddr>,
 }
+
+/// The header through which an app tells the end user's IP.
+pub const END_USER_IP_HEADER: &str = "x-end-user-ip";
 
 /// The key id the auth layer attached to the request.
 #[derive(Debug, Clone)]
@@ -162,12 +167,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<KeyId>()
             .map(|k| k.0.clone())
             .ok_or_else(|| ApiError::new(ErrorKind::Unauthorized, "a valid API key is required"))?;
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        let ip = match parts.headers.get(END_USER_IP_HEADER) {
+            None => None,
+            Some(value) => Some(parse_ip(value.to_str().unwrap_or(""), "X-End-User-IP")?),
+        };
         Ok(Caller { key_id, ip })
     }
+}
+
+/// An IPv4 or IPv6 address, or a clear error naming `field`.
+pub fn parse_ip(text: &str, field: &str) -> Result<std::net::IpAddr, ApiError> {
+    text.trim().parse().map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{field} must be an IPv4 or IPv6 address, not {text:?}"),
+        )
+    })
 }
 
 /// A text field that clients may also send as a JSON integer (`"otp": 123456`, as the

@@ -341,7 +341,8 @@ fn paths() -> Map<String, Value> {
                 "Start a verification: a code goes out by SMS.",
                 Some(
                     json!({ "type": "object", "required": ["to"], "additionalProperties": false, "properties": {
-                    "to": { "type": "string" }, "language": { "type": ["string", "null"] }, "name": { "type": ["string", "null"] } } }),
+                    "to": { "type": "string" }, "language": { "type": ["string", "null"] }, "name": { "type": ["string", "null"] },
+                    "client_ip": { "type": ["string", "null"], "description": "The end user's IP for per-IP limits (or header X-End-User-IP)." } } }),
                 ),
                 201,
                 native_ok("Created.", schema_ref("Verification")),
@@ -610,7 +611,8 @@ fn schemas() -> Value {
         "to": { "type": ["string", "null"], "description": "Which of our numbers to text; default a ready line." },
         "language": { "type": ["string", "null"] },
         "success_url": { "type": ["string", "null"], "format": "uri", "description": "Also receives otp.reverse.verified." },
-        "service": { "type": ["string", "null"] } } }));
+        "service": { "type": ["string", "null"] },
+        "client_ip": { "type": ["string", "null"], "description": "Native only: the end user's IP for per-IP limits (or header X-End-User-IP)." } } }));
     map.insert("Verification".into(), json!({ "type": "object", "properties": {
         "id": { "type": "string" }, "object": { "const": "verification" }, "to": { "type": "string" },
         "country": { "type": ["string", "null"] },

@@ -3,7 +3,7 @@
 //! session's factor does (the person must be shown what to text).
 
 use super::error::{ApiError, ErrorKind};
-use super::extract::{ApiJson, ApiPath, Caller, Text};
+use super::extract::{parse_ip, ApiJson, ApiPath, Caller, Text};
 use super::rfc3339;
 use crate::daemon::AppState;
 use crate::verify::{CreateOtp, OtpStatus, OtpView, ReverseInit, ReverseView};
@@ -77,6 +77,8 @@ pub struct NewVerification {
     pub language: Option<String>,
     /// App name shown in the SMS.
     pub name: Option<String>,
+    /// The end user's IP, for per-IP rate limits (overrides `X-End-User-IP`).
+    pub client_ip: Option<String>,
 }
 
 /// `POST /v1/verifications`.
@@ -85,6 +87,10 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<NewVerification>,
 ) -> Result<Response, ApiError> {
+    let client_ip = match &request.client_ip {
+        Some(ip) => Some(parse_ip(ip, "client_ip")?),
+        None => caller.ip,
+    };
     let created_otp = state
         .verifier
         .create(CreateOtp {
@@ -92,7 +98,7 @@ pub async fn create(
             language: request.language,
             name: request.name,
             api_key: caller.key_id,
-            client_ip: caller.ip,
+            client_ip,
         })
         .await
         .map_err(|e| ApiError::from_verify(e, "to"))?;
@@ -247,11 +253,17 @@ pub struct NewReverse {
     pub language: Option<String>,
     pub success_url: Option<String>,
     pub service: Option<String>,
+    /// The end user's IP, for per-IP rate limits (overrides `X-End-User-IP`).
+    pub client_ip: Option<String>,
 }
 
 impl NewReverse {
-    pub fn into_init(self, caller: Caller) -> ReverseInit {
-        ReverseInit {
+    pub fn into_init(self, caller: Caller) -> Result<ReverseInit, ApiError> {
+        let client_ip = match &self.client_ip {
+            Some(ip) => Some(parse_ip(ip, "client_ip")?),
+            None => caller.ip,
+        };
+        Ok(ReverseInit {
             number: self.number,
             factor: self.factor.map(|f| f.0),
             to: self.to,
@@ -259,8 +271,8 @@ impl NewReverse {
             success_url: self.success_url,
             service: self.service,
             api_key: caller.key_id,
-            client_ip: caller.ip,
-        }
+            client_ip,
+        })
     }
 }
 
@@ -272,7 +284,7 @@ pub async fn reverse_create(
 ) -> Result<Response, ApiError> {
     let view = state
         .verifier
-        .reverse_initiate(request.into_init(caller))
+        .reverse_initiate(request.into_init(caller)?)
         .await
         .map_err(|e| ApiError::from_verify(e, "number"))?;
     Ok(created(
