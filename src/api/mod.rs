@@ -6,10 +6,14 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
+pub mod webhooks;
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // Until the API branch puts them behind auth.
+        .merge(webhooks::routes())
         .with_state(state)
 }
 
