@@ -608,14 +608,16 @@ async fn metrics_are_prometheus_text() {
     let mut d = TestDaemon::start(1).await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
-    api.post("/v1/messages", json!({"to": "+447700900401", "body": "m"}))
+    let (_, created) = api
+        .post("/v1/messages", json!({"to": "+447700900401", "body": "m"}))
         .await;
     api.get("/v1/messages/msg_unknown").await;
-    d.network
-        .world()
-        .wait_for("+447700900401", SOON)
-        .await
-        .unwrap();
+    // Wait until the modem counted the part (after its +CMGS answer).
+    let deadline = tokio::time::Instant::now() + SOON;
+    while d.state().modem_statuses()[0].sent_parts == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{created}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let r = api
         .request(Method::GET, "/metrics", Auth::Bearer)
         .send()

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod modems;
 pub mod openapi;
 pub mod verifications;
+pub mod webhooks;
 
 use crate::daemon::AppState;
 use axum::extract::{DefaultBodyLimit, State};
@@ -180,8 +181,26 @@ fn service_table() -> Table {
         .route(Method::GET, "/metrics", get(metrics_text))
 }
 
-/// Every route this build serves (the webhook routes are listed by their own module).
+/// The routes of [`webhooks::routes`] (that module builds its own router). The OpenAPI test
+/// requests every one of them, so a path listed here that the module stops serving fails it.
+const WEBHOOK_ROUTES: &[(Method, &str)] = &[
+    (Method::GET, "/v1/webhooks/endpoints"),
+    (Method::POST, "/v1/webhooks/endpoints"),
+    (Method::GET, "/v1/webhooks/endpoints/{id}"),
+    (Method::DELETE, "/v1/webhooks/endpoints/{id}"),
+    (Method::GET, "/v1/webhooks/deliveries"),
+    (Method::GET, "/v1/webhooks/deliveries/{id}"),
+    (Method::POST, "/v1/webhooks/deliveries/{id}/retry"),
+    (Method::GET, "/v1/events"),
+];
+
+/// Every route this build serves.
 pub fn routes() -> Vec<RouteSpec> {
+    let webhook = WEBHOOK_ROUTES.iter().map(|(method, path)| RouteSpec {
+        method: method.clone(),
+        path,
+        public: false,
+    });
     [
         public_table(),
         contiguity_table(),
@@ -190,6 +209,7 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
     .into_iter()
     .flat_map(|t| t.specs)
+    .chain(webhook)
     .collect()
 }
 
@@ -206,8 +226,9 @@ pub fn router(state: AppState) -> Router {
     };
     let native = native_table()
         .router
-        // WEBHOOKS: add `.merge(crate::api::webhooks::routes())` here once src/api/webhooks.rs
-        // exists (its POSTs then get Idempotency-Key support too).
+        // Webhook endpoints, deliveries and the event log (src/api/webhooks.rs); their POSTs
+        // get Idempotency-Key support too.
+        .merge(webhooks::routes())
         .layer(middleware::from_fn_with_state(
             idempotency,
             idempotency::layer,

@@ -539,6 +539,164 @@ fn paths() -> Map<String, Value> {
         ),
     );
 
+    // Native: webhooks and the event log (src/api/webhooks.rs). Their validation errors are 400.
+    let wid = || path_param("id", "The endpoint's or delivery's id.");
+    add(
+        "/v1/webhooks/endpoints",
+        "get",
+        operation(
+            "webhooks",
+            "Webhook endpoints: those of the config file (read-only) and those created here.",
+            None,
+            200,
+            native_ok(
+                "Endpoints.",
+                json!({ "type": "object", "properties": {
+                "data": { "type": "array", "items": schema_ref("WebhookEndpoint") } } }),
+            ),
+            &[401],
+            false,
+        ),
+    );
+    add(
+        "/v1/webhooks/endpoints",
+        "post",
+        with_params(
+            operation(
+                "webhooks",
+                "Create an endpoint; its secret is shown only in this answer.",
+                Some(
+                    json!({ "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+                    "url": { "type": "string", "format": "uri" },
+                    "events": { "type": "array", "items": { "type": "string" }, "description": "Patterns: \"*\", \"message.received\", \"message.*\". Default [\"*\"]." },
+                    "secret": { "type": "string", "description": "whsec_… (generated when absent)." },
+                    "description": { "type": "string", "maxLength": 256 } } }),
+                ),
+                201,
+                native_ok("Created.", schema_ref("WebhookEndpoint")),
+                &[400, 401, 409, 413, 415, 422],
+                false,
+            ),
+            vec![idempotency_header()],
+        ),
+    );
+    add(
+        "/v1/webhooks/endpoints/{id}",
+        "get",
+        with_params(
+            operation(
+                "webhooks",
+                "One endpoint.",
+                None,
+                200,
+                native_ok("The endpoint.", schema_ref("WebhookEndpoint")),
+                &[401, 404],
+                false,
+            ),
+            vec![wid()],
+        ),
+    );
+    add(
+        "/v1/webhooks/endpoints/{id}",
+        "delete",
+        with_params(
+            operation(
+                "webhooks",
+                "Delete an endpoint created through the API (409 for config endpoints).",
+                None,
+                204,
+                json!({ "description": "Deleted." }),
+                &[401, 404, 409],
+                false,
+            ),
+            vec![wid()],
+        ),
+    );
+    add(
+        "/v1/webhooks/deliveries",
+        "get",
+        with_params(
+            operation(
+                "webhooks",
+                "Deliveries, newest first.",
+                None,
+                200,
+                native_ok(
+                    "Deliveries.",
+                    json!({ "type": "object", "properties": {
+                    "data": { "type": "array", "items": schema_ref("WebhookDelivery") } } }),
+                ),
+                &[400, 401],
+                false,
+            ),
+            vec![
+                json!({ "name": "status", "in": "query", "schema": { "enum": ["pending", "delivered", "failed"] } }),
+                json!({ "name": "endpoint_id", "in": "query", "schema": { "type": "string" } }),
+                json!({ "name": "event_id", "in": "query", "schema": { "type": "string" } }),
+                json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } }),
+            ],
+        ),
+    );
+    add(
+        "/v1/webhooks/deliveries/{id}",
+        "get",
+        with_params(
+            operation(
+                "webhooks",
+                "One delivery with every attempt.",
+                None,
+                200,
+                native_ok("The delivery.", schema_ref("WebhookDelivery")),
+                &[401, 404],
+                false,
+            ),
+            vec![wid()],
+        ),
+    );
+    add(
+        "/v1/webhooks/deliveries/{id}/retry",
+        "post",
+        with_params(
+            operation(
+                "webhooks",
+                "Deliver again now, with a fresh retry schedule.",
+                None,
+                202,
+                native_ok("Scheduled.", schema_ref("WebhookDelivery")),
+                &[401, 404, 409],
+                false,
+            ),
+            vec![wid(), idempotency_header()],
+        ),
+    );
+    add(
+        "/v1/events",
+        "get",
+        with_params(
+            operation(
+                "webhooks",
+                "The event log, oldest first.",
+                None,
+                200,
+                native_ok(
+                    "Events.",
+                    json!({ "type": "object", "properties": {
+                    "data": { "type": "array", "items": { "type": "object", "properties": {
+                        "seq": { "type": "integer" }, "id": { "type": "string" }, "type": { "type": "string" },
+                        "data": { "type": "object" }, "target_url": { "type": ["string", "null"] },
+                        "created_at": { "type": "integer", "description": "Unix ms." } } } },
+                    "next_after": { "type": "integer" }, "has_more": { "type": "boolean" } } }),
+                ),
+                &[400, 401],
+                false,
+            ),
+            vec![
+                json!({ "name": "after", "in": "query", "description": "A sequence number or an event id.", "schema": { "type": "string" } }),
+                json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } }),
+            ],
+        ),
+    );
+
     // Native: modems.
     add(
         "/v1/modems",
@@ -633,6 +791,17 @@ fn schemas() -> Value {
         "qr_svg_url": { "type": "string" }, "success_url": { "type": ["string", "null"] },
         "service": { "type": ["string", "null"] },
         "proof": { "type": ["string", "null"], "description": "Once verified: a signed JWT (HS256) saying so." } } }));
+    map.insert("WebhookEndpoint".into(), json!({ "type": "object", "properties": {
+        "id": { "type": "string" }, "url": { "type": "string" },
+        "events": { "type": "array", "items": { "type": "string" } },
+        "description": { "type": ["string", "null"] }, "source": { "enum": ["config", "api"] },
+        "status": { "enum": ["enabled", "disabled"] }, "disabled_reason": { "type": ["string", "null"] },
+        "created_at": { "type": ["integer", "null"] },
+        "secret": { "type": "string", "description": "Only in the creation answer." } } }));
+    map.insert("WebhookDelivery".into(), json!({ "type": "object", "description": "A delivery of one event to one endpoint, with its attempts.",
+        "properties": {
+            "id": { "type": "string" }, "event_id": { "type": "string" }, "event_type": { "type": "string" },
+            "status": { "enum": ["pending", "delivered", "failed"] }, "attempts": { "type": "integer" } } }));
     map.insert("NewMessage".into(), json!({ "type": "object", "required": ["to", "body"], "additionalProperties": false, "properties": {
             "to": { "type": "string", "description": "E.164." }, "body": { "type": "string", "minLength": 1 },
             "line": { "type": ["string", "null"], "description": "Send through this modem only." },
