@@ -98,12 +98,13 @@ pub async fn face_layer(
         }
     }
     let status = response.status().as_u16();
-    context.metrics.record(
-        route.as_deref().unwrap_or("unmatched"),
-        method.as_str(),
-        status,
-        started.elapsed(),
-    );
+    let route = route.as_deref().unwrap_or("unmatched");
+    let elapsed = started.elapsed();
+    // Route templates only: ids and bodies (codes, factors) never reach the log.
+    tracing::debug!(%method, route, status, ms = elapsed.as_secs_f64() * 1e3, "request");
+    context
+        .metrics
+        .record(route, method.as_str(), status, elapsed);
     response
 }
 
@@ -174,6 +175,80 @@ pub fn set_header(response: &mut Response, name: &'static str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    fn app(timeout: Duration) -> (Router, Arc<HttpMetrics>) {
+        let metrics = Arc::new(HttpMetrics::default());
+        let context = FaceContext {
+            timeout,
+            metrics: metrics.clone(),
+        };
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        };
+        let plain_413 = || async { (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded") };
+        let router = Router::new()
+            .route("/v1/slow", get(slow))
+            .route("/otp/slow", get(slow))
+            .route("/v1/plain", get(plain_413))
+            .route("/otp/plain", get(plain_413))
+            .route_layer(axum::middleware::from_fn(tag_route))
+            .layer(axum::middleware::from_fn_with_state(context, face_layer));
+        (router, metrics)
+    }
+
+    async fn call(router: &Router, path: &str) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let ct = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, ct, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn slow_requests_time_out_in_the_face_format() {
+        let (router, metrics) = app(Duration::from_millis(50));
+        let (status, ct, body) = call(&router, "/v1/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ct.as_deref(), Some("application/problem+json"));
+        assert_eq!(body["type"], "urn:simgate:problem:timeout");
+        let (status, _, body) = call(&router, "/otp/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["object"], "error");
+        assert_eq!(body["data"]["status"], 503);
+        let snapshot = metrics.snapshot();
+        assert!(snapshot.iter().any(|((_, _, s), _)| *s == 503));
+    }
+
+    #[tokio::test]
+    async fn plain_text_errors_are_rebuilt() {
+        let (router, metrics) = app(Duration::from_secs(5));
+        let (status, ct, body) = call(&router, "/v1/plain").await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(ct.as_deref(), Some("application/problem+json"));
+        assert_eq!(body["detail"], "length limit exceeded");
+        let (status, _, body) = call(&router, "/otp/plain").await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["data"]["error"], "length limit exceeded");
+        let routes: Vec<String> = metrics
+            .snapshot()
+            .into_iter()
+            .map(|((r, _, _), _)| r)
+            .collect();
+        assert!(routes.contains(&"/v1/plain".to_string()), "{routes:?}");
+    }
 
     #[test]
     fn face_by_path() {

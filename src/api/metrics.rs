@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Debug, Default, Clone, Copy)]
-struct RequestStats {
+pub(crate) struct RequestStats {
     count: u64,
     seconds: f64,
 }
@@ -38,7 +38,7 @@ impl HttpMetrics {
         entry.seconds += elapsed.as_secs_f64();
     }
 
-    fn snapshot(&self) -> Vec<((String, String, u16), RequestStats)> {
+    pub(crate) fn snapshot(&self) -> Vec<((String, String, u16), RequestStats)> {
         self.requests
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
