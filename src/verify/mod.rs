@@ -667,3 +667,45 @@ impl VerificationRow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_lower_case_words() {
+        for status in [
+            OtpStatus::Pending,
+            OtpStatus::Verified,
+            OtpStatus::Expired,
+            OtpStatus::Locked,
+            OtpStatus::Cancelled,
+        ] {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+            assert_eq!(OtpStatus::from_db(status.as_str()), status);
+        }
+    }
+
+    #[test]
+    fn pending_rows_expire_by_time() {
+        assert_eq!(OtpStatus::Pending.at(100, 99), OtpStatus::Pending);
+        assert_eq!(OtpStatus::Pending.at(100, 100), OtpStatus::Expired);
+        assert_eq!(OtpStatus::Verified.at(100, 200), OtpStatus::Verified);
+        assert_eq!(OtpStatus::Cancelled.at(100, 200), OtpStatus::Cancelled);
+    }
+
+    #[test]
+    fn client_and_server_errors() {
+        assert!(VerifyError::NotFound.is_client_error());
+        assert!(VerifyError::RateLimited {
+            retry_after_secs: 1,
+            scope: "number"
+        }
+        .is_client_error());
+        assert!(!VerifyError::Store(StoreError::Task("x".into())).is_client_error());
+        assert!(
+            !VerifyError::Send(SendError::Store(StoreError::Task("x".into()))).is_client_error()
+        );
+    }
+}

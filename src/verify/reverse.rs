@@ -730,6 +730,27 @@ mod tests {
         assert_eq!(status(&conn, "r_otp_d"), ("pending".into(), 0));
     }
 
+    /// Matching stays an index probe however many sessions are pending (see the bench).
+    #[test]
+    fn matching_uses_the_number_status_index() {
+        let conn = db();
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id, factor_key, recipient, line, attempts, max_attempts, expires_at, success_url
+                 FROM reverse_verifications WHERE number = ?1 AND status = 'pending'",
+            )
+            .unwrap()
+            .query_map(["+14155550100"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING INDEX reverse_verifications_match")),
+            "{plan:?}"
+        );
+    }
+
     #[test]
     fn urls() {
         assert_eq!(
