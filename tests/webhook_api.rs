@@ -177,7 +177,10 @@ async fn event_log_pages_and_deliveries_filter() {
         ids[2..].iter().map(String::as_str).collect::<Vec<_>>()
     );
     assert_eq!(rest["has_more"], false);
-    let (_, by_id) = api.get(&format!("/v1/events?after={}", ids[3])).await;
+    let (_, by_id) = api
+        .get(&format!("/v1/events?after={}&limit=1", ids[3]))
+        .await;
+    assert_eq!(by_id["has_more"], false, "exactly the last one");
     assert_eq!(by_id["data"][0]["id"], ids[4]);
 
     // Only message.* events reach the configured endpoint; its receiver is down, so they wait.
