@@ -220,6 +220,8 @@ pub struct WebhookDelivery {
     pub concurrency: u32,
     /// Safety-net wake-up of the dispatcher when no event woke it.
     pub poll_interval_ms: u64,
+    /// Finished deliveries (and their attempt logs) older than this are deleted; 0 keeps them.
+    pub retention_days: u32,
 }
 
 impl Default for WebhookDelivery {
@@ -233,6 +235,7 @@ impl Default for WebhookDelivery {
             timeout_ms: 10_000,
             concurrency: 8,
             poll_interval_ms: 5_000,
+            retention_days: 30,
         }
     }
 }

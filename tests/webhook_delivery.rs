@@ -395,3 +395,24 @@ async fn events_are_filtered_by_type_and_targets_get_their_event() {
     );
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_target_url_fails_without_an_attempt() {
+    let mut d = TestDaemon::start_with(0, |_, _| {}, fast_retries).await;
+    let id = append(
+        &d,
+        "otp.reverse.verified",
+        serde_json::json!({}),
+        Some("javascript:alert(1)"),
+    )
+    .await;
+    let api = Api::new(d.base_url());
+    let failed = api.wait_delivery_status(&id, "failed", SOON).await;
+    assert_eq!(failed["endpoint_kind"], "target");
+    assert_eq!(failed["attempt_count"], 0);
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("URL"),
+        "{failed}"
+    );
+    d.stop().await;
+}

@@ -405,14 +405,17 @@ async fn list_events(
                     None => return Ok(Err(after)),
                 }
             };
-            Ok(Ok((after_seq, events::since(c, after_seq, limit)?)))
+            // One more than asked tells whether there are more.
+            Ok(Ok((after_seq, events::since(c, after_seq, limit + 1)?)))
         })
         .await?;
-    let (after_seq, list) = listed.map_err(|unknown| {
+    let (after_seq, mut list) = listed.map_err(|unknown| {
         Problem::bad_request(format!(
             "after: {unknown:?} is neither a sequence number nor a known event id"
         ))
     })?;
+    let has_more = list.len() > limit;
+    list.truncate(limit);
     let next_after = list.last().map_or(after_seq, |e| e.seq);
     let data: Vec<Value> = list
         .iter()
@@ -428,7 +431,7 @@ async fn list_events(
         })
         .collect();
     Ok(
-        Json(json!({ "data": data, "next_after": next_after, "has_more": data.len() == limit }))
+        Json(json!({ "data": data, "next_after": next_after, "has_more": has_more }))
             .into_response(),
     )
 }

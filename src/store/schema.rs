@@ -205,7 +205,8 @@ const MIGRATIONS: &[&str] = &[
     -- attempt sends the same bytes.
     CREATE TABLE webhook_deliveries (
         id           TEXT PRIMARY KEY,
-        event_seq    INTEGER NOT NULL REFERENCES events(seq),
+        -- No foreign key to events: a delivery carries its body, so the log may be pruned.
+        event_seq    INTEGER NOT NULL,
         event_id     TEXT NOT NULL,
         event_type   TEXT NOT NULL,
         -- 'config' (a [[webhook]] table), 'api' (webhook_endpoints) or 'target' (the event's target_url)

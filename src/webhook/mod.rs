@@ -48,6 +48,8 @@ use tokio::task::JoinSet;
 
 /// Events fanned out per transaction.
 const FAN_OUT_BATCH: usize = 200;
+/// How often old finished deliveries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Delivers webhooks until shutdown. Build with [`Dispatcher::new`], run with
 /// [`Dispatcher::run`]; wake it with `notify_waiters()` on the `Notify` it was given (after
@@ -62,6 +64,8 @@ pub struct Dispatcher {
     policy: RetryPolicy,
     concurrency: usize,
     poll_interval: Duration,
+    /// Finished deliveries older than this are deleted (`None`: kept).
+    retention: Option<Duration>,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
@@ -97,6 +101,8 @@ impl Dispatcher {
             policy: RetryPolicy::from_config(settings),
             concurrency: settings.concurrency.max(1) as usize,
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
+            retention: (settings.retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(settings.retention_days) * 86_400)),
             client,
             wake,
         })
@@ -110,9 +116,14 @@ impl Dispatcher {
         let me = Arc::new(self);
         let mut tasks = JoinSet::new();
         let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
+        let mut pruned_at: Option<Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(Instant::now());
+                me.prune().await;
             }
             let wake = me.wake.clone();
             let woken = wake.notified();
@@ -186,6 +197,20 @@ impl Dispatcher {
             .await
     }
 
+    /// Deletes finished deliveries past the retention period.
+    async fn prune(&self) {
+        let Some(retention) = self.retention else {
+            return;
+        };
+        let cutoff =
+            now_ms().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        match self.store.call(move |c| Ok(store::prune(c, cutoff)?)).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "pruned old webhook deliveries"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune old webhook deliveries"),
+        }
+    }
+
     /// The key that signs this delivery, or why it cannot be sent any more.
     fn signing_key(&self, delivery: &DueDelivery) -> Result<Vec<u8>, String> {
         match delivery.kind {
@@ -211,7 +236,14 @@ impl Dispatcher {
 
     /// Sends one attempt of a delivery and records what came of it.
     async fn attempt(self: Arc<Self>, delivery: DueDelivery) {
-        let key = match self.signing_key(&delivery) {
+        let usable = reqwest::Url::parse(&delivery.url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        let key = if usable {
+            self.signing_key(&delivery)
+        } else {
+            Err("the URL is not an absolute http(s) URL".to_string())
+        };
+        let key = match key {
             Ok(key) => key,
             Err(reason) => {
                 tracing::warn!(delivery = %delivery.id, event = %delivery.event_id, %reason, "webhook delivery dropped");

@@ -411,15 +411,43 @@ fn fail_pending_of(
     )
 }
 
+/// Deletes finished (delivered or failed) deliveries created before `cutoff` (ms), with their
+/// attempts. Pending ones are kept whatever their age. Returns how many deliveries went.
+pub fn prune(conn: &mut Connection, cutoff: i64) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN
+            (SELECT id FROM webhook_deliveries WHERE created_at < ?1 AND status != 'pending')",
+        [cutoff],
+    )?;
+    let gone = tx.execute(
+        "DELETE FROM webhook_deliveries WHERE created_at < ?1 AND status != 'pending'",
+        [cutoff],
+    )?;
+    tx.commit()?;
+    Ok(gone)
+}
+
 // ---- endpoints created through the API ----
 
-/// A new endpoint as validated by the API.
+/// A new endpoint as validated by the API. `Debug` never shows the secret.
 #[derive(Clone)]
 pub struct NewEndpoint {
     pub url: String,
     pub secret: String,
     pub events: Vec<String>,
     pub description: Option<String>,
+}
+
+impl std::fmt::Debug for NewEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEndpoint")
+            .field("url", &self.url)
+            .field("secret", &"****")
+            .field("events", &self.events)
+            .field("description", &self.description)
+            .finish()
+    }
 }
 
 const ENDPOINT_COLUMNS: &str = "id, url, secret, events, description, disabled_reason, created_at";
@@ -624,7 +652,7 @@ pub fn get_delivery(conn: &Connection, id: &str) -> rusqlite::Result<Option<Deli
 /// What a manual retry came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RetryOutcome {
-    Scheduled(DeliveryView),
+    Scheduled(Box<DeliveryView>),
     NotFound,
     /// The destination no longer takes deliveries (deleted or disabled API endpoint).
     EndpointInactive(String),
@@ -685,7 +713,7 @@ pub fn schedule_retry(
         delivery_from,
     )?;
     tx.commit()?;
-    Ok(RetryOutcome::Scheduled(view))
+    Ok(RetryOutcome::Scheduled(Box::new(view)))
 }
 
 #[cfg(test)]
@@ -1001,6 +1029,49 @@ mod tests {
             all[0].last_error.as_deref(),
             Some("the endpoint was deleted")
         );
+    }
+
+    #[test]
+    fn prune_keeps_pending_and_recent_deliveries() {
+        let mut conn = db();
+        let endpoints = [configured("http://a/", &["*"])];
+        for _ in 0..2 {
+            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        }
+        fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(&mut conn, &endpoints, DAY, 5_000, 10).unwrap();
+        let mut old = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
+        assert_eq!(old.len(), 2);
+        let done = old.remove(0);
+        let ok = AttemptRecord {
+            status_code: Some(200),
+            error: None,
+            duration_ms: 1,
+            at: 1_100,
+        };
+        record_attempt(&mut conn, &done, &ok, &Next::Delivered, false).unwrap();
+        let recent = due(&conn, 5_000, &HashSet::new(), 10).unwrap();
+        let recent = recent.iter().find(|d| d.id != old[0].id).unwrap();
+        record_attempt(&mut conn, recent, &ok, &Next::Delivered, false).unwrap();
+        assert_eq!(
+            prune(&mut conn, 2_000).unwrap(),
+            1,
+            "only the old finished one"
+        );
+        assert!(get_delivery(&conn, &done.id).unwrap().is_none());
+        assert!(
+            get_delivery(&conn, &old[0].id).unwrap().is_some(),
+            "pending kept"
+        );
+        assert!(
+            get_delivery(&conn, &recent.id).unwrap().is_some(),
+            "recent kept"
+        );
+        let attempts: i64 = conn
+            .query_row("SELECT count(*) FROM webhook_attempts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(attempts, 1);
     }
 
     #[test]
