@@ -25,6 +25,9 @@ pub struct Config {
     pub modems: Vec<Modem>,
     #[serde(rename = "webhook")]
     pub webhooks: Vec<Webhook>,
+    /// How webhooks are delivered (retries, time limits); the `[webhooks]` table.
+    #[serde(rename = "webhooks")]
+    pub webhook_delivery: WebhookDelivery,
     pub simulator: Simulator,
 }
 
@@ -193,6 +196,50 @@ impl Default for Webhook {
     }
 }
 
+/// Webhook delivery: the retry schedule and limits, shared by every endpoint.
+///
+/// The delay after the n-th failed attempt is drawn uniformly between `retry_base_ms` and
+/// `retry_base_ms · retry_factor^(n-1)` (capped at `retry_max_ms`): exponential back-off with
+/// jitter, so receivers coming back from an outage are not hit by every delivery at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookDelivery {
+    /// First retry delay; also the smallest delay ever chosen.
+    pub retry_base_ms: u64,
+    /// Growth of the delay ceiling per failed attempt.
+    pub retry_factor: u32,
+    /// Largest delay between two attempts (a `Retry-After` may ask for longer).
+    pub retry_max_ms: u64,
+    /// Attempts before a delivery is marked `failed`.
+    pub max_attempts: u32,
+    /// A delivery not delivered this long after its event is marked `failed`.
+    pub give_up_after_secs: u64,
+    /// Time limit of one HTTP request (connect, send, response headers).
+    pub timeout_ms: u64,
+    /// Requests in flight at once, over all endpoints.
+    pub concurrency: u32,
+    /// Safety-net wake-up of the dispatcher when no event woke it.
+    pub poll_interval_ms: u64,
+    /// Finished deliveries (and their attempt logs) older than this are deleted; 0 keeps them.
+    pub retention_days: u32,
+}
+
+impl Default for WebhookDelivery {
+    fn default() -> Self {
+        WebhookDelivery {
+            retry_base_ms: 5_000,
+            retry_factor: 6,
+            retry_max_ms: 3_600_000,
+            max_attempts: 50,
+            give_up_after_secs: 24 * 3600,
+            timeout_ms: 10_000,
+            concurrency: 8,
+            poll_interval_ms: 5_000,
+            retention_days: 30,
+        }
+    }
+}
+
 /// Settings of the built-in simulator used by `simgate run --simulate N`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -212,6 +259,48 @@ impl Default for Simulator {
             link_dir: None,
             first_number: "+15550000001".into(),
         }
+    }
+}
+
+impl WebhookDelivery {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.retry_base_ms == 0 {
+            return Err(invalid("webhooks.retry_base_ms", "must be greater than 0"));
+        }
+        if !(1..=100).contains(&self.retry_factor) {
+            return Err(invalid(
+                "webhooks.retry_factor",
+                "must be between 1 and 100",
+            ));
+        }
+        if self.retry_max_ms < self.retry_base_ms {
+            return Err(invalid(
+                "webhooks.retry_max_ms",
+                "must be at least webhooks.retry_base_ms",
+            ));
+        }
+        if self.max_attempts == 0 {
+            return Err(invalid("webhooks.max_attempts", "must be greater than 0"));
+        }
+        if self.give_up_after_secs == 0 {
+            return Err(invalid(
+                "webhooks.give_up_after_secs",
+                "must be greater than 0",
+            ));
+        }
+        if !(100..=600_000).contains(&self.timeout_ms) {
+            return Err(invalid(
+                "webhooks.timeout_ms",
+                "must be between 100 and 600000",
+            ));
+        }
+        if !(1..=256).contains(&self.concurrency) {
+            return Err(invalid("webhooks.concurrency", "must be between 1 and 256"));
+        }
+        if self.poll_interval_ms < 10 {
+            return Err(invalid("webhooks.poll_interval_ms", "must be at least 10"));
+        }
+        Ok(())
     }
 }
 
@@ -365,12 +454,36 @@ impl Config {
                 }
             }
         }
+        let mut urls = std::collections::HashSet::new();
         for (i, w) in self.webhooks.iter().enumerate() {
-            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://"))
+                || reqwest::Url::parse(&w.url).is_err()
+            {
                 return Err(invalid(
                     format!("webhook[{i}].url"),
                     "expected an http:// or https:// URL",
                 ));
+            }
+            // The URL identifies a configured endpoint across restarts (its pending deliveries).
+            if !urls.insert(w.url.as_str()) {
+                return Err(invalid(
+                    format!("webhook[{i}].url"),
+                    "the same URL is configured twice; list all its events in one [[webhook]]",
+                ));
+            }
+            if w.events.is_empty() {
+                return Err(invalid(
+                    format!("webhook[{i}].events"),
+                    "must not be empty (use [\"*\"] for every event)",
+                ));
+            }
+            for (j, pattern) in w.events.iter().enumerate() {
+                if !crate::webhook::is_valid_pattern(pattern) {
+                    return Err(invalid(
+                        format!("webhook[{i}].events[{j}]"),
+                        "expected \"*\", an event type like \"message.received\", or a prefix like \"message.*\"",
+                    ));
+                }
             }
             if !w.secret.is_empty() && crate::webhook::decode_secret(&w.secret).is_none() {
                 return Err(invalid(
@@ -379,6 +492,7 @@ impl Config {
                 ));
             }
         }
+        self.webhook_delivery.validate()?;
         if !is_e164(&self.simulator.first_number) {
             return Err(invalid(
                 "simulator.first_number",
@@ -495,6 +609,24 @@ events = ["*"]
                 "otp.allowed_countries[1]",
             ),
             ("[otp]\nreverse_ttl_secs = 0", "otp.reverse_ttl_secs"),
+            (
+                "[[webhook]]\nurl = \"http://x\"\nevents = [\"message.*.x\"]",
+                "webhook[0].events[0]",
+            ),
+            (
+                "[[webhook]]\nurl = \"http://x\"\nevents = []",
+                "webhook[0].events",
+            ),
+            (
+                "[[webhook]]\nurl = \"http://x\"\n[[webhook]]\nurl = \"http://x\"",
+                "webhook[1].url",
+            ),
+            ("[webhooks]\nretry_factor = 0", "webhooks.retry_factor"),
+            (
+                "[webhooks]\nretry_base_ms = 10\nretry_max_ms = 5",
+                "webhooks.retry_max_ms",
+            ),
+            ("[webhooks]\ntimeout_ms = 1", "webhooks.timeout_ms"),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");

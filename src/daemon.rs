@@ -176,6 +176,10 @@ pub async fn start(
         incomplete_after: Duration::from_secs(600),
     };
     tasks.push(tokio::spawn(inbound.run(inbound_rx, shutdown.clone())));
+    let webhooks =
+        crate::webhook::Dispatcher::new(store.clone(), &config, &secret, events_appended.clone())
+            .context("starting webhook delivery")?;
+    tasks.push(tokio::spawn(webhooks.run(shutdown.clone())));
 
     let state = AppState {
         config: Arc::new(config.clone()),

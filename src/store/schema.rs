@@ -181,6 +181,93 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX verify_requests_ip ON verify_requests(client_ip, created_at) WHERE client_ip IS NOT NULL;
     CREATE INDEX verify_requests_time ON verify_requests(created_at);
     "#,
+    // 3: webhook endpoints created through the API, the delivery outbox, the attempt log, and
+    //    the fan-out cursor (started at the current end of the event log, so that events from
+    //    before webhooks existed are not announced).
+    r#"
+    CREATE TABLE webhook_endpoints (
+        id           TEXT PRIMARY KEY,
+        url          TEXT NOT NULL,
+        -- whsec_…; needed in clear to sign. Returned by the API only at creation.
+        secret       TEXT NOT NULL,
+        -- JSON array of patterns: "*", "message.received", "message.*".
+        events       TEXT NOT NULL,
+        description  TEXT,
+        -- Set when the endpoint answered 410 Gone; no more deliveries.
+        disabled_at  INTEGER,
+        disabled_reason TEXT,
+        -- Deleted endpoints are kept for the delivery log.
+        deleted_at   INTEGER,
+        created_at   INTEGER NOT NULL
+    );
+
+    -- One row per (event, endpoint): the outbox. The body is fixed at fan-out so that every
+    -- attempt sends the same bytes.
+    CREATE TABLE webhook_deliveries (
+        id           TEXT PRIMARY KEY,
+        -- No foreign key to events: a delivery carries its body, so the log may be pruned.
+        event_seq    INTEGER NOT NULL,
+        event_id     TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        -- 'config' (a [[webhook]] table), 'api' (webhook_endpoints) or 'target' (the event's target_url)
+        endpoint_kind TEXT NOT NULL,
+        endpoint_id  TEXT,
+        url          TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        -- pending → delivered | failed (a manual retry makes it pending again)
+        status       TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        -- Attempts made before the current schedule began (a manual retry starts a new one).
+        schedule_start INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        give_up_at   INTEGER NOT NULL,
+        last_status_code INTEGER,
+        last_error   TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+    CREATE INDEX webhook_deliveries_time ON webhook_deliveries(created_at);
+    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, status);
+
+    CREATE TABLE webhook_attempts (
+        id           INTEGER PRIMARY KEY,
+        delivery_id  TEXT NOT NULL REFERENCES webhook_deliveries(id),
+        attempt      INTEGER NOT NULL,
+        status_code  INTEGER,
+        error        TEXT,
+        duration_ms  INTEGER NOT NULL,
+        at           INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, attempt);
+
+    -- The last event seq fanned out into deliveries.
+    CREATE TABLE webhook_cursor (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        last_seq     INTEGER NOT NULL
+    );
+    INSERT INTO webhook_cursor (id, last_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM events;
+    "#,
+    // 4 (api): Idempotency-Key records for POST /v1/… (replayed responses, with expiry).
+    r#"
+    CREATE TABLE idempotency_keys (
+        -- The API key's id (a hash, never the key) scopes the Idempotency-Key.
+        key_id        TEXT NOT NULL,
+        idem_key      TEXT NOT NULL,
+        -- SHA-256 over method, path and body: the same key with another request is refused.
+        request_hash  TEXT NOT NULL,
+        -- NULL while the first request is still being processed.
+        status        INTEGER,
+        content_type  TEXT,
+        location      TEXT,
+        body          BLOB,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        PRIMARY KEY (key_id, idem_key)
+    );
+    CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -224,5 +311,32 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 5);
+        let webhook_tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('webhook_endpoints','webhook_deliveries','webhook_attempts','webhook_cursor')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(webhook_tables, 4);
+    }
+
+    /// Upgrading a database that already has events: they are not announced to endpoints.
+    #[test]
+    fn webhook_cursor_starts_at_the_end_of_the_log() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[0]).unwrap();
+        tx.pragma_update(None, "user_version", 1).unwrap();
+        tx.execute_batch(
+            "INSERT INTO events (id, type, data, created_at) VALUES ('evt_a','x','{}',1),('evt_b','x','{}',2)",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn).unwrap();
+        let last: i64 = conn
+            .query_row("SELECT last_seq FROM webhook_cursor", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(last, 2);
     }
 }

@@ -1,6 +1,6 @@
 //! Webhook signing (Standard Webhooks and Contiguity's scheme).
 //!
-//! Pure functions: the delivery worker (outbox, retries) builds on them.
+//! Pure functions over bytes: the dispatcher signs each attempt with them.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -44,6 +44,30 @@ pub fn contiguity_signature(key: &[u8], timestamp: i64, body: &[u8]) -> String {
     )
 }
 
+/// The signing secret used when none is configured: for an event's `target_url` when no
+/// `[[webhook]]` has a secret, and for a `[[webhook]]` without one. It is
+/// `whsec_` + base64(HMAC-SHA256(server pepper, "simgate webhook signing secret v1")): stable
+/// as long as the secret file is, and never stored or logged.
+pub fn derived_secret(pepper: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(pepper).expect("HMAC accepts any key length");
+    mac.update(b"simgate webhook signing secret v1");
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// A fresh random secret for an endpoint created through the API (24 bytes, like Svix's).
+pub fn generate_secret() -> String {
+    use rand::RngCore;
+    let mut key = [0u8; 24];
+    rand::rng().fill_bytes(&mut key);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +92,17 @@ mod tests {
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn derived_and_generated_secrets_decode() {
+        let a = derived_secret(b"pepper-one-0123456789");
+        assert_eq!(a, derived_secret(b"pepper-one-0123456789"));
+        assert_ne!(a, derived_secret(b"pepper-two-0123456789"));
+        assert_eq!(decode_secret(&a).map(|k| k.len()), Some(32));
+        let g = generate_secret();
+        assert_eq!(decode_secret(&g).map(|k| k.len()), Some(24));
+        assert_ne!(g, generate_secret());
     }
 
     #[test]

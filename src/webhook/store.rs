@@ -1,0 +1,1088 @@
+//! The webhook tables: endpoints created through the API, the delivery outbox, the attempt log
+//! and the fan-out cursor. Blocking SQLite functions, run through `Store::call`.
+
+use super::policy::{self, Next};
+use crate::store::events::{self, Event};
+use crate::store::new_id;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Where an endpoint comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointSource {
+    /// A `[[webhook]]` table of the config file: read-only through the API.
+    Config,
+    /// Created through the API, persisted in `webhook_endpoints`.
+    Api,
+}
+
+/// A subscribed endpoint. `Debug` never shows the secret.
+#[derive(Clone, PartialEq)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    /// `whsec_…`; empty for a `[[webhook]]` without one (then the derived secret signs).
+    pub secret: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub source: EndpointSource,
+    /// Why it receives nothing more (it answered 410 Gone), if so.
+    pub disabled_reason: Option<String>,
+    pub created_at: Option<i64>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("secret", &"****")
+            .field("events", &self.events)
+            .field("source", &self.source)
+            .field("disabled_reason", &self.disabled_reason)
+            .finish()
+    }
+}
+
+/// Id of a configured endpoint: derived from its URL (unique in a valid config), so that its
+/// pending deliveries find it again after a restart even if the tables were reordered.
+pub fn config_endpoint_id(url: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(url.as_bytes());
+    format!("cfg_{}", &hex::encode(digest)[..16])
+}
+
+/// The `[[webhook]]` tables as endpoints.
+pub fn config_endpoints(config: &crate::config::Config) -> Vec<Endpoint> {
+    config
+        .webhooks
+        .iter()
+        .map(|w| Endpoint {
+            id: config_endpoint_id(&w.url),
+            url: w.url.clone(),
+            secret: w.secret.clone(),
+            events: w.events.clone(),
+            description: None,
+            source: EndpointSource::Config,
+            disabled_reason: None,
+            created_at: None,
+        })
+        .collect()
+}
+
+/// Which kind of destination a delivery has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryKind {
+    Config,
+    Api,
+    /// The event's own `target_url` (a reverse verification's `success_url`).
+    Target,
+}
+
+impl DeliveryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Config => "config",
+            DeliveryKind::Api => "api",
+            DeliveryKind::Target => "target",
+        }
+    }
+
+    fn parse(s: &str) -> DeliveryKind {
+        match s {
+            "config" => DeliveryKind::Config,
+            "api" => DeliveryKind::Api,
+            _ => DeliveryKind::Target,
+        }
+    }
+}
+
+/// Fans out up to `batch` events after the cursor into deliveries, one per subscribed active
+/// endpoint plus the event's `target_url`, and moves the cursor past them, in one transaction:
+/// an event is fanned out exactly once, and a restart resumes after the last one.
+/// Returns how many events were read (fewer than `batch`: the log is drained).
+pub fn fan_out(
+    conn: &mut Connection,
+    configured: &[Endpoint],
+    give_up_after: Duration,
+    now: i64,
+    batch: usize,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let cursor: i64 = tx.query_row(
+        "SELECT last_seq FROM webhook_cursor WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let new_events = events::since(&tx, cursor, batch)?;
+    let Some(last) = new_events.last().map(|e| e.seq) else {
+        return Ok(0);
+    };
+    let mut endpoints = configured.to_vec();
+    endpoints.extend(active_api_endpoints(&tx)?);
+    let give_up_at =
+        now.saturating_add(i64::try_from(give_up_after.as_millis()).unwrap_or(i64::MAX));
+    for event in &new_events {
+        let body = policy::event_body(event);
+        let mut urls = HashSet::new();
+        for endpoint in endpoints
+            .iter()
+            .filter(|e| policy::subscribes(&e.events, &event.kind))
+        {
+            let kind = match endpoint.source {
+                EndpointSource::Config => DeliveryKind::Config,
+                EndpointSource::Api => DeliveryKind::Api,
+            };
+            if urls.insert(endpoint.url.as_str()) {
+                insert_delivery(
+                    &tx,
+                    event,
+                    kind,
+                    Some(&endpoint.id),
+                    &endpoint.url,
+                    &body,
+                    now,
+                    give_up_at,
+                )?;
+            }
+        }
+        // The target gets the event once, even when it is also a subscribed endpoint.
+        if let Some(target) = event.target_url.as_deref().filter(|t| !urls.contains(t)) {
+            insert_delivery(
+                &tx,
+                event,
+                DeliveryKind::Target,
+                None,
+                target,
+                &body,
+                now,
+                give_up_at,
+            )?;
+        }
+    }
+    tx.execute(
+        "UPDATE webhook_cursor SET last_seq = ?1 WHERE id = 1",
+        [last],
+    )?;
+    tx.commit()?;
+    Ok(new_events.len())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_delivery(
+    conn: &Connection,
+    event: &Event,
+    kind: DeliveryKind,
+    endpoint_id: Option<&str>,
+    url: &str,
+    body: &str,
+    now: i64,
+    give_up_at: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO webhook_deliveries (id, event_seq, event_id, event_type, endpoint_kind, endpoint_id, url, body, status, next_attempt_at, give_up_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?9, ?9)",
+    )?
+    .execute(params![
+        new_id("dlv"),
+        event.seq,
+        event.id,
+        event.kind,
+        kind.as_str(),
+        endpoint_id,
+        url,
+        body,
+        now,
+        give_up_at
+    ])?;
+    Ok(())
+}
+
+/// A pending delivery whose time has come, with what the dispatcher needs to send it.
+#[derive(Clone)]
+pub struct DueDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub kind: DeliveryKind,
+    pub endpoint_id: Option<String>,
+    pub url: String,
+    pub body: String,
+    /// Attempts so far, and how many of them came before the current schedule.
+    pub attempts: u32,
+    pub schedule_start: u32,
+    pub give_up_at: i64,
+    /// For `api` deliveries: the endpoint's secret, and why it is inactive (deleted or
+    /// disabled), if it is.
+    pub api_secret: Option<String>,
+    pub api_inactive: Option<String>,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("event_id", &self.event_id)
+            .field("kind", &self.kind)
+            .field("endpoint_id", &self.endpoint_id)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Up to `limit` pending deliveries due at `now`, oldest due first, skipping those in `busy`
+/// (already being attempted).
+pub fn due(
+    conn: &Connection,
+    now: i64,
+    busy: &HashSet<String>,
+    limit: usize,
+) -> rusqlite::Result<Vec<DueDelivery>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.event_id, d.endpoint_kind, d.endpoint_id, d.url, d.body, d.attempts, d.schedule_start, d.give_up_at,
+                e.secret, e.deleted_at, e.disabled_at, e.disabled_reason, e.id
+         FROM webhook_deliveries d
+         LEFT JOIN webhook_endpoints e ON d.endpoint_kind = 'api' AND e.id = d.endpoint_id
+         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+         ORDER BY d.next_attempt_at LIMIT ?2",
+    )?;
+    let fetch = (limit + busy.len()) as i64;
+    let rows = stmt.query_map(params![now, fetch], |r| {
+        let kind = DeliveryKind::parse(&r.get::<_, String>(2)?);
+        let deleted: Option<i64> = r.get(10)?;
+        let disabled: Option<i64> = r.get(11)?;
+        let found: Option<String> = r.get(13)?;
+        let api_inactive = match kind {
+            DeliveryKind::Api if found.is_none() || deleted.is_some() => {
+                Some("the endpoint was deleted".to_string())
+            }
+            DeliveryKind::Api if disabled.is_some() => Some(format!(
+                "the endpoint is disabled ({})",
+                r.get::<_, Option<String>>(12)?.unwrap_or_default()
+            )),
+            _ => None,
+        };
+        Ok(DueDelivery {
+            id: r.get(0)?,
+            event_id: r.get(1)?,
+            kind,
+            endpoint_id: r.get(3)?,
+            url: r.get(4)?,
+            body: r.get(5)?,
+            attempts: r.get(6)?,
+            schedule_start: r.get(7)?,
+            give_up_at: r.get(8)?,
+            api_secret: r.get(9)?,
+            api_inactive,
+        })
+    })?;
+    let mut out = Vec::with_capacity(limit);
+    for row in rows {
+        let row = row?;
+        if !busy.contains(&row.id) {
+            out.push(row);
+            if out.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// When the next pending delivery not in `busy` falls due (ms), if any.
+pub fn next_due_at(conn: &Connection, busy: &HashSet<String>) -> rusqlite::Result<Option<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, next_attempt_at FROM webhook_deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([(busy.len() + 1) as i64], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (id, at) = row?;
+        if !busy.contains(&id) {
+            return Ok(Some(at));
+        }
+    }
+    Ok(None)
+}
+
+/// One HTTP attempt, for the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub at: i64,
+}
+
+/// Logs an attempt and moves the delivery on, in one transaction. When the endpoint answered
+/// 410 and is an API endpoint, it is disabled and its other pending deliveries fail.
+pub fn record_attempt(
+    conn: &mut Connection,
+    delivery: &DueDelivery,
+    attempt: &AttemptRecord,
+    next: &Next,
+    gone: bool,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let attempts: u32 = tx
+        .query_row(
+            "SELECT attempts FROM webhook_deliveries WHERE id = ?1",
+            [&delivery.id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(delivery.attempts);
+    tx.execute(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![delivery.id, attempts + 1, attempt.status_code, attempt.error, attempt.duration_ms, attempt.at],
+    )?;
+    let (status, next_at, error, delivered_at) = match next {
+        Next::Delivered => ("delivered", attempt.at, None, Some(attempt.at)),
+        Next::RetryAt(at) => ("pending", *at, attempt.error.clone(), None),
+        Next::Failed(reason) => (
+            "failed",
+            attempt.at,
+            Some(match &attempt.error {
+                Some(e) => format!("{e}; {reason}"),
+                None => reason.clone(),
+            }),
+            None,
+        ),
+    };
+    tx.execute(
+        "UPDATE webhook_deliveries SET attempts = ?2, status = ?3, next_attempt_at = ?4, last_status_code = ?5,
+                last_error = ?6, updated_at = ?7, delivered_at = COALESCE(?8, delivered_at)
+         WHERE id = ?1",
+        params![
+            delivery.id,
+            attempts + 1,
+            status,
+            next_at,
+            attempt.status_code,
+            error,
+            attempt.at,
+            delivered_at
+        ],
+    )?;
+    if gone && delivery.kind == DeliveryKind::Api {
+        if let Some(endpoint) = &delivery.endpoint_id {
+            let reason = "the endpoint answered 410 Gone";
+            tx.execute(
+                "UPDATE webhook_endpoints SET disabled_at = ?2, disabled_reason = ?3 WHERE id = ?1 AND disabled_at IS NULL",
+                params![endpoint, attempt.at, reason],
+            )?;
+            fail_pending_of(
+                &tx,
+                endpoint,
+                &format!("the endpoint is disabled ({reason})"),
+                attempt.at,
+            )?;
+        }
+    }
+    tx.commit()
+}
+
+/// Marks a delivery failed without an attempt (its endpoint is gone).
+pub fn fail_unsent(conn: &Connection, id: &str, reason: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
+        params![id, reason, now],
+    )?;
+    Ok(())
+}
+
+fn fail_pending_of(
+    conn: &Connection,
+    endpoint_id: &str,
+    reason: &str,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = 'failed', last_error = ?2, updated_at = ?3
+         WHERE endpoint_kind = 'api' AND endpoint_id = ?1 AND status = 'pending'",
+        params![endpoint_id, reason, now],
+    )
+}
+
+/// Deletes finished (delivered or failed) deliveries created before `cutoff` (ms), with their
+/// attempts. Pending ones are kept whatever their age. Returns how many deliveries went.
+pub fn prune(conn: &mut Connection, cutoff: i64) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN
+            (SELECT id FROM webhook_deliveries WHERE created_at < ?1 AND status != 'pending')",
+        [cutoff],
+    )?;
+    let gone = tx.execute(
+        "DELETE FROM webhook_deliveries WHERE created_at < ?1 AND status != 'pending'",
+        [cutoff],
+    )?;
+    tx.commit()?;
+    Ok(gone)
+}
+
+// ---- endpoints created through the API ----
+
+/// A new endpoint as validated by the API. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct NewEndpoint {
+    pub url: String,
+    pub secret: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+}
+
+impl std::fmt::Debug for NewEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEndpoint")
+            .field("url", &self.url)
+            .field("secret", &"****")
+            .field("events", &self.events)
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
+const ENDPOINT_COLUMNS: &str = "id, url, secret, events, description, disabled_reason, created_at";
+
+fn endpoint_from(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
+    let events: String = r.get(3)?;
+    Ok(Endpoint {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        secret: r.get(2)?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        description: r.get(4)?,
+        source: EndpointSource::Api,
+        disabled_reason: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+pub fn insert_endpoint(
+    conn: &Connection,
+    new: &NewEndpoint,
+    now: i64,
+) -> rusqlite::Result<Endpoint> {
+    let id = new_id("wep");
+    let events = serde_json::to_string(&new.events).unwrap_or_else(|_| "[]".into());
+    conn.execute(
+        "INSERT INTO webhook_endpoints (id, url, secret, events, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, new.url, new.secret, events, new.description, now],
+    )?;
+    Ok(Endpoint {
+        id,
+        url: new.url.clone(),
+        secret: new.secret.clone(),
+        events: new.events.clone(),
+        description: new.description.clone(),
+        source: EndpointSource::Api,
+        disabled_reason: None,
+        created_at: Some(now),
+    })
+}
+
+/// API endpoints not deleted (disabled ones included), oldest first.
+pub fn api_endpoints(conn: &Connection) -> rusqlite::Result<Vec<Endpoint>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE deleted_at IS NULL ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map([], endpoint_from)?;
+    rows.collect()
+}
+
+fn active_api_endpoints(conn: &Connection) -> rusqlite::Result<Vec<Endpoint>> {
+    Ok(api_endpoints(conn)?
+        .into_iter()
+        .filter(|e| e.disabled_reason.is_none())
+        .collect())
+}
+
+pub fn get_api_endpoint(conn: &Connection, id: &str) -> rusqlite::Result<Option<Endpoint>> {
+    conn.query_row(
+        &format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND deleted_at IS NULL"
+        ),
+        [id],
+        endpoint_from,
+    )
+    .optional()
+}
+
+/// Deletes an API endpoint (kept for the log) and fails its pending deliveries. False if unknown.
+pub fn delete_endpoint(conn: &mut Connection, id: &str, now: i64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let changed = tx.execute(
+        "UPDATE webhook_endpoints SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+        params![id, now],
+    )?;
+    if changed > 0 {
+        fail_pending_of(&tx, id, "the endpoint was deleted", now)?;
+    }
+    tx.commit()?;
+    Ok(changed > 0)
+}
+
+// ---- the delivery log ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptView {
+    pub attempt: u32,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_kind: DeliveryKind,
+    pub endpoint_id: Option<String>,
+    pub url: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempt_count: u32,
+    /// When the next attempt is due (pending deliveries only).
+    pub next_attempt_at: Option<i64>,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub delivered_at: Option<i64>,
+    /// Every attempt, oldest first (single-delivery views only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptView>>,
+}
+
+const DELIVERY_COLUMNS: &str = "id, event_id, event_type, endpoint_kind, endpoint_id, url, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, delivered_at";
+
+fn delivery_from(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
+    let status: String = r.get(6)?;
+    let next: i64 = r.get(8)?;
+    Ok(DeliveryView {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        event_type: r.get(2)?,
+        endpoint_kind: DeliveryKind::parse(&r.get::<_, String>(3)?),
+        endpoint_id: r.get(4)?,
+        url: r.get(5)?,
+        next_attempt_at: (status == "pending").then_some(next),
+        status,
+        attempt_count: r.get(7)?,
+        last_status_code: r.get(9)?,
+        last_error: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+        delivered_at: r.get(13)?,
+        attempts: None,
+    })
+}
+
+/// Filters of the delivery list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<String>,
+    pub endpoint_id: Option<String>,
+    pub event_id: Option<String>,
+}
+
+/// Deliveries, newest first.
+pub fn list_deliveries(
+    conn: &Connection,
+    filter: &DeliveryFilter,
+    limit: usize,
+) -> rusqlite::Result<Vec<DeliveryView>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
+         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR endpoint_id = ?2) AND (?3 IS NULL OR event_id = ?3)
+         ORDER BY created_at DESC, rowid DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            filter.status,
+            filter.endpoint_id,
+            filter.event_id,
+            limit as i64
+        ],
+        delivery_from,
+    )?;
+    rows.collect()
+}
+
+/// One delivery with its attempts.
+pub fn get_delivery(conn: &Connection, id: &str) -> rusqlite::Result<Option<DeliveryView>> {
+    let Some(mut view) = conn
+        .query_row(
+            &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?1"),
+            [id],
+            delivery_from,
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT attempt, status_code, error, duration_ms, at FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY attempt, id",
+    )?;
+    let attempts = stmt
+        .query_map([id], |r| {
+            Ok(AttemptView {
+                attempt: r.get(0)?,
+                status_code: r.get(1)?,
+                error: r.get(2)?,
+                duration_ms: r.get(3)?,
+                at: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    view.attempts = Some(attempts);
+    Ok(Some(view))
+}
+
+/// What a manual retry came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RetryOutcome {
+    Scheduled(Box<DeliveryView>),
+    NotFound,
+    /// The destination no longer takes deliveries (deleted or disabled API endpoint).
+    EndpointInactive(String),
+}
+
+/// Makes a delivery due now with a fresh schedule (attempt budget and deadline), whatever its
+/// status: a failed one is tried again, a delivered one is sent once more.
+pub fn schedule_retry(
+    conn: &mut Connection,
+    id: &str,
+    now: i64,
+    give_up_after: Duration,
+) -> rusqlite::Result<RetryOutcome> {
+    let tx = conn.transaction()?;
+    let found: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT endpoint_kind, endpoint_id FROM webhook_deliveries WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((kind, endpoint_id)) = found else {
+        return Ok(RetryOutcome::NotFound);
+    };
+    if kind == "api" {
+        let state: Option<(Option<i64>, Option<String>)> = tx
+            .query_row(
+                "SELECT deleted_at, disabled_reason FROM webhook_endpoints WHERE id = ?1",
+                [&endpoint_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match state {
+            None | Some((Some(_), _)) => {
+                return Ok(RetryOutcome::EndpointInactive(
+                    "the endpoint was deleted".into(),
+                ))
+            }
+            Some((None, Some(reason))) => {
+                return Ok(RetryOutcome::EndpointInactive(format!(
+                    "the endpoint is disabled ({reason})"
+                )))
+            }
+            Some((None, None)) => {}
+        }
+    }
+    let give_up_at =
+        now.saturating_add(i64::try_from(give_up_after.as_millis()).unwrap_or(i64::MAX));
+    tx.execute(
+        "UPDATE webhook_deliveries SET status = 'pending', schedule_start = attempts, next_attempt_at = ?2,
+                give_up_at = ?3, updated_at = ?2
+         WHERE id = ?1",
+        params![id, now, give_up_at],
+    )?;
+    let view = tx.query_row(
+        &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?1"),
+        [id],
+        delivery_from,
+    )?;
+    tx.commit()?;
+    Ok(RetryOutcome::Scheduled(Box::new(view)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn configured(url: &str, events: &[&str]) -> Endpoint {
+        Endpoint {
+            id: config_endpoint_id(url),
+            url: url.into(),
+            secret: String::new(),
+            events: events.iter().map(|e| e.to_string()).collect(),
+            description: None,
+            source: EndpointSource::Config,
+            disabled_reason: None,
+            created_at: None,
+        }
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[test]
+    fn fans_out_each_event_once_to_matching_endpoints_and_target() {
+        let mut conn = db();
+        let all = configured("http://a/", &["*"]);
+        let messages = configured("http://b/", &["message.*"]);
+        let api = insert_endpoint(
+            &conn,
+            &NewEndpoint {
+                url: "http://c/".into(),
+                secret: "whsec_AAAA".into(),
+                events: vec!["otp.reverse.verified".into()],
+                description: None,
+            },
+            1,
+        )
+        .unwrap();
+        events::append(&conn, "message.received", &serde_json::json!({"n": 1})).unwrap();
+        events::append_with_target(
+            &conn,
+            "otp.reverse.verified",
+            &serde_json::json!({}),
+            Some("http://t/"),
+        )
+        .unwrap();
+        // A target that is also a subscribed endpoint gets the event once.
+        events::append_with_target(
+            &conn,
+            "otp.reverse.verified",
+            &serde_json::json!({}),
+            Some("http://c/"),
+        )
+        .unwrap();
+        let endpoints = vec![all.clone(), messages.clone()];
+        assert_eq!(fan_out(&mut conn, &endpoints, DAY, 100, 2).unwrap(), 2);
+        assert_eq!(fan_out(&mut conn, &endpoints, DAY, 100, 2).unwrap(), 1);
+        assert_eq!(
+            fan_out(&mut conn, &endpoints, DAY, 100, 2).unwrap(),
+            0,
+            "nothing fanned twice"
+        );
+        let rows: Vec<(String, String, Option<String>, String)> = conn
+            .prepare("SELECT event_type, endpoint_kind, endpoint_id, url FROM webhook_deliveries ORDER BY event_seq, url")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected = vec![
+            (
+                "message.received",
+                "config",
+                Some(all.id.clone()),
+                "http://a/",
+            ),
+            (
+                "message.received",
+                "config",
+                Some(messages.id.clone()),
+                "http://b/",
+            ),
+            (
+                "otp.reverse.verified",
+                "config",
+                Some(all.id.clone()),
+                "http://a/",
+            ),
+            (
+                "otp.reverse.verified",
+                "api",
+                Some(api.id.clone()),
+                "http://c/",
+            ),
+            ("otp.reverse.verified", "target", None, "http://t/"),
+            (
+                "otp.reverse.verified",
+                "config",
+                Some(all.id.clone()),
+                "http://a/",
+            ),
+            (
+                "otp.reverse.verified",
+                "api",
+                Some(api.id.clone()),
+                "http://c/",
+            ),
+        ];
+        let got: Vec<_> = rows
+            .iter()
+            .map(|(t, k, e, u)| (t.as_str(), k.as_str(), e.clone(), u.as_str()))
+            .collect();
+        assert_eq!(got, expected);
+        // Same body bytes for every delivery of an event.
+        let bodies: i64 = conn
+            .query_row(
+                "SELECT count(DISTINCT body) FROM webhook_deliveries",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bodies, 3);
+    }
+
+    #[test]
+    fn due_respects_time_busy_and_limit() {
+        let mut conn = db();
+        let endpoints = vec![configured("http://a/", &["*"])];
+        for _ in 0..3 {
+            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        }
+        fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+        assert!(due(&conn, 999, &HashSet::new(), 10).unwrap().is_empty());
+        let all = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
+        assert_eq!(all.len(), 3);
+        let busy: HashSet<String> = [all[0].id.clone()].into();
+        let rest = due(&conn, 1_000, &busy, 10).unwrap();
+        assert_eq!(rest.len(), 2);
+        assert!(rest.iter().all(|d| d.id != all[0].id));
+        assert_eq!(due(&conn, 1_000, &busy, 1).unwrap().len(), 1);
+        assert_eq!(next_due_at(&conn, &HashSet::new()).unwrap(), Some(1_000));
+        let all_busy: HashSet<String> = all.iter().map(|d| d.id.clone()).collect();
+        assert_eq!(next_due_at(&conn, &all_busy).unwrap(), None);
+    }
+
+    #[test]
+    fn attempts_are_logged_and_move_the_delivery() {
+        let mut conn = db();
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(
+            &mut conn,
+            &[configured("http://a/", &["*"])],
+            DAY,
+            1_000,
+            10,
+        )
+        .unwrap();
+        let d = due(&conn, 1_000, &HashSet::new(), 1).unwrap().remove(0);
+        let fail = AttemptRecord {
+            status_code: Some(500),
+            error: Some("HTTP 500".into()),
+            duration_ms: 3,
+            at: 1_010,
+        };
+        record_attempt(&mut conn, &d, &fail, &Next::RetryAt(5_000), false).unwrap();
+        assert!(due(&conn, 4_999, &HashSet::new(), 1).unwrap().is_empty());
+        let d = due(&conn, 5_000, &HashSet::new(), 1).unwrap().remove(0);
+        assert_eq!(d.attempts, 1);
+        let ok = AttemptRecord {
+            status_code: Some(204),
+            error: None,
+            duration_ms: 2,
+            at: 5_010,
+        };
+        record_attempt(&mut conn, &d, &ok, &Next::Delivered, false).unwrap();
+        let view = get_delivery(&conn, &d.id).unwrap().unwrap();
+        assert_eq!(view.status, "delivered");
+        assert_eq!(view.attempt_count, 2);
+        assert_eq!(view.delivered_at, Some(5_010));
+        assert_eq!(view.next_attempt_at, None);
+        let log = view.attempts.unwrap();
+        assert_eq!(
+            log.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(log[0].status_code, Some(500));
+        assert_eq!(log[1].error, None);
+        assert!(next_due_at(&conn, &HashSet::new()).unwrap().is_none());
+    }
+
+    #[test]
+    fn gone_disables_an_api_endpoint_and_fails_its_other_deliveries() {
+        let mut conn = db();
+        let api = insert_endpoint(
+            &conn,
+            &NewEndpoint {
+                url: "http://c/".into(),
+                secret: "whsec_AAAA".into(),
+                events: vec!["*".into()],
+                description: Some("app".into()),
+            },
+            1,
+        )
+        .unwrap();
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(&mut conn, &[], DAY, 1_000, 10).unwrap();
+        let mut due_now = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
+        assert_eq!(due_now.len(), 2);
+        assert_eq!(due_now[0].api_secret.as_deref(), Some("whsec_AAAA"));
+        assert!(due_now[0].api_inactive.is_none());
+        let first = due_now.remove(0);
+        let gone = AttemptRecord {
+            status_code: Some(410),
+            error: Some("HTTP 410".into()),
+            duration_ms: 1,
+            at: 1_001,
+        };
+        record_attempt(&mut conn, &first, &gone, &Next::Failed("410".into()), true).unwrap();
+        let endpoint = get_api_endpoint(&conn, &api.id).unwrap().unwrap();
+        assert!(endpoint.disabled_reason.unwrap().contains("410"));
+        assert!(due(&conn, 2_000, &HashSet::new(), 10).unwrap().is_empty());
+        let failed = list_deliveries(
+            &conn,
+            &DeliveryFilter {
+                status: Some("failed".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+        assert_eq!(failed.len(), 2);
+        // New events no longer reach it, and it cannot be retried by hand.
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(&mut conn, &[], DAY, 3_000, 10).unwrap();
+        assert!(due(&conn, 3_000, &HashSet::new(), 10).unwrap().is_empty());
+        assert!(matches!(
+            schedule_retry(&mut conn, &first.id, 3_000, DAY).unwrap(),
+            RetryOutcome::EndpointInactive(_)
+        ));
+    }
+
+    #[test]
+    fn manual_retry_restarts_the_schedule() {
+        let mut conn = db();
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(
+            &mut conn,
+            &[configured("http://a/", &["*"])],
+            DAY,
+            1_000,
+            10,
+        )
+        .unwrap();
+        let d = due(&conn, 1_000, &HashSet::new(), 1).unwrap().remove(0);
+        let fail = AttemptRecord {
+            status_code: None,
+            error: Some("connection refused".into()),
+            duration_ms: 1,
+            at: 1_001,
+        };
+        record_attempt(&mut conn, &d, &fail, &Next::Failed("gave up".into()), false).unwrap();
+        assert_eq!(
+            get_delivery(&conn, &d.id).unwrap().unwrap().status,
+            "failed"
+        );
+        assert_eq!(
+            schedule_retry(&mut conn, "dlv_nope", 2_000, DAY).unwrap(),
+            RetryOutcome::NotFound
+        );
+        let RetryOutcome::Scheduled(view) = schedule_retry(&mut conn, &d.id, 2_000, DAY).unwrap()
+        else {
+            panic!("not scheduled");
+        };
+        assert_eq!(view.status, "pending");
+        assert_eq!(view.next_attempt_at, Some(2_000));
+        let again = due(&conn, 2_000, &HashSet::new(), 1).unwrap().remove(0);
+        assert_eq!((again.attempts, again.schedule_start), (1, 1));
+        assert_eq!(again.give_up_at, 2_000 + 86_400_000);
+    }
+
+    #[test]
+    fn deleting_an_endpoint_fails_its_pending_deliveries() {
+        let mut conn = db();
+        let api = insert_endpoint(
+            &conn,
+            &NewEndpoint {
+                url: "http://c/".into(),
+                secret: "whsec_AAAA".into(),
+                events: vec!["*".into()],
+                description: None,
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(api_endpoints(&conn).unwrap().len(), 1);
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(&mut conn, &[], DAY, 1_000, 10).unwrap();
+        assert!(delete_endpoint(&mut conn, &api.id, 1_500).unwrap());
+        assert!(!delete_endpoint(&mut conn, &api.id, 1_600).unwrap());
+        assert!(get_api_endpoint(&conn, &api.id).unwrap().is_none());
+        assert!(api_endpoints(&conn).unwrap().is_empty());
+        assert!(due(&conn, 2_000, &HashSet::new(), 10).unwrap().is_empty());
+        let all = list_deliveries(&conn, &DeliveryFilter::default(), 10).unwrap();
+        assert_eq!(all[0].status, "failed");
+        assert_eq!(
+            all[0].last_error.as_deref(),
+            Some("the endpoint was deleted")
+        );
+    }
+
+    #[test]
+    fn prune_keeps_pending_and_recent_deliveries() {
+        let mut conn = db();
+        let endpoints = [configured("http://a/", &["*"])];
+        for _ in 0..2 {
+            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        }
+        fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(&mut conn, &endpoints, DAY, 5_000, 10).unwrap();
+        let mut old = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
+        assert_eq!(old.len(), 2);
+        let done = old.remove(0);
+        let ok = AttemptRecord {
+            status_code: Some(200),
+            error: None,
+            duration_ms: 1,
+            at: 1_100,
+        };
+        record_attempt(&mut conn, &done, &ok, &Next::Delivered, false).unwrap();
+        let recent = due(&conn, 5_000, &HashSet::new(), 10).unwrap();
+        let recent = recent.iter().find(|d| d.id != old[0].id).unwrap();
+        record_attempt(&mut conn, recent, &ok, &Next::Delivered, false).unwrap();
+        assert_eq!(
+            prune(&mut conn, 2_000).unwrap(),
+            1,
+            "only the old finished one"
+        );
+        assert!(get_delivery(&conn, &done.id).unwrap().is_none());
+        assert!(
+            get_delivery(&conn, &old[0].id).unwrap().is_some(),
+            "pending kept"
+        );
+        assert!(
+            get_delivery(&conn, &recent.id).unwrap().is_some(),
+            "recent kept"
+        );
+        let attempts: i64 = conn
+            .query_row("SELECT count(*) FROM webhook_attempts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(attempts, 1);
+    }
+
+    #[test]
+    fn endpoint_debug_hides_the_secret() {
+        let mut e = configured("http://a/", &["*"]);
+        e.secret = "whsec_TOPSECRET".into();
+        assert!(!format!("{e:?}").contains("TOPSECRET"));
+        assert!(config_endpoint_id("http://a/").starts_with("cfg_"));
+        assert_ne!(
+            config_endpoint_id("http://a/"),
+            config_endpoint_id("http://b/")
+        );
+    }
+}

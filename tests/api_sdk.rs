@@ -1,0 +1,132 @@
+//! The official Contiguity Python SDK (PyPI `contiguity` 3.x), unchanged, against simgate:
+//! `tests/sdk/contiguity_otp.py` sends an OTP, verifies it with the code this test reads from
+//! the SMS that reached the virtual phone, resends, and sends a text.
+//!
+//! Skipped (with a printed note) only when `python3` cannot import `contiguity`; CI installs
+//! it (`pip install contiguity`).
+
+mod daemon_support;
+
+use daemon_support::{TestDaemon, API_KEY, SOON};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const PHONE: &str = "+14155550123";
+
+fn sdk_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import contiguity"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn code_in(text: &str, length: usize) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == length)
+        .unwrap_or_else(|| panic!("no {length}-digit code in {text:?}"))
+        .to_string()
+}
+
+async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>, what: &str) -> String {
+    match tokio::time::timeout(Duration::from_secs(30), lines.recv()).await {
+        Ok(Some(line)) => line,
+        _ => panic!("the SDK script said nothing ({what} expected)"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_runs_otp_unchanged() {
+    if !sdk_available() {
+        println!(
+            "NOTE: skipping the Contiguity SDK test: `python3 -c 'import contiguity'` failed; \
+             install it with `pip install contiguity`"
+        );
+        return;
+    }
+    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.resend_cooldown_secs = 0).await;
+    d.wait_all_ready().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/contiguity_otp.py");
+    let mut child = Command::new("python3")
+        .args([script, &d.base_url(), API_KEY, PHONE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr_text = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let outcome = async {
+        let line = next_line(&mut lines, "otp_id").await;
+        let otp_id = line
+            .strip_prefix("otp_id ")
+            .unwrap_or_else(|| panic!("{line}"))
+            .to_string();
+        let sms = d
+            .network
+            .world()
+            .wait_for(PHONE, SOON)
+            .await
+            .expect("code SMS");
+        let code = code_in(&sms.text, d.config.otp.code_length as usize);
+        writeln!(stdin, "{code}").unwrap();
+        stdin.flush().unwrap();
+        // The resend carries the same code.
+        let resent = d
+            .network
+            .world()
+            .wait_for(PHONE, SOON)
+            .await
+            .expect("resent SMS");
+        assert_eq!(code_in(&resent.text, code.len()), code);
+
+        let line = next_line(&mut lines, "message_id").await;
+        let message_id = line
+            .strip_prefix("message_id ")
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(message_id.starts_with("msg_"));
+        let text = d
+            .network
+            .world()
+            .wait_for(PHONE, SOON)
+            .await
+            .expect("text SMS");
+        assert_eq!(text.text, "hello from the SDK");
+        assert_eq!(next_line(&mut lines, "OK").await, "OK");
+
+        let verified: bool = d
+            .state()
+            .verifier
+            .get(&otp_id)
+            .await
+            .expect("the SDK's verification exists")
+            .verified;
+        assert!(verified);
+    };
+    let result = tokio::time::timeout(Duration::from_secs(60), outcome).await;
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let errors = stderr_text.join().unwrap_or_default();
+    assert!(result.is_ok(), "timed out; SDK stderr:\n{errors}");
+    assert!(status.success(), "SDK script failed ({status}):\n{errors}");
+    d.stop().await;
+}

@@ -1,0 +1,418 @@
+//! Webhook delivery end to end: a whole daemon, a real HTTP receiver on 127.0.0.1, and
+//! signatures checked independently of simgate's signing code.
+
+mod daemon_support;
+mod webhook_support;
+
+use daemon_support::{TestDaemon, SOON};
+use simgate::store::events;
+use std::time::Duration;
+use webhook_support::*;
+
+/// Appends an event the way its cause's transaction would, and wakes the dispatcher.
+async fn append(
+    d: &TestDaemon,
+    kind: &str,
+    data: serde_json::Value,
+    target: Option<&str>,
+) -> String {
+    let kind = kind.to_string();
+    let target = target.map(str::to_string);
+    let id = d
+        .state()
+        .store
+        .call(move |c| {
+            Ok(events::append_with_target(
+                c,
+                &kind,
+                &data,
+                target.as_deref(),
+            )?)
+        })
+        .await
+        .unwrap();
+    d.state().events_appended.notify_waiters();
+    id
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_sms_is_delivered_signed() {
+    let listener = Listener::start().await;
+    let url = listener.url.clone();
+    let mut d = TestDaemon::start_with(
+        1,
+        |_, _| {},
+        |c| {
+            c.webhooks.push(webhook(&url, &["message.received"]));
+            fast_retries(c);
+        },
+    )
+    .await;
+    d.wait_all_ready().await;
+    d.network
+        .send_from_world("+447700900123", "+15550000001", "hello webhook")
+        .unwrap();
+    let got = listener.wait_for(1, SOON).await;
+    let r = &got[0];
+    let body = r.json();
+    assert_eq!(body["type"], "message.received");
+    assert_eq!(body["data"]["body"], "hello webhook");
+    assert_eq!(body["data"]["from"], "+447700900123");
+    assert_eq!(body["data"]["to"], "+15550000001");
+    assert_eq!(body["api_version"], simgate::webhook::API_VERSION);
+    let id = body["id"].as_str().unwrap();
+    assert!(id.starts_with("evt_"), "{id}");
+    assert_eq!(r.header("webhook-id"), id);
+    assert_eq!(r.header("content-type"), "application/json");
+    let sent_at: i64 = r.header("webhook-timestamp").parse().unwrap();
+    assert!((sent_at - now_secs()).abs() <= 5, "fresh webhook-timestamp");
+    let event_time = body["timestamp"].as_i64().expect("integer seconds");
+    assert!((event_time - now_secs()).abs() <= 5);
+    assert!(
+        standard_signature_ok(SECRET, r),
+        "Standard Webhooks signature: {:?}",
+        r.headers
+    );
+    assert!(
+        contiguity_signature_ok(SECRET, r),
+        "Contiguity signature: {:?}",
+        r.headers
+    );
+    assert!(!standard_signature_ok(
+        "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        r
+    ));
+    let api = Api::new(d.base_url());
+    let delivery = api.wait_delivery_status(id, "delivered", SOON).await;
+    assert_eq!(delivery["attempt_count"], 1);
+    assert_eq!(delivery["attempts"][0]["status_code"], 200);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_retried_with_the_same_id_and_body() {
+    let listener = Listener::start().await;
+    listener.script([Reply::status(500), Reply::status(500)]);
+    let url = listener.url.clone();
+    let mut d = TestDaemon::start_with(
+        0,
+        |_, _| {},
+        |c| {
+            c.webhooks.push(webhook(&url, &["*"]));
+            fast_retries(c);
+        },
+    )
+    .await;
+    let id = append(
+        &d,
+        "message.status",
+        serde_json::json!({"status": "sent"}),
+        None,
+    )
+    .await;
+    let got = listener.wait_for(3, SOON).await;
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        got.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        vec![500, 500, 200]
+    );
+    for r in &got {
+        assert_eq!(r.header("webhook-id"), id);
+        assert_eq!(r.body, got[0].body, "the same bytes on every attempt");
+        assert!(standard_signature_ok(SECRET, r));
+        assert!(contiguity_signature_ok(SECRET, r));
+    }
+    let api = Api::new(d.base_url());
+    let delivery = api.wait_delivery_status(&id, "delivered", SOON).await;
+    assert_eq!(delivery["attempt_count"], 3);
+    let codes: Vec<_> = delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status_code"].as_u64().unwrap())
+        .collect();
+    assert_eq!(codes, vec![500, 500, 200]);
+    assert_eq!(delivery["attempts"][0]["error"], "HTTP 500");
+    // Nothing more once delivered.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(listener.received().len(), 3);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_stops_at_once_and_disables_an_api_endpoint() {
+    let listener = Listener::start().await;
+    listener.otherwise(Reply::status(410));
+    let mut d = TestDaemon::start_with(0, |_, _| {}, fast_retries).await;
+    let api = Api::new(d.base_url());
+    let (status, created) = api
+        .post(
+            "/v1/webhooks/endpoints",
+            serde_json::json!({"url": listener.url, "events": ["otp.*"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let endpoint = created["id"].as_str().unwrap().to_string();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = append(&d, "otp.verified", serde_json::json!({}), None).await;
+    let got = listener.wait_for(1, SOON).await;
+    assert!(
+        standard_signature_ok(&secret, &got[0]),
+        "signed with the endpoint's own secret"
+    );
+    let delivery = api.wait_delivery_status(&id, "failed", SOON).await;
+    assert_eq!(delivery["attempt_count"], 1);
+    assert!(
+        delivery["last_error"].as_str().unwrap().contains("410"),
+        "{delivery}"
+    );
+    let (_, shown) = api.get(&format!("/v1/webhooks/endpoints/{endpoint}")).await;
+    assert_eq!(shown["status"], "disabled", "{shown}");
+    // Several retry periods later: still one request, and new events do not go there.
+    append(&d, "otp.verified", serde_json::json!({}), None).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(listener.received().len(), 1);
+    let (status, problem) = api
+        .post(
+            &format!(
+                "/v1/webhooks/deliveries/{}/retry",
+                delivery["id"].as_str().unwrap()
+            ),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let listener = Listener::start().await;
+    listener.script([Reply::status(429).with_header("retry-after", "1")]);
+    let url = listener.url.clone();
+    let mut d = TestDaemon::start_with(
+        0,
+        |_, _| {},
+        |c| {
+            c.webhooks.push(webhook(&url, &["*"]));
+            fast_retries(c);
+        },
+    )
+    .await;
+    let id = append(&d, "modem.status", serde_json::json!({}), None).await;
+    let got = listener.wait_for(2, SOON).await;
+    let gap = got[1].at - got[0].at;
+    // The normal back-off here is 100 ms: only Retry-After explains a second's wait. The
+    // stored times are whole milliseconds, hence the small allowance.
+    assert!(gap >= Duration::from_millis(995), "retried after {gap:?}");
+    assert!(gap < Duration::from_secs(3), "retried after {gap:?}");
+    assert_eq!(got[1].header("webhook-id"), id);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_delivery_survives_a_restart() {
+    let listener = Listener::start().await;
+    listener.otherwise(Reply::status(503));
+    let url = listener.url.clone();
+    let mut d = TestDaemon::start_with(
+        0,
+        |_, _| {},
+        |c| {
+            c.webhooks.push(webhook(&url, &["*"]));
+            fast_retries(c);
+        },
+    )
+    .await;
+    let id = append(
+        &d,
+        "message.received",
+        serde_json::json!({"body": "x"}),
+        None,
+    )
+    .await;
+    listener.wait_for(1, SOON).await;
+    let api = Api::new(d.base_url());
+    let before = api.delivery_of(&id).await;
+    assert_eq!(before["status"], "pending");
+    d.stop().await;
+    let seen_while_up = listener.received().len();
+    listener.otherwise(Reply::status(200));
+    d.boot().await;
+    let got = listener.wait_for(seen_while_up + 1, SOON).await;
+    let api = Api::new(d.base_url());
+    let after = api.wait_delivery_status(&id, "delivered", SOON).await;
+    assert_eq!(after["id"], before["id"], "the same delivery");
+    assert_eq!(got.last().unwrap().answered, 200);
+    for r in &got {
+        assert_eq!(r.header("webhook-id"), id);
+        assert_eq!(r.body, got[0].body);
+    }
+    // The event was fanned out once: one delivery, not one per start.
+    let (_, all) = api.get("/v1/webhooks/deliveries").await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 1, "{all}");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_retry_resends_a_failed_delivery() {
+    let listener = Listener::start().await;
+    listener.otherwise(Reply::status(500));
+    let url = listener.url.clone();
+    let mut d = TestDaemon::start_with(
+        0,
+        |_, _| {},
+        |c| {
+            c.webhooks.push(webhook(&url, &["*"]));
+            fast_retries(c);
+            c.webhook_delivery.max_attempts = 2;
+        },
+    )
+    .await;
+    let api = Api::new(d.base_url());
+    let id = append(&d, "otp.verified", serde_json::json!({}), None).await;
+    let failed = api.wait_delivery_status(&id, "failed", SOON).await;
+    assert_eq!(failed["attempt_count"], 2);
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("gave up"),
+        "{failed}"
+    );
+    assert_eq!(listener.received().len(), 2);
+    listener.otherwise(Reply::status(204));
+    let (status, scheduled) = api
+        .post(
+            &format!(
+                "/v1/webhooks/deliveries/{}/retry",
+                failed["id"].as_str().unwrap()
+            ),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{scheduled}");
+    assert_eq!(scheduled["status"], "pending");
+    let got = listener.wait_for(3, SOON).await;
+    assert_eq!(got[2].header("webhook-id"), id);
+    assert_eq!(got[2].body, got[0].body);
+    let delivered = api.wait_delivery_status(&id, "delivered", SOON).await;
+    assert_eq!(delivered["attempt_count"], 3);
+    let (status, problem) = api
+        .post(
+            "/v1/webhooks/deliveries/dlv_unknown/retry",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["status"], 404);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_filtered_by_type_and_targets_get_their_event() {
+    let messages = Listener::start().await;
+    let reverse = Listener::start().await;
+    let target = Listener::start().await;
+    let url = messages.url.clone();
+    let mut d = TestDaemon::start_with(
+        0,
+        |_, _| {},
+        |c| {
+            c.webhooks.push(webhook(&url, &["message.*"]));
+            fast_retries(c);
+        },
+    )
+    .await;
+    let api = Api::new(d.base_url());
+    let (status, created) = api
+        .post(
+            "/v1/webhooks/endpoints",
+            serde_json::json!({"url": reverse.url, "events": ["otp.reverse.verified"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let reverse_secret = created["secret"].as_str().unwrap().to_string();
+    // Appended in one transaction, so they are fanned out together.
+    let target_url = target.url.clone();
+    let ids = d
+        .state()
+        .store
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let ids = vec![
+                events::append(&tx, "otp.verified", &serde_json::json!({}))?,
+                events::append(&tx, "message.status", &serde_json::json!({}))?,
+                events::append_with_target(
+                    &tx,
+                    "otp.reverse.verified",
+                    &serde_json::json!({"otp_id": "r_otp_1"}),
+                    Some(&target_url),
+                )?,
+                events::append(&tx, "modem.status", &serde_json::json!({}))?,
+            ];
+            tx.commit()?;
+            Ok(ids)
+        })
+        .await
+        .unwrap();
+    d.state().events_appended.notify_waiters();
+    let to_messages = messages.wait_for(1, SOON).await;
+    let to_reverse = reverse.wait_for(1, SOON).await;
+    let to_target = target.wait_for(1, SOON).await;
+    assert_eq!(to_messages[0].header("webhook-id"), ids[1]);
+    assert_eq!(to_reverse[0].header("webhook-id"), ids[2]);
+    assert_eq!(to_target[0].header("webhook-id"), ids[2]);
+    assert_eq!(to_target[0].body, to_reverse[0].body);
+    assert!(standard_signature_ok(&reverse_secret, &to_reverse[0]));
+    // The target is signed with the first configured secret.
+    assert!(standard_signature_ok(SECRET, &to_target[0]));
+    assert!(contiguity_signature_ok(SECRET, &to_target[0]));
+    let (_, all) = api.get("/v1/webhooks/deliveries").await;
+    let mut fanned: Vec<(String, String)> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["event_type"].as_str().unwrap().to_string(),
+                d["endpoint_kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    fanned.sort();
+    assert_eq!(
+        fanned,
+        vec![
+            ("message.status".to_string(), "config".to_string()),
+            ("otp.reverse.verified".to_string(), "api".to_string()),
+            ("otp.reverse.verified".to_string(), "target".to_string()),
+        ]
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_target_url_fails_without_an_attempt() {
+    let mut d = TestDaemon::start_with(0, |_, _| {}, fast_retries).await;
+    let id = append(
+        &d,
+        "otp.reverse.verified",
+        serde_json::json!({}),
+        Some("javascript:alert(1)"),
+    )
+    .await;
+    let api = Api::new(d.base_url());
+    let failed = api.wait_delivery_status(&id, "failed", SOON).await;
+    assert_eq!(failed["endpoint_kind"], "target");
+    assert_eq!(failed["attempt_count"], 0);
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("URL"),
+        "{failed}"
+    );
+    d.stop().await;
+}
