@@ -17,4 +17,5 @@ pub mod pool;
 pub mod secret;
 pub mod sim;
 pub mod store;
+pub mod systemd;
 pub mod webhook;

@@ -1,17 +1,19 @@
 //! The HTTP API (SPEC §3): Contiguity-compatible routes and the native `/v1`.
 
+pub mod simulator;
+pub mod webhooks;
+
 use crate::daemon::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
-pub mod webhooks;
-
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(simulator::routes())
         // Until the API branch puts them behind auth.
         .merge(webhooks::routes())
         .with_state(state)
