@@ -526,13 +526,13 @@ async fn a_pool_of_four_loses_nothing_and_sends_nothing_twice_when_one_is_unplug
     // Every message left exactly once, except one whose fate the unplug made uncertain (its part was
     // written when the port vanished): that one may have gone out at most once.
     let world = d.network.world().messages();
-    for i in 0..24 {
+    for (i, id) in ids.iter().enumerate() {
         let to = format!("+4477009003{i:02}");
         let n = world.iter().filter(|m| m.to == to).count();
         assert!(n <= 1, "{to} sent {n} times");
         if n == 0 {
             let store = d.state().store.clone();
-            let id = ids[i].clone();
+            let id = id.clone();
             let view = store
                 .call(move |c| Ok(outbound::get(c, &id)?))
                 .await
@@ -596,8 +596,7 @@ async fn direct_routing_with_cmt_and_cds_when_the_modem_cannot_store_first() {
     let cnmi = d.modems[0]
         .commands()
         .into_iter()
-        .filter(|c| c.starts_with("AT+CNMI=2"))
-        .last();
+        .rfind(|c| c.starts_with("AT+CNMI=2"));
     assert!(
         cnmi.as_deref()
             .is_some_and(|c| c.starts_with("AT+CNMI=2,2")),

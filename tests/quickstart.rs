@@ -13,7 +13,10 @@ struct Daemon(Child);
 impl Drop for Daemon {
     fn drop(&mut self) {
         // SIGTERM first (graceful path), then make sure.
-        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -27,14 +30,20 @@ impl Drop for Daemon {
 
 fn simgate(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_simgate"));
-    c.current_dir(dir).env_remove("SIMGATE_CONFIG").env_remove("SIMGATE_API_KEY");
+    c.current_dir(dir)
+        .env_remove("SIMGATE_CONFIG")
+        .env_remove("SIMGATE_API_KEY");
     c
 }
 
 /// Starts `simgate run --simulate 2` as the README says; only the port (a free one, so tests can
 /// run beside anything on 8080) and the simulated send latency come from a config file.
 fn start(dir: &std::path::Path) -> (Daemon, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::write(
         dir.join("simgate.toml"),
         format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[simulator]\nsend_latency_ms = 50\n"),
@@ -74,14 +83,20 @@ fn start(dir: &std::path::Path) -> (Daemon, String) {
 /// Tiny blocking HTTP helpers over reqwest's async client (no blocking feature in the build).
 mod reqwest {
     pub fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
     }
 
     pub fn blocking_get(url: &str) -> Result<(u16, serde_json::Value), String> {
         call(url, None)
     }
 
-    pub fn call(url: &str, body: Option<serde_json::Value>) -> Result<(u16, serde_json::Value), String> {
+    pub fn call(
+        url: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), String> {
         runtime().block_on(async {
             let client = ::reqwest::Client::new();
             let request = match body {
@@ -107,27 +122,52 @@ fn readme_quick_start_reverse_and_standard_otp() {
     let client_args = ["--url", base.as_str(), "--api-key", KEY];
 
     // `simgate modems` lists the two virtual modems, ready.
-    let out = simgate(dir.path()).arg("modems").args(client_args).output().unwrap();
+    let out = simgate(dir.path())
+        .arg("modems")
+        .args(client_args)
+        .output()
+        .unwrap();
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(listing.matches("ready").count(), 2, "{listing}");
 
     // Reverse OTP: initiate, the phone texts the factor, the status is verified.
-    let (status, json) =
-        reqwest::call(&format!("{base}/otp/reverse/initiate"), Some(serde_json::json!({"number": "+15557654321"}))).unwrap();
+    let (status, json) = reqwest::call(
+        &format!("{base}/otp/reverse/initiate"),
+        Some(serde_json::json!({"number": "+15557654321"})),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{json}");
     let otp_id = json["data"]["otp_id"].as_str().unwrap().to_string();
     let factor = json["data"]["factor"].as_str().unwrap().to_string();
     let to = json["data"]["to"].as_str().unwrap().to_string();
     let out = simgate(dir.path())
-        .args(["sim", "inject", "--from", "+15557654321", "--to", &to, "--text", &factor])
+        .args([
+            "sim",
+            "inject",
+            "--from",
+            "+15557654321",
+            "--to",
+            &to,
+            "--text",
+            &factor,
+        ])
         .args(client_args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, json) = reqwest::blocking_get(&format!("{base}/otp/reverse/verify/{otp_id}")).unwrap();
+        let (_, json) =
+            reqwest::blocking_get(&format!("{base}/otp/reverse/verify/{otp_id}")).unwrap();
         if json["data"]["status"] == "verified" {
             assert_eq!(json["data"]["verified"], true);
             break;
@@ -137,7 +177,11 @@ fn readme_quick_start_reverse_and_standard_otp() {
     }
 
     // Standard OTP: the code is read from what the "phone" received.
-    let (status, json) = reqwest::call(&format!("{base}/otp/new"), Some(serde_json::json!({"to": "+15557654321"}))).unwrap();
+    let (status, json) = reqwest::call(
+        &format!("{base}/otp/new"),
+        Some(serde_json::json!({"to": "+15557654321"})),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{json}");
     let otp_id = json["data"]["otp_id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
