@@ -154,10 +154,13 @@ pub async fn start(
         modems.push((handle, caps));
     }
     drop(inbound_tx);
-    let pool = Pool::new(store.clone(), modems, PoolOptions::default());
-    tasks.extend(pool.start(shutdown.clone()));
-
     let events_appended = Arc::new(Notify::new());
+    let pool_options = PoolOptions {
+        events_appended: events_appended.clone(),
+        ..PoolOptions::default()
+    };
+    let pool = Pool::new(store.clone(), modems, pool_options);
+    tasks.extend(pool.start(shutdown.clone()));
     let verifier = Verifier::new(
         &config,
         store.clone(),
@@ -165,6 +168,11 @@ pub async fn start(
         secret.clone(),
         events_appended.clone(),
     );
+    tasks.push(tokio::spawn(
+        verifier
+            .clone()
+            .run_janitor(Duration::from_secs(30), shutdown.clone()),
+    ));
     let numbers_pool = pool.clone();
     let inbound = Inbound {
         store: store.clone(),

@@ -44,6 +44,8 @@ pub struct PoolOptions {
     pub retry_base: Duration,
     /// How often idle workers look at the queue without being woken (for back-offs ending).
     pub idle_poll: Duration,
+    /// Woken when a message's status event was appended (webhook delivery listens).
+    pub events_appended: Arc<Notify>,
 }
 
 impl Default for PoolOptions {
@@ -52,6 +54,7 @@ impl Default for PoolOptions {
             max_attempts: 5,
             retry_base: Duration::from_secs(2),
             idle_poll: Duration::from_secs(1),
+            events_appended: Arc::new(Notify::new()),
         }
     }
 }
@@ -214,6 +217,8 @@ impl Pool {
                             })
                             .await,
                     );
+                    // The release may have failed the message for good (a status event).
+                    self.options.events_appended.notify_waiters();
                     self.wake();
                     return;
                 }
@@ -225,6 +230,7 @@ impl Pool {
                             .call(move |c| Ok(outbound::fail(c, &id, &reason)?))
                             .await,
                     );
+                    self.options.events_appended.notify_waiters();
                     return;
                 }
             }
@@ -235,6 +241,7 @@ impl Pool {
                 .call(move |c| Ok(outbound::finish_sent(c, &id2)?))
                 .await,
         );
+        self.options.events_appended.notify_waiters();
         tracing::info!(message = %id, modem = %name, "sent");
     }
 
