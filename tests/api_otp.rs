@@ -474,6 +474,24 @@ async fn native_verifications_lifecycle() {
         .await
         .unwrap();
     problem_response(r, StatusCode::NOT_FOUND).await;
+
+    // Outcomes in /metrics: one verified, one cancelled.
+    let metrics = api
+        .request(Method::GET, "/metrics", Auth::Bearer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("simgate_verifications{status=\"verified\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("simgate_verifications{status=\"cancelled\"} 1\n"),
+        "{metrics}"
+    );
     d.stop().await;
 }
 
