@@ -53,10 +53,28 @@ pub struct RunOptions {
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let running = start(config, options, shutdown_rx).await?;
+    crate::systemd::notify("READY=1\nSTATUS=serving");
+    let watchdog = crate::systemd::watchdog_interval().map(|period| {
+        let store = running.state.store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period / 2);
+            loop {
+                tick.tick().await;
+                // Ping only while the database answers: a wedged daemon gets restarted.
+                if store.ping().await {
+                    crate::systemd::notify("WATCHDOG=1");
+                }
+            }
+        })
+    });
     wait_for_signal().await;
     tracing::info!("shutting down: finishing the current AT commands");
+    crate::systemd::notify("STOPPING=1");
     let _ = shutdown_tx.send(true);
     running.stop().await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     Ok(())
 }
 

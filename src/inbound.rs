@@ -38,7 +38,7 @@ pub struct Inbound {
 /// What happened to one PDU.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Message(InboundMessage),
+    Message(Box<InboundMessage>),
     Partial,
     Duplicate,
     StatusReport {
@@ -130,15 +130,19 @@ impl Inbound {
                     }
                     Ok(Pdu::StatusReport(report)) => {
                         let changed = outbound::apply_status_report(&tx, &modem, report.message_ref, report.status)?;
+                        let recipient = report.recipient.to_display();
+                        let discharge = report.discharge_time.to_rfc3339();
                         let fresh = inbound_store::record_status_report(
                             &tx,
-                            &modem,
-                            &pdu,
-                            report.message_ref,
-                            &report.recipient.to_display(),
-                            report.status,
-                            Some(&report.discharge_time.to_rfc3339()),
-                            changed.is_some(),
+                            &inbound_store::StatusReportRow {
+                                modem: &modem,
+                                pdu: &pdu,
+                                message_ref: report.message_ref,
+                                recipient: &recipient,
+                                status: report.status,
+                                discharge_time: Some(&discharge),
+                                matched: changed.is_some(),
+                            },
                         )?;
                         if !fresh {
                             Outcome::Duplicate

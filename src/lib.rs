@@ -18,5 +18,6 @@ pub mod pool;
 pub mod secret;
 pub mod sim;
 pub mod store;
+pub mod systemd;
 pub mod verify;
 pub mod webhook;

@@ -1,7 +1,7 @@
 //! The `simgate` binary: parse the command line and hand over to the library.
 
 use clap::Parser;
-use simgate::cli::{self, Cli, Command, PduCommand};
+use simgate::cli::{self, client, Cli, Command, PduCommand, SimCommand};
 use simgate::config::Config;
 use std::process::ExitCode;
 
@@ -42,6 +42,30 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             },
         },
+        Command::Modems { client } => {
+            with_client(&client, |c| async move { client::modems(&c).await })
+        }
+        Command::Send {
+            to,
+            text,
+            from,
+            client,
+        } => with_client(&client, |c| async move {
+            client::send(&c, &to, &text, from.as_deref()).await
+        }),
+        Command::Sim { command } => match command {
+            SimCommand::Inject {
+                from,
+                to,
+                text,
+                client,
+            } => with_client(&client, |c| async move {
+                client::sim_inject(&c, &from, to.as_deref(), &text).await
+            }),
+            SimCommand::Outbox { to, client } => with_client(&client, |c| async move {
+                client::sim_outbox(&c, to.as_deref()).await
+            }),
+        },
         Command::Run { config, simulate } => {
             let config = match Config::locate(config.config.as_deref()) {
                 Ok((config, _)) => config,
@@ -65,6 +89,39 @@ fn main() -> ExitCode {
                 Err(e) => fail(format!("{e:#}")),
             }
         }
+    }
+}
+
+/// Runs a client command against the daemon and prints its answer.
+fn with_client<F, Fut>(args: &cli::ClientArgs, f: F) -> ExitCode
+where
+    F: FnOnce(client::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let client = match client::Client::from_args(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match runtime.block_on(f(client)) {
+        Ok(out) => {
+            print!(
+                "{}",
+                if out.ends_with('\n') || out.is_empty() {
+                    out
+                } else {
+                    out + "\n"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -218,7 +218,7 @@ fn concat_matches(ours: Option<codec::Concat>, expected: &Value) -> bool {
                 && m.get("seq").and_then(Value::as_u64) == Some(u64::from(c.seq))
                 && m.get("ref_bits")
                     .and_then(Value::as_u64)
-                    .map_or(true, |b| b == bits)
+                    .is_none_or(|b| b == bits)
         }
         _ => false,
     }

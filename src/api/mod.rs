@@ -24,6 +24,7 @@ pub mod messages;
 pub mod metrics;
 pub mod modems;
 pub mod openapi;
+pub mod simulator;
 pub mod verifications;
 pub mod webhooks;
 
@@ -237,6 +238,8 @@ pub fn router(state: AppState) -> Router {
         .merge(contiguity_table().router)
         .merge(native)
         .merge(service_table().router)
+        // The built-in simulator's routes (404 unless running with --simulate).
+        .merge(simulator::routes())
         .layer(Extension(http_metrics.clone()))
         .layer(middleware::from_fn_with_state(
             auth::Keys::new(&state.config.auth.api_keys),

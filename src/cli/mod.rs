@@ -1,5 +1,6 @@
 //! The `simgate` command line (SPEC §1). Parsing only; each command calls into the library.
 
+pub mod client;
 pub mod pdu;
 
 use clap::{Args, Parser, Subcommand};
@@ -35,6 +36,72 @@ pub enum Command {
     Pdu {
         #[command(subcommand)]
         command: PduCommand,
+    },
+    /// List the running daemon's modems and their state.
+    Modems {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Send an SMS through the running daemon.
+    Send {
+        /// Recipient in E.164, e.g. +15551234567.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        text: String,
+        /// Send from this line (modem name or its number).
+        #[arg(long)]
+        from: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Drive the built-in simulator of a daemon started with --simulate.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+/// How to reach a running daemon.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// API base URL (default: http://<server.listen> from the config).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// API key (default: $SIMGATE_API_KEY, else the config's first key).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SIMGATE_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// A virtual phone texts one of the virtual SIMs (e.g. to finish a reverse-OTP demo).
+    Inject {
+        /// The phone's number, E.164.
+        #[arg(long)]
+        from: String,
+        /// The virtual SIM's number (default: the first modem's).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        text: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show what the virtual SIMs sent to phones (e.g. to read an OTP code).
+    Outbox {
+        /// Only messages to this number.
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 

@@ -54,22 +54,50 @@ impl Septets {
     }
 }
 
+/// Marks an entry of [`ASCII_TO_SEPTETS`] as an extension-table code.
+const EXTENDED_FLAG: u8 = 0x80;
+/// Marks an ASCII character with no GSM 7-bit code.
+const NO_CODE: u8 = 0xFF;
+
+/// Direct lookup for ASCII characters, built from the two tables at compile
+/// time: the common case then costs one index instead of a table scan.
+const ASCII_TO_SEPTETS: [u8; 128] = build_ascii_table();
+
+const fn build_ascii_table() -> [u8; 128] {
+    let mut table = [NO_CODE; 128];
+    let mut code = 0;
+    while code < 128 {
+        let c = DEFAULT_ALPHABET[code] as u32;
+        if c < 128 && code != ESCAPE as usize {
+            table[c as usize] = code as u8;
+        }
+        code += 1;
+    }
+    let mut i = 0;
+    while i < EXTENSION_TABLE.len() {
+        let (code, c) = EXTENSION_TABLE[i];
+        if (c as u32) < 128 {
+            table[c as usize] = EXTENDED_FLAG | code;
+        }
+        i += 1;
+    }
+    table
+}
+
 /// Looks a character up in the default alphabet, then in the extension table.
 pub fn char_to_septets(c: char) -> Option<Septets> {
-    // ASCII letters and digits map to themselves; checking them first keeps
-    // the common case fast.
-    if c.is_ascii_alphanumeric() {
-        return Some(Septets::Basic(c as u8));
+    if let Some(&entry) = ASCII_TO_SEPTETS.get(c as usize) {
+        return match entry {
+            NO_CODE => None,
+            _ if entry & EXTENDED_FLAG != 0 => Some(Septets::Extended(entry & !EXTENDED_FLAG)),
+            _ => Some(Septets::Basic(entry)),
+        };
     }
     if let Some(code) = EXTENSION_TABLE
         .iter()
         .find_map(|&(code, ch)| (ch == c).then_some(code))
     {
         return Some(Septets::Extended(code));
-    }
-    if c == '\u{1B}' {
-        // The escape slot is not a character.
-        return None;
     }
     DEFAULT_ALPHABET
         .iter()

@@ -4,7 +4,7 @@
 //! * [`encode_submit`] builds what the daemon sends after `AT+CMGS=<len>`.
 //! * [`encode_deliver`] and [`encode_status_report`] build what a network
 //!   sends, for the simulator.
-//! * [`plan`] picks the alphabet and cuts long texts; [`concat`] joins parts.
+//! * [`plan`] picks the alphabet and cuts long texts; [`concat`](mod@concat) joins parts.
 
 pub mod address;
 pub mod concat;

@@ -213,12 +213,18 @@ impl<T: Transport> AtChannel<T> {
             return Err(ChannelError::Closed("end of file".into()));
         }
         self.parser.push(&self.buf[..n]);
+        let mut stray_prompt = false;
         while let Some(event) = self.parser.next_event() {
             match event {
                 AtEvent::Urc(u) => self.urcs.push_back(u),
+                // A prompt nobody waits for (late, after a timeout) would swallow the next command.
+                AtEvent::Prompt => stray_prompt = true,
                 // Stray lines between commands (a late answer after a timeout): nothing to do.
                 other => tracing::trace!(?other, "stray line between commands"),
             }
+        }
+        if stray_prompt {
+            self.write_all(b"\x1b").await?;
         }
         Ok(())
     }

@@ -261,35 +261,24 @@ impl Driver {
                     self.status.send_modify(|s| s.opens += 1);
                     let mut channel = AtChannel::new(port);
                     let end = self.session(&mut channel).await;
-                    match end {
+                    let (why, pause) = match end {
                         SessionEnd::Shutdown => break,
-                        SessionEnd::Closed(reason) => {
-                            tracing::warn!(modem = %self.config.name, %reason, "port closed; will reopen");
-                            self.set_state(
-                                ModemState::Offline,
-                                Some(format!("port closed: {reason}")),
-                            );
-                            backoff.next_delay()
-                        }
+                        SessionEnd::Closed(reason) => (format!("port closed: {reason}"), None),
                         SessionEnd::Reinitialise(reason) => {
-                            tracing::warn!(modem = %self.config.name, %reason, "modem not answering; reinitialising");
-                            self.set_state(
-                                ModemState::Offline,
-                                Some(format!("not answering: {reason}")),
-                            );
-                            backoff.next_delay()
+                            (format!("not answering: {reason}"), None)
                         }
                         SessionEnd::Reset(reason) => {
-                            tracing::warn!(modem = %self.config.name, %reason, "modem hung; resetting with AT+CFUN=1,1");
                             let _ = channel.write_raw(b"\x1b").await;
                             let _ = channel.command("AT+CFUN=1,1", Duration::from_secs(2)).await;
-                            self.set_state(
-                                ModemState::Offline,
-                                Some(format!("reset after: {reason}")),
-                            );
-                            self.config.timings.reset_pause
+                            (
+                                format!("reset with AT+CFUN=1,1 after: {reason}"),
+                                Some(self.config.timings.reset_pause),
+                            )
                         }
-                    }
+                    };
+                    tracing::warn!(modem = %self.config.name, reason = %why, "modem session ended; will reopen");
+                    self.set_state(ModemState::Offline, Some(why));
+                    pause.unwrap_or_else(|| backoff.next_delay())
                 }
                 Err(message) => {
                     tracing::warn!(modem = %self.config.name, %message, "cannot open port");
@@ -423,9 +412,10 @@ impl Driver {
         // A prompt left open by a previous life of the daemon would swallow our commands.
         ch.write_raw(b"\x1b").await?;
         // The modem may still be booting: a few short tries before the normal deadline.
+        let probe = self.config.timings.command.min(Duration::from_secs(1));
         let mut alive = false;
-        for _ in 0..5 {
-            match ch.command("AT", Duration::from_secs(1)).await {
+        for _ in 0..3 {
+            match ch.command("AT", probe).await {
                 Ok(_) => {
                     alive = true;
                     break;
@@ -435,7 +425,7 @@ impl Driver {
             }
         }
         if !alive {
-            return match self.hang.on_timeout() {
+            return match self.hang.on_dead_session() {
                 HangAction::Reset => Err(SessionEnd::Reset("no answer to AT".into())),
                 _ => Err(SessionEnd::Reinitialise("no answer to AT".into())),
             };

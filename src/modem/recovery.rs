@@ -67,6 +67,11 @@ impl HangPolicy {
         if self.consecutive_timeouts < Self::TIMEOUTS_BEFORE_REINIT {
             return HangAction::Continue;
         }
+        self.on_dead_session()
+    }
+
+    /// A fresh session got no answer at all: that reinitialisation failed.
+    pub fn on_dead_session(&mut self) -> HangAction {
         self.consecutive_timeouts = 0;
         self.reinits_without_success += 1;
         if self.reinits_without_success > Self::REINITS_BEFORE_RESET {
@@ -115,6 +120,18 @@ mod tests {
                 Reinitialise
             ]
         );
+    }
+
+    #[test]
+    fn dead_sessions_escalate_to_a_reset() {
+        let mut p = HangPolicy::default();
+        // The session that saw the first timeouts already counted one reinit.
+        assert_eq!(p.on_timeout(), HangAction::Continue);
+        assert_eq!(p.on_timeout(), HangAction::Reinitialise);
+        assert_eq!(p.on_dead_session(), HangAction::Reinitialise);
+        assert_eq!(p.on_dead_session(), HangAction::Reset);
+        p.on_answer();
+        assert_eq!(p.on_dead_session(), HangAction::Reinitialise);
     }
 
     #[test]

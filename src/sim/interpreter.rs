@@ -237,6 +237,11 @@ pub struct ModemCore {
     registered: bool,
     signal_rssi: u8,
     hung: bool,
+    /// While hung, the firmware still obeys `AT+CFUN=1,1` (and nothing else): the kind of hang
+    /// a host's reset escalation is for.
+    hang_reset_cures: bool,
+    /// What arrived while hung, scanned for the reset command.
+    hung_line: Vec<u8>,
     failing_sends: VecDeque<u16>,
     cmti_to_drop: u32,
     // Power and volatile state.
@@ -280,6 +285,8 @@ impl ModemCore {
             registered: config.registered,
             signal_rssi: config.signal_rssi,
             hung: false,
+            hang_reset_cures: false,
+            hung_line: Vec::new(),
             failing_sends: VecDeque::new(),
             cmti_to_drop: 0,
             powered: false,
@@ -374,6 +381,9 @@ impl ModemCore {
 
     /// Bytes written by the host.
     pub fn feed(&mut self, bytes: &[u8], now: Instant) {
+        if self.powered && self.hung && self.hang_reset_cures {
+            return self.feed_while_hung(bytes);
+        }
         if !self.powered || self.hung {
             return;
         }
@@ -1441,11 +1451,44 @@ impl ModemCore {
     /// forgets any half-typed line.
     pub fn set_hung(&mut self, hung: bool, now: Instant) {
         self.hung = hung;
+        self.hang_reset_cures = false;
+        self.hung_line.clear();
         self.line.clear();
         self.output.clear();
         self.urcs.clear();
         if !hung {
             self.process_network_queue(now);
+        }
+    }
+
+    /// A hang that only `AT+CFUN=1,1` cures: everything else is read and discarded.
+    pub fn set_hung_until_reset(&mut self, now: Instant) {
+        self.set_hung(true, now);
+        self.hang_reset_cures = true;
+    }
+
+    fn feed_while_hung(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if byte == b'\r' || byte == b'\n' {
+                let line = String::from_utf8_lossy(&self.hung_line)
+                    .trim()
+                    .to_ascii_uppercase();
+                self.hung_line.clear();
+                if line.ends_with("AT+CFUN=1,1") {
+                    self.commands_total += 1;
+                    if self.commands.len() >= COMMAND_LOG_LIMIT {
+                        self.commands.pop_front();
+                    }
+                    self.commands.push_back("AT+CFUN=1,1".to_string());
+                    self.hung = false;
+                    self.hang_reset_cures = false;
+                    // No OK: the firmware is stuck; the reset itself still happens.
+                    self.effects.push_back(Effect::Reset);
+                    return;
+                }
+            } else if self.hung_line.len() < 64 {
+                self.hung_line.push(byte);
+            }
         }
     }
 
@@ -1464,7 +1507,7 @@ impl ModemCore {
     /// The next `count` sends fail with `+CMS ERROR: <code>`.
     pub fn fail_next_sends(&mut self, count: u32, code: u16) {
         self.failing_sends
-            .extend(std::iter::repeat(code).take(count as usize));
+            .extend(std::iter::repeat_n(code, count as usize));
     }
 
     /// The next `count` stored messages get no `+CMTI` (the daemon's sweep must find them).

@@ -164,6 +164,12 @@ impl SimModem {
             .change(|core| core.set_hung(hung, Instant::now()));
     }
 
+    /// Hangs the firmware so that only `AT+CFUN=1,1` (a reset) brings it back.
+    pub fn hang_until_reset(&self) {
+        self.shared
+            .change(|core| core.set_hung_until_reset(Instant::now()));
+    }
+
     /// Writes raw bytes to the daemon between two responses.
     pub fn inject_garbage(&self, bytes: &[u8]) {
         self.shared.change(|core| core.inject_garbage(bytes));

@@ -6,6 +6,8 @@
 //! Decoding text is the codec's job (`crate::codec`); this module only walks the octet layout of
 //! 3GPP TS 23.040 §9.2.2.2, so it never needs the alphabet tables.
 
+use crate::codec::address::{encode_smsc, encode_tp_address};
+use crate::codec::{Address, Timestamp};
 use std::fmt;
 
 /// Why a PDU typed after the `> ` prompt was refused (`+CMS ERROR: 304` on a real modem).
@@ -260,35 +262,13 @@ impl TypedSubmit {
     }
 }
 
-/// Encodes a phone number as an address field (length in digits, type, swapped semi-octets):
-/// `+` → international (0x91), otherwise unknown numbering (0x81). Non-digits are dropped.
-pub fn encode_number_address(number: &str) -> Vec<u8> {
-    let international = number.trim().starts_with('+');
-    let digits: Vec<u8> = number
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|digit| digit - b'0')
-        .collect();
-    let mut field = Vec::with_capacity(2 + digits.len().div_ceil(2));
-    field.push(digits.len() as u8);
-    field.push(if international { 0x91 } else { 0x81 });
-    for pair in digits.chunks(2) {
-        let low = pair.first().copied().unwrap_or(0x0F);
-        let high = pair.get(1).copied().unwrap_or(0x0F);
-        field.push((high << 4) | low);
+/// An address field for `number` through the codec (`+` → international), or an empty one.
+fn encode_number_address(number: &str) -> Vec<u8> {
+    let mut field = Vec::with_capacity(12);
+    match Address::parse_number(number) {
+        Some(address) => encode_tp_address(&address, &mut field),
+        None => field.extend_from_slice(&[0, 0x81]),
     }
-    field
-}
-
-/// Encodes an SMSC field (length in octets, type, semi-octets); an empty number gives `00`.
-pub fn encode_smsc_field(number: &str) -> Vec<u8> {
-    let address = encode_number_address(number);
-    if address.first().copied().unwrap_or(0) == 0 {
-        return vec![0];
-    }
-    let mut field = Vec::with_capacity(address.len());
-    field.push((address.len() - 1) as u8);
-    field.extend_from_slice(address.get(1..).unwrap_or(&[]));
     field
 }
 
@@ -311,26 +291,6 @@ pub fn decode_semi_octet_address(field: &[u8]) -> String {
     text
 }
 
-/// TP-SCTS (TS 23.040 §9.2.3.11) for a moment: swapped BCD, time zone in quarter hours.
-pub fn encode_timestamp(moment: time::OffsetDateTime) -> [u8; 7] {
-    let swap = |value: u8| ((value % 10) << 4) | (value / 10);
-    let offset_quarters = moment.offset().whole_minutes() / 15;
-    let zone_magnitude = offset_quarters.unsigned_abs().min(79) as u8;
-    let mut zone = swap(zone_magnitude);
-    if offset_quarters < 0 {
-        zone |= 0x08;
-    }
-    [
-        swap((moment.year().rem_euclid(100)) as u8),
-        swap(u8::from(moment.month())),
-        swap(moment.day()),
-        swap(moment.hour()),
-        swap(moment.minute()),
-        swap(moment.second()),
-        zone,
-    ]
-}
-
 /// The SMS-DELIVER the recipient receives for one SUBMIT part: the SMSC prefix, TP-OA = the
 /// sender, the SUBMIT's PID, DCS, UDL and UD (UDH included) unchanged, TP-SCTS = `arrival`.
 /// Returned as the hex a modem prints (SMSC field first).
@@ -345,12 +305,13 @@ pub fn deliver_from_submit(
     if submit.has_user_data_header() {
         first_octet |= 0x40;
     }
-    let mut pdu = encode_smsc_field(smsc_number);
+    let mut pdu = Vec::with_capacity(176);
+    encode_smsc(Address::parse_number(smsc_number).as_ref(), &mut pdu);
     pdu.push(first_octet);
     pdu.extend_from_slice(&encode_number_address(sender_number));
     pdu.push(submit.protocol_id);
     pdu.push(submit.data_coding);
-    pdu.extend_from_slice(&encode_timestamp(arrival));
+    pdu.extend_from_slice(&Timestamp::from_offset_datetime(arrival).encode());
     pdu.push(submit.user_data_len);
     pdu.extend_from_slice(&submit.user_data);
     hex::encode_upper(pdu)
@@ -422,20 +383,6 @@ mod tests {
         assert_eq!(
             decode_semi_octet_address(&encode_number_address("0612")),
             "0612"
-        );
-        assert_eq!(
-            hex::encode_upper(encode_smsc_field("+19037029920")),
-            "07919130079229F0"
-        );
-        assert_eq!(encode_smsc_field(""), vec![0]);
-    }
-
-    #[test]
-    fn timestamps_use_swapped_bcd_and_quarter_hours() {
-        let moment = time::macros::datetime!(2011-02-28 11:50:50 -05:00);
-        assert_eq!(
-            hex::encode_upper(encode_timestamp(moment)),
-            "1120821105050A"
         );
     }
 

@@ -47,7 +47,7 @@ pub enum Recorded {
     /// A part of a message still missing other parts.
     Partial,
     /// A whole message is now complete.
-    Message(InboundMessage),
+    Message(Box<InboundMessage>),
 }
 
 /// The key that recognises a re-delivered PDU on the same modem.
@@ -94,7 +94,7 @@ pub fn record_part(conn: &Connection, part: &InboundPart) -> rusqlite::Result<Re
                 "UPDATE inbound_parts SET message_id = ?2 WHERE id = ?1",
                 params![part_id, message.id],
             )?;
-            Ok(Recorded::Message(message))
+            Ok(Recorded::Message(Box::new(message)))
         }
         Some((reference, total, _)) => {
             let group = group_parts(conn, &part.modem, &part.sender, reference, total)?;
@@ -106,7 +106,7 @@ pub fn record_part(conn: &Connection, part: &InboundPart) -> rusqlite::Result<Re
             let body = join(&group);
             let message = insert_message(conn, part, &body, u32::from(total), true, now)?;
             claim_group(conn, &group, &message.id)?;
-            Ok(Recorded::Message(message))
+            Ok(Recorded::Message(Box::new(message)))
         }
     }
 }
@@ -301,21 +301,25 @@ fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboundMessage> {
     })
 }
 
+/// A status report as recorded.
+#[derive(Debug, Clone)]
+pub struct StatusReportRow<'a> {
+    pub modem: &'a str,
+    pub pdu: &'a str,
+    pub message_ref: u8,
+    pub recipient: &'a str,
+    pub status: u8,
+    pub discharge_time: Option<&'a str>,
+    /// Whether it matched one of our sent parts.
+    pub matched: bool,
+}
+
 /// Records a status report once (by PDU key); `false` when it was seen before.
-pub fn record_status_report(
-    conn: &Connection,
-    modem: &str,
-    pdu: &str,
-    message_ref: u8,
-    recipient: &str,
-    status: u8,
-    discharge_time: Option<&str>,
-    matched: bool,
-) -> rusqlite::Result<bool> {
+pub fn record_status_report(conn: &Connection, r: &StatusReportRow<'_>) -> rusqlite::Result<bool> {
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO status_reports (modem, pdu_key, message_ref, recipient, status, discharge_time, matched, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![modem, pdu_key(modem, pdu), message_ref, recipient, status, discharge_time, matched, now_ms()],
+        params![r.modem, pdu_key(r.modem, r.pdu), r.message_ref, r.recipient, r.status, r.discharge_time, r.matched, now_ms()],
     )?;
     Ok(inserted > 0)
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Generous bound for anything that should happen "at once".
-pub const SOON: Duration = Duration::from_secs(10);
+pub const SOON: Duration = Duration::from_secs(20);
 pub const API_KEY: &str = "sk_test_0123456789";
 
 /// Driver timings short enough for tests: fast health/sweep, quick recovery.
