@@ -216,8 +216,8 @@ async fn bad_input_on_send_text() {
             StatusCode::BAD_REQUEST,
         ),
         (
-            r#"{"to": "+447700900001", "message": "x"}"#,
-            "text/plain",
+            "to=%2B447700900001&message=x",
+            "application/x-www-form-urlencoded",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
         (
@@ -231,6 +231,17 @@ async fn bad_input_on_send_text() {
         let (status, value) = read(r).await;
         contiguity_error(status, &value, expected);
     }
+    // JSON labelled as a form (as `curl -d` sends it) is read as JSON.
+    let r = api
+        .post_raw(
+            "/send/text",
+            r#"{"to": "+447700900001", "message": "x"}"#.to_string(),
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    let (status, value) = read(r).await;
+    contiguity_ok(status, &value);
+
     // Wrong type names the field.
     let r = api
         .post_raw(

@@ -226,22 +226,14 @@ impl ApiError {
             "api_version": API_VERSION,
             "object": "error",
         });
-        let mut data = Map::new();
-        data.insert("error".into(), json!(self.detail));
-        data.insert("status".into(), json!(status));
-        if let Some(field) = &self.field {
-            data.insert("field".into(), json!(field));
-        }
-        if let Some(secs) = self.retry_after_secs {
-            data.insert("retry_after".into(), json!(secs));
-        }
-        data.insert("metadata".into(), metadata);
+        // Exactly the members SPEC §3a names: clients may check them exactly. The retry delay
+        // travels in the Retry-After header.
         json!({
             "id": id,
             "timestamp": timestamp_ms,
             "api_version": API_VERSION,
             "object": "error",
-            "data": Value::Object(data),
+            "data": { "error": self.detail, "status": status, "metadata": metadata },
             "type": self.type_uri(),
             "title": self.kind.title(),
             "status": status,
@@ -388,6 +380,25 @@ mod tests {
         assert_eq!(body["title"], "Not found");
         assert_eq!(body["detail"], "no otp");
         assert_eq!(body["type"], "urn:simgate:problem:not-found");
+        let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "api_version",
+                "data",
+                "detail",
+                "id",
+                "object",
+                "status",
+                "timestamp",
+                "title",
+                "type"
+            ]
+        );
+        let mut data: Vec<&String> = body["data"].as_object().unwrap().keys().collect();
+        data.sort();
+        assert_eq!(data, ["error", "metadata", "status"]);
     }
 
     #[test]

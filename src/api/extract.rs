@@ -20,15 +20,21 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        check_json_content_type(request.headers())?;
+        let declared = check_json_content_type(request.headers()).err();
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(body_rejection)?;
-        parse_json(&bytes).map(ApiJson)
+        // The body decides: `curl -d '{…}'` labels JSON as a form, and that is fine. A body
+        // that is not JSON under a non-JSON type gets the media-type error, which says more.
+        match (parse_json(&bytes), declared) {
+            (Err(e), Some(media)) if e.kind == ErrorKind::MalformedJson => Err(media),
+            (result, _) => result.map(ApiJson),
+        }
     }
 }
 
-/// A missing `Content-Type` is accepted (many scripts forget it); a non-JSON one is not.
+/// `Ok` for a missing or JSON `Content-Type`; otherwise the 415 to give if the body turns out
+/// not to be JSON either.
 pub fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
@@ -40,7 +46,7 @@ pub fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), Ap
     } else {
         Err(ApiError::new(
             ErrorKind::UnsupportedMediaType,
-            format!("expected Content-Type: application/json, got {essence:?}"),
+            format!("expected a JSON body (Content-Type: application/json), got {essence:?}"),
         ))
     }
 }

@@ -110,6 +110,12 @@ fn path_param(name: &str, description: &str) -> Value {
             "schema": { "type": "string" } })
 }
 
+fn end_user_ip_header() -> Value {
+    json!({ "name": "X-End-User-IP", "in": "header", "required": false,
+            "description": "The end user's IP, for the per-IP rate limit (otp.rate_per_ip_per_hour). The caller's own address is never used: it is the app's server.",
+            "schema": { "type": "string" } })
+}
+
 fn idempotency_header() -> Value {
     json!({ "name": "Idempotency-Key", "in": "header", "required": false,
             "description": "1 to 255 visible ASCII characters. The same key with the same request replays the first response (with `Idempotent-Replayed: true`); with a different request it is refused (422). Kept 24 h, per API key.",
@@ -194,21 +200,24 @@ fn paths() -> Map<String, Value> {
 
     // Contiguity face: OTP.
     let otp_new = |summary: &str| {
-        operation(
-            "contiguity",
-            summary,
-            Some(
-                json!({ "type": "object", "required": ["to"], "properties": {
+        with_params(
+            operation(
+                "contiguity",
+                summary,
+                Some(
+                    json!({ "type": "object", "required": ["to"], "properties": {
                 "to": { "type": "string", "description": "E.164 (or national in otp.default_country)." },
                 "language": { "type": ["string", "null"], "description": "en, es, fr, de, pt, pt-br… (default en)." },
                 "name": { "type": ["string", "null"], "description": "App name shown in the SMS." }
             } }),
-            ),
-            200,
-            contiguity_ok(json!({ "type": "object", "required": ["otp_id"],
+                ),
+                200,
+                contiguity_ok(json!({ "type": "object", "required": ["otp_id"],
                 "properties": { "otp_id": { "type": "string", "description": "otp_…" } } })),
-            &[400, 401, 413, 415, 429, 503],
-            true,
+                &[400, 401, 413, 415, 429, 503],
+                true,
+            ),
+            vec![end_user_ip_header()],
         )
     };
     add("/otp/new", "post", otp_new("Send an OTP code by SMS."));
@@ -249,12 +258,13 @@ fn paths() -> Map<String, Value> {
     add(
         "/otp/reverse/initiate",
         "post",
-        operation(
-            "contiguity",
-            "Start a reverse OTP: the person texts the factor from their phone to `to`.",
-            Some(schema_ref("ReverseRequest")),
-            200,
-            contiguity_ok(json!({ "type": "object",
+        with_params(
+            operation(
+                "contiguity",
+                "Start a reverse OTP: the person texts the factor from their phone to `to`.",
+                Some(schema_ref("ReverseRequest")),
+                200,
+                contiguity_ok(json!({ "type": "object",
                 "required": ["otp_id", "number", "factor", "to", "expires_at", "ui"],
                 "properties": {
                     "otp_id": { "type": "string", "description": "r_otp_…" },
@@ -265,8 +275,10 @@ fn paths() -> Map<String, Value> {
                         "qr_code": { "type": "string", "description": "sms:+1…?body=FACTOR" } } },
                     "success_url": { "type": ["string", "null"] }, "service": { "type": ["string", "null"] }
                 } })),
-            &[400, 401, 413, 415, 429, 503],
-            true,
+                &[400, 401, 413, 415, 429, 503],
+                true,
+            ),
+            vec![end_user_ip_header()],
         ),
     );
     add(
@@ -349,7 +361,7 @@ fn paths() -> Map<String, Value> {
                 &[400, 401, 409, 413, 415, 422, 429, 503],
                 false,
             ),
-            vec![idempotency_header()],
+            vec![idempotency_header(), end_user_ip_header()],
         ),
     );
     add(
@@ -433,7 +445,7 @@ fn paths() -> Map<String, Value> {
                 &[400, 401, 409, 413, 415, 422, 429, 503],
                 false,
             ),
-            vec![idempotency_header()],
+            vec![idempotency_header(), end_user_ip_header()],
         ),
     );
     add(
@@ -901,6 +913,35 @@ mod tests {
                 .take_while(|c| c.is_ascii_alphanumeric())
                 .collect();
             assert!(schemas.contains_key(&name), "missing schema {name}");
+        }
+    }
+
+    #[test]
+    fn every_operation_declares_its_path_parameters_and_a_success() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let template: Vec<&str> = path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .collect();
+            for (method, op) in item.as_object().unwrap() {
+                let declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "path")
+                            .map(|p| p["name"].as_str().unwrap())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert_eq!(declared, template, "{method} {path}");
+                let responses = op["responses"].as_object().unwrap();
+                assert!(
+                    responses.keys().any(|code| code.starts_with('2')),
+                    "{method} {path} has no success response"
+                );
+                assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()));
+            }
         }
     }
 

@@ -159,6 +159,26 @@ pub fn contiguity_error(status: StatusCode, body: &Value, expected: StatusCode) 
         assert!(body.get(k).is_some(), "missing {k}: {body}");
     }
     check_metadata(body, "error", "err_");
+    assert_eq!(
+        keys(body),
+        [
+            "api_version",
+            "data",
+            "detail",
+            "id",
+            "object",
+            "status",
+            "timestamp",
+            "title",
+            "type"
+        ],
+        "{body}"
+    );
+    assert_eq!(
+        keys(&body["data"]),
+        ["error", "metadata", "status"],
+        "{body}"
+    );
     assert_eq!(body["status"], expected.as_u16(), "{body}");
     assert_eq!(body["data"]["status"], expected.as_u16(), "{body}");
     let error = body["data"]["error"]
