@@ -657,4 +657,49 @@ events = ["*"]
         assert!(!is_e164("+0123456789"));
         assert!(!is_e164("+1555abc0001"));
     }
+
+    /// The shipped example parses, and documents every key the config has.
+    #[test]
+    fn example_config_is_valid_and_complete() {
+        let example = include_str!("../config/simgate.example.toml");
+        Config::parse(example).expect("config/simgate.example.toml is valid");
+        let defaults: toml::Value = toml::Value::try_from(Config::default()).unwrap();
+        let mut missing = Vec::new();
+        if let toml::Value::Table(tables) = defaults {
+            for (table, value) in tables {
+                let keys: Vec<String> = match value {
+                    toml::Value::Table(t) => t.keys().cloned().collect(),
+                    // [[modem]] / [[webhook]]: the keys of one default entry.
+                    toml::Value::Array(_) => match table.as_str() {
+                        "modem" => toml::Value::try_from(Modem::default())
+                            .ok()
+                            .and_then(|v| v.as_table().map(|t| t.keys().cloned().collect()))
+                            .unwrap_or_default(),
+                        "webhook" => toml::Value::try_from(Webhook::default())
+                            .ok()
+                            .and_then(|v| v.as_table().map(|t| t.keys().cloned().collect()))
+                            .unwrap_or_default(),
+                        _ => Vec::new(),
+                    },
+                    _ => Vec::new(),
+                };
+                for key in keys {
+                    let documented = example
+                        .lines()
+                        .map(|l| l.trim_start_matches('#').trim_start())
+                        .any(|l| l.starts_with(&format!("{key} =")));
+                    if !documented {
+                        missing.push(format!("{table}.{key}"));
+                    }
+                }
+            }
+        }
+        // Optional keys with no default (serialised as absent) are checked by name.
+        for key in ["pin", "number", "link_dir"] {
+            if !example.contains(&format!("{key} =")) {
+                missing.push(key.to_string());
+            }
+        }
+        assert!(missing.is_empty(), "undocumented keys: {missing:?}");
+    }
 }
