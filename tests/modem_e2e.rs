@@ -620,3 +620,26 @@ async fn direct_routing_with_cmt_and_cds_when_the_modem_cannot_store_first() {
     wait_status(&d, &id, "delivered").await;
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_sim_send_caps_hold_messages_back() {
+    let mut d =
+        TestDaemon::start_with(1, |_, _| {}, |config| config.modems[0].max_per_minute = 2).await;
+    d.wait_all_ready().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            send_text(d.state(), text(&format!("+4477009006{i:02}"), "capped"))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    wait_status(&d, &ids[0], "sent").await;
+    wait_status(&d, &ids[1], "sent").await;
+    // The third would exceed 2 parts per minute on this SIM: it waits in the queue.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(outbound_status(&d, &ids[2]).await.unwrap().status, "queued");
+    assert_eq!(d.network.world().messages().len(), 2);
+    d.stop().await;
+}

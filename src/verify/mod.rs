@@ -695,6 +695,40 @@ impl VerificationRow {
     }
 }
 
+/// What replaces a code-bearing SMS text once the code is dead.
+pub const REDACTED_BODY: &str = "[code removed after the verification ended]";
+
+/// Replaces the text and PDUs of OTP messages whose verification is over (verified, locked,
+/// cancelled, or past its expiry) and whose SMS is no longer waiting to be sent. Returns how
+/// many messages were redacted.
+pub fn redact_finished_codes(
+    conn: &mut rusqlite::Connection,
+    now_ms: i64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let finished =
+        "SELECT m.id FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
+         WHERE m.purpose = 'otp' AND m.body != ?1 AND m.status NOT IN ('queued', 'sending')
+           AND (v.status != 'pending' OR v.expires_at <= ?2)";
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare(finished)?;
+        let rows = stmt.query_map(rusqlite::params![REDACTED_BODY, now_ms], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in &ids {
+        tx.execute(
+            "UPDATE outbound_messages SET body = ?2 WHERE id = ?1",
+            rusqlite::params![id, REDACTED_BODY],
+        )?;
+        tx.execute(
+            "UPDATE outbound_parts SET pdu = '' WHERE message_id = ?1",
+            [id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(ids.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -735,38 +769,4 @@ mod tests {
             !VerifyError::Send(SendError::Store(StoreError::Task("x".into()))).is_client_error()
         );
     }
-}
-
-/// What replaces a code-bearing SMS text once the code is dead.
-pub const REDACTED_BODY: &str = "[code removed after the verification ended]";
-
-/// Replaces the text and PDUs of OTP messages whose verification is over (verified, locked,
-/// cancelled, or past its expiry) and whose SMS is no longer waiting to be sent. Returns how
-/// many messages were redacted.
-pub fn redact_finished_codes(
-    conn: &mut rusqlite::Connection,
-    now_ms: i64,
-) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
-    let finished =
-        "SELECT m.id FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
-         WHERE m.purpose = 'otp' AND m.body != ?1 AND m.status NOT IN ('queued', 'sending')
-           AND (v.status != 'pending' OR v.expires_at <= ?2)";
-    let ids: Vec<String> = {
-        let mut stmt = tx.prepare(finished)?;
-        let rows = stmt.query_map(rusqlite::params![REDACTED_BODY, now_ms], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    for id in &ids {
-        tx.execute(
-            "UPDATE outbound_messages SET body = ?2 WHERE id = ?1",
-            rusqlite::params![id, REDACTED_BODY],
-        )?;
-        tx.execute(
-            "UPDATE outbound_parts SET pdu = '' WHERE message_id = ?1",
-            [id],
-        )?;
-    }
-    tx.commit()?;
-    Ok(ids.len())
 }
