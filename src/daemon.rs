@@ -122,7 +122,12 @@ pub async fn start(
             "recovered the outbound queue after an unclean stop"
         );
     }
-    if config.auth.api_keys.iter().any(|k| k == "sk_live_change_me") {
+    if config
+        .auth
+        .api_keys
+        .iter()
+        .any(|k| k == "sk_live_change_me")
+    {
         tracing::warn!("the API accepts the default key sk_live_change_me: set auth.api_keys");
     }
     let secret = Secret::load_or_create(&config.security.secret_file)
