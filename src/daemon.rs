@@ -181,6 +181,14 @@ pub async fn start(
             .clone()
             .run_janitor(Duration::from_secs(30), shutdown.clone()),
     ));
+    for handle in pool.handles() {
+        tasks.push(tokio::spawn(announce_modem_status(
+            handle.subscribe(),
+            store.clone(),
+            events_appended.clone(),
+            shutdown.clone(),
+        )));
+    }
     let numbers_pool = pool.clone();
     let inbound = Inbound {
         store: store.clone(),
@@ -270,6 +278,42 @@ async fn start_simulator(config: &mut Config, count: u32) -> anyhow::Result<crat
         });
     }
     Ok(network)
+}
+
+/// Appends a `modem.status` event whenever a modem's state changes (ready, offline, pin_required…).
+async fn announce_modem_status(
+    mut status: watch::Receiver<ModemStatus>,
+    store: Store,
+    events_appended: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut last = None;
+    loop {
+        let current = status.borrow_and_update().clone();
+        if last != Some(current.state) {
+            last = Some(current.state);
+            let data = serde_json::json!({
+                "modem": current.name,
+                "state": current.state,
+                "detail": current.detail,
+                "number": current.number,
+                "signal_dbm": current.signal_dbm,
+                "registration": current.registration,
+                "operator": current.operator,
+            });
+            let appended = store
+                .call(move |c| Ok(crate::store::events::append(c, "modem.status", &data)?))
+                .await;
+            match appended {
+                Ok(_) => events_appended.notify_waiters(),
+                Err(e) => tracing::warn!(error = %e, "cannot record modem.status"),
+            }
+        }
+        tokio::select! {
+            changed = status.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -643,3 +643,46 @@ async fn per_sim_send_caps_hold_messages_back() {
     assert_eq!(d.network.world().messages().len(), 2);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modem_state_changes_are_events() {
+    let mut d = TestDaemon::start(1).await;
+    d.wait_all_ready().await;
+    d.modems[0].unplug().await;
+    let store = d.state().store.clone();
+    let states = || {
+        let store = store.clone();
+        async move {
+            store
+                .call(|c| Ok(simgate::store::events::since(c, 0, 1000)?))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == "modem.status")
+                .map(|e| e.data["state"].as_str().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + SOON;
+    while !states().await.ends_with(&["offline".to_string()]) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            states().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    d.modems[0].replug().await.unwrap();
+    d.wait_all_ready().await;
+    let deadline = tokio::time::Instant::now() + SOON;
+    while !states().await.ends_with(&["ready".to_string()]) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            states().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(states().await.contains(&"initialising".to_string()));
+    d.stop().await;
+}

@@ -69,3 +69,47 @@ pub fn holders(path: &Path) -> Vec<(u32, String)> {
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_process_holding_the_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ttyUSB9");
+        std::fs::write(&path, b"").unwrap();
+        // Another process keeps the "port" open, as ModemManager would.
+        let mut holder = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(std::fs::File::open(&path).unwrap())
+            .spawn()
+            .unwrap();
+        let found = holders(&path);
+        let error =
+            tokio_serial::Error::new(tokio_serial::ErrorKind::NoDevice, "Device or resource busy");
+        let message = describe_open_error(&path, &error);
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        assert!(
+            found
+                .iter()
+                .any(|(pid, name)| *pid == holder.id() && name == "sleep"),
+            "{found:?}"
+        );
+        assert!(
+            message.contains(&format!("held by sleep (pid {})", holder.id())),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_missing_device_says_so() {
+        let error = tokio_serial::Error::new(
+            tokio_serial::ErrorKind::NoDevice,
+            "No such file or directory",
+        );
+        let message = describe_open_error(Path::new("/dev/simgate/nope"), &error);
+        assert!(message.contains("device not present"), "{message}");
+    }
+}
