@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod inbound;
 pub mod messaging;
 pub mod modem;
+pub mod observe;
 pub mod phone;
 pub mod pool;
 pub mod secret;

@@ -604,7 +604,10 @@ fn parse_prometheus(text: &str) -> Vec<(String, String, f64)> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
             "{name}"
         );
-        let family = name.trim_end_matches("_sum").trim_end_matches("_count");
+        let family = name
+            .trim_end_matches("_sum")
+            .trim_end_matches("_count")
+            .trim_end_matches("_bucket");
         assert!(
             typed.contains(&name) || typed.contains(family),
             "sample before TYPE: {line}"

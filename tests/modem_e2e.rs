@@ -83,6 +83,8 @@ async fn receives_single_message_and_deletes_it_after_commit() {
         modem.wait_until(SOON, |m| m.stored().is_empty()).await,
         "deleted from the SIM after commit"
     );
+    let (_, count, _) = simgate::observe::INBOUND_LATENCY.snapshot();
+    assert!(count >= 1, "inbound latency recorded");
     d.stop().await;
 }
 

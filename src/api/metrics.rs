@@ -298,6 +298,25 @@ pub fn render_text(modems: &[ModemStatus], counts: &StoreCounts, http: &HttpMetr
         entry.count += stats.count;
         entry.seconds += stats.seconds;
     }
+    let (buckets, count, sum) = crate::observe::INBOUND_LATENCY.snapshot();
+    let _ = writeln!(
+        out,
+        "# HELP simgate_inbound_latency_seconds From an inbound SMS's URC (or sweep) to its commit."
+    );
+    let _ = writeln!(out, "# TYPE simgate_inbound_latency_seconds histogram");
+    for (le, n) in buckets {
+        let _ = writeln!(
+            out,
+            "simgate_inbound_latency_seconds_bucket{{le=\"{le}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "simgate_inbound_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(out, "simgate_inbound_latency_seconds_sum {sum:.6}");
+    let _ = writeln!(out, "simgate_inbound_latency_seconds_count {count}");
+
     // A summary without quantiles: `_sum` and `_count` per series.
     let _ = writeln!(
         out,

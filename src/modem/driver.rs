@@ -800,6 +800,7 @@ impl Driver {
         storage: &str,
         index: u32,
     ) -> Result<(), SessionEnd> {
+        let since = tokio::time::Instant::now();
         self.use_storage(ch, storage).await?;
         let r = self.cmd(ch, &format!("AT+CMGR={index}")).await?;
         if !r.is_ok() {
@@ -815,7 +816,7 @@ impl Driver {
             storage: storage.to_string(),
             index,
         };
-        if self.hand_over(stored.pdu, source).await {
+        if self.hand_over_since(stored.pdu, source, since).await {
             self.cmd(ch, &format!("AT+CMGD={index}")).await?;
         }
         Ok(())
@@ -869,6 +870,18 @@ impl Driver {
 
     /// Gives a PDU to storage and waits for its commit. `false`: keep it on the modem.
     async fn hand_over(&mut self, pdu: String, source: InboundSource) -> bool {
+        self.hand_over_since(pdu, source, tokio::time::Instant::now())
+            .await
+    }
+
+    /// [`Self::hand_over`], recording the inbound latency from `since` (when the driver learnt
+    /// of the message) to the commit.
+    async fn hand_over_since(
+        &mut self,
+        pdu: String,
+        source: InboundSource,
+        since: tokio::time::Instant,
+    ) -> bool {
         let (tx, rx) = oneshot::channel();
         let delivery = InboundDelivery {
             modem: self.config.name.clone(),
@@ -884,6 +897,7 @@ impl Driver {
             Ok(Ok(true))
         );
         if committed {
+            crate::observe::INBOUND_LATENCY.record(since.elapsed());
             self.status.send_modify(|s| s.received += 1);
         }
         committed
