@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub simulate: u32,
     /// Driver timings (tests shorten them).
     pub timings: Option<Timings>,
+    /// How long a long message waits for the modem that began it (default 10 minutes).
+    pub restart_multipart_after: Option<Duration>,
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -163,10 +165,13 @@ pub async fn start(
     }
     drop(inbound_tx);
     let events_appended = Arc::new(Notify::new());
-    let pool_options = PoolOptions {
+    let mut pool_options = PoolOptions {
         events_appended: events_appended.clone(),
         ..PoolOptions::default()
     };
+    if let Some(after) = options.restart_multipart_after {
+        pool_options.restart_multipart_after = after;
+    }
     let pool = Pool::new(store.clone(), modems, pool_options);
     tasks.extend(pool.start(shutdown.clone()));
     let verifier = Verifier::new(

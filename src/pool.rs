@@ -44,6 +44,9 @@ pub struct PoolOptions {
     pub retry_base: Duration,
     /// How often idle workers look at the queue without being woken (for back-offs ending).
     pub idle_poll: Duration,
+    /// How long a long message begun on one modem waits for it before another modem sends it
+    /// again from the start (a phone joins parts only from one number).
+    pub restart_multipart_after: Duration,
     /// Woken when a message's status event was appended (webhook delivery listens).
     pub events_appended: Arc<Notify>,
 }
@@ -54,6 +57,7 @@ impl Default for PoolOptions {
             max_attempts: 5,
             retry_base: Duration::from_secs(2),
             idle_poll: Duration::from_secs(1),
+            restart_multipart_after: Duration::from_secs(600),
             events_appended: Arc::new(Notify::new()),
         }
     }
@@ -173,8 +177,9 @@ impl Pool {
         }
         let claimed = {
             let name = name.clone();
+            let restart_after = self.options.restart_multipart_after.as_millis() as i64;
             self.store
-                .call(move |c| Ok(outbound::claim_next(c, &name)?))
+                .call(move |c| Ok(outbound::claim_next(c, &name, restart_after)?))
                 .await
         };
         let claimed = match claimed {
@@ -192,6 +197,9 @@ impl Pool {
     async fn send_claimed(&self, line: &Line, claimed: outbound::Claimed) {
         let name = line.handle.name.clone();
         let id = claimed.id.clone();
+        if let Some(old) = &claimed.restarted_from {
+            tracing::warn!(message = %id, modem = %name, from = %old, "long message begun on a modem that went away; sending it whole again");
+        }
         tracing::info!(message = %id, modem = %name, parts = claimed.pending.len(), attempt = claimed.attempts, "sending");
         for part in &claimed.pending {
             match self.send_part(line, &id, part).await {

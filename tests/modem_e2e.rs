@@ -688,3 +688,124 @@ async fn modem_state_changes_are_events() {
     assert!(states().await.contains(&"initialising".to_string()));
     d.stop().await;
 }
+
+/// Two lines where only the first may send for now: the second is out of coverage until the
+/// test lets it back in. Both have a per-part latency so a long message is caught mid-way.
+async fn first_line_only(restart_after: std::time::Duration) -> TestDaemon {
+    let mut d = TestDaemon::start_with(
+        2,
+        |_, sim| sim.send_latency = std::time::Duration::from_millis(150),
+        |_| {},
+    )
+    .await;
+    d.restart_multipart_after = restart_after;
+    d.stop().await;
+    d.boot().await;
+    d.wait_all_ready().await;
+    d.modems[1].set_registered(false);
+    let second = d.modems[1].name().to_string();
+    d.eventually("the second line out of service", || {
+        let statuses = d.state().modem_statuses();
+        let s = statuses.iter().find(|s| s.name == second)?;
+        (!s.state.can_send()).then_some(())
+    })
+    .await;
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_message_stays_with_the_modem_that_began_it() {
+    let mut d = first_line_only(std::time::Duration::from_secs(600)).await;
+    let (first, second) = (
+        d.modems[0].number().to_string(),
+        d.modems[1].number().to_string(),
+    );
+    // Part 1 goes out, part 2 meets a transient network error: the message goes back to the
+    // queue. The second line is free by then, but a phone cannot join parts from two numbers.
+    d.modems[0].fail_send_after(1, 500);
+    let body = "A long message that needs three parts to arrive whole. ".repeat(6);
+    let sent = send_text(d.state(), text("+447700900600", &body))
+        .await
+        .unwrap();
+    assert_eq!(sent.parts, 3);
+    d.eventually("part 1 on the network", || {
+        (!d.network.world().parts().is_empty()).then_some(())
+    })
+    .await;
+    wait_status(&d, &sent.id, "queued").await;
+    // Now only the second line can send, for longer than the back-off: it must leave it alone.
+    d.modems[0].set_registered(false);
+    d.modems[1].set_registered(true);
+    d.wait_ready(&[d.modems[1].name()]).await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(
+        d.network.world().parts().iter().all(|p| p.from != second),
+        "the second line took over a message begun on the first"
+    );
+    d.modems[0].set_registered(true);
+    let view = wait_status(&d, &sent.id, "sent").await;
+    let got = d
+        .network
+        .world()
+        .wait_for("+447700900600", SOON)
+        .await
+        .unwrap();
+    assert_eq!(got.text, body);
+    assert_eq!(got.from, first);
+    assert!(
+        d.network.world().parts().iter().all(|p| p.from != second),
+        "no part from the second line"
+    );
+    assert!(view.attempts >= 2, "{view:#?}");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_message_is_sent_whole_again_when_its_modem_is_gone() {
+    let mut d = first_line_only(std::time::Duration::from_millis(400)).await;
+    let (first, second) = (
+        d.modems[0].number().to_string(),
+        d.modems[1].number().to_string(),
+    );
+    let body = "Unplugged half way, but the recipient still reads it all. ".repeat(6);
+    let sent = send_text(d.state(), text("+447700900601", &body))
+        .await
+        .unwrap();
+    assert_eq!(sent.parts, 3);
+    d.eventually("part 1 on the network", || {
+        (!d.network.world().parts().is_empty()).then_some(())
+    })
+    .await;
+    d.modems[0].unplug().await;
+    d.modems[1].set_registered(true);
+    let view = wait_status(&d, &sent.id, "sent").await;
+    // The whole message came from the second line; the first one's stray parts stay stray.
+    let whole = d
+        .network
+        .world()
+        .wait_for("+447700900601", SOON)
+        .await
+        .unwrap();
+    assert_eq!(whole.text, body);
+    assert_eq!(whole.from, second);
+    assert_eq!(whole.parts, 3);
+    let stray = d
+        .network
+        .world()
+        .parts()
+        .iter()
+        .filter(|p| p.from == first)
+        .count();
+    assert!(
+        (1..3).contains(&stray),
+        "{stray} stray parts from the first line"
+    );
+    let second_name = d.modems[1].name().to_string();
+    assert!(
+        view.parts
+            .iter()
+            .all(|p| p.status == "sent" && p.modem.as_deref() == Some(second_name.as_str())),
+        "{view:#?}"
+    );
+    d.stop().await;
+}

@@ -142,7 +142,9 @@ mod tests {
         outbound::enqueue(&mut c, &message(None)).unwrap();
         outbound::enqueue(&mut c, &message(Some("sim2"))).unwrap();
         // sim1 claims the oldest unpinned one: it is now sending on sim1.
-        outbound::claim_next(&mut c, "sim1").unwrap().unwrap();
+        outbound::claim_next(&mut c, "sim1", 600_000)
+            .unwrap()
+            .unwrap();
         let d = queue_depths(&c).unwrap();
         assert_eq!(d.per_line.get("sim1"), Some(&1));
         assert_eq!(d.per_line.get("sim2"), Some(&1));

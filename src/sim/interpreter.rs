@@ -242,7 +242,8 @@ pub struct ModemCore {
     hang_reset_cures: bool,
     /// What arrived while hung, scanned for the reset command.
     hung_line: Vec<u8>,
-    failing_sends: VecDeque<u16>,
+    /// Scripted outcomes of the next sends: `None` lets one through, `Some(code)` fails it.
+    failing_sends: VecDeque<Option<u16>>,
     cmti_to_drop: u32,
     // Power and volatile state.
     powered: bool,
@@ -494,7 +495,7 @@ impl ModemCore {
         if self.registration_status() != 1 {
             return self.respond_failure(&[], Failure::Cms(331));
         }
-        if let Some(code) = self.failing_sends.pop_front() {
+        if let Some(Some(code)) = self.failing_sends.pop_front() {
             return self.respond_failure(&[], Failure::Cms(code));
         }
         let message_ref = self.next_message_ref;
@@ -1507,7 +1508,14 @@ impl ModemCore {
     /// The next `count` sends fail with `+CMS ERROR: <code>`.
     pub fn fail_next_sends(&mut self, count: u32, code: u16) {
         self.failing_sends
-            .extend(std::iter::repeat_n(code, count as usize));
+            .extend(std::iter::repeat_n(Some(code), count as usize));
+    }
+
+    /// After `ok` more successful sends, the next one fails with `+CMS ERROR: <code>`.
+    pub fn fail_send_after(&mut self, ok: u32, code: u16) {
+        self.failing_sends
+            .extend(std::iter::repeat_n(None, ok as usize));
+        self.failing_sends.push_back(Some(code));
     }
 
     /// The next `count` stored messages get no `+CMTI` (the daemon's sweep must find them).

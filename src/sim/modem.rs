@@ -180,6 +180,11 @@ impl SimModem {
         self.shared.change(|core| core.fail_next_sends(count, code));
     }
 
+    /// After `ok` more successful sends, the next one fails with `+CMS ERROR: <code>`.
+    pub fn fail_send_after(&self, ok: u32, code: u16) {
+        self.shared.change(|core| core.fail_send_after(ok, code));
+    }
+
     /// The next `count` received SMS are stored without a `+CMTI`.
     pub fn drop_next_cmti(&self, count: u32) {
         self.shared.change(|core| core.drop_next_cmti(count));

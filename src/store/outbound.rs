@@ -69,6 +69,9 @@ pub struct Claimed {
     pub recipient: String,
     pub attempts: u32,
     pub pending: Vec<PendingPart>,
+    /// Set when the message was started on another modem that went away: its parts are sent
+    /// again, all of them, from this one (see [`claim_next`]).
+    pub restarted_from: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,21 +82,58 @@ pub struct PendingPart {
 }
 
 /// Claims the oldest due message this modem may send (unpinned, or pinned to it).
-pub fn claim_next(conn: &mut Connection, modem: &str) -> rusqlite::Result<Option<Claimed>> {
+///
+/// A phone joins the parts of a long SMS only when they come from the same number, so a
+/// message some of whose parts already left from another modem stays with that modem. Only
+/// when it has been back in the queue for `restart_after_ms` (that modem is gone, or keeps
+/// failing) may this modem take it, and then it sends the whole message again: the recipient
+/// gets it complete from this number, plus the stray first parts from the old one.
+pub fn claim_next(
+    conn: &mut Connection,
+    modem: &str,
+    restart_after_ms: i64,
+) -> rusqlite::Result<Option<Claimed>> {
     let tx = conn.transaction()?;
     let now = now_ms();
     let row: Option<(String, String, u32)> = tx
         .query_row(
-            "SELECT id, recipient, attempts FROM outbound_messages
+            "SELECT id, recipient, attempts FROM outbound_messages m
              WHERE status = 'queued' AND not_before <= ?1 AND (line IS NULL OR line = ?2)
+               AND (updated_at <= ?3 OR NOT (
+                     EXISTS (SELECT 1 FROM outbound_parts p
+                             WHERE p.message_id = m.id AND p.modem IS NOT NULL AND p.modem != ?2)
+                 AND EXISTS (SELECT 1 FROM outbound_parts p
+                             WHERE p.message_id = m.id AND p.status = 'queued')))
              ORDER BY created_at LIMIT 1",
-            params![now, modem],
+            params![now, modem, now - restart_after_ms],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     let Some((id, recipient, attempts)) = row else {
         return Ok(None);
     };
+    let started_elsewhere: Option<String> = tx
+        .query_row(
+            "SELECT p.modem FROM outbound_parts p
+             WHERE p.message_id = ?1 AND p.modem IS NOT NULL AND p.modem != ?2
+               AND EXISTS (SELECT 1 FROM outbound_parts q WHERE q.message_id = ?1 AND q.status = 'queued')
+             ORDER BY p.seq LIMIT 1",
+            params![id, modem],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(old) = &started_elsewhere {
+        tx.execute(
+            "UPDATE outbound_parts SET status = 'queued', modem = NULL, message_ref = NULL,
+                 submitted_at = NULL, sent_at = NULL, report_status = NULL, report_at = NULL,
+                 error = ?2
+             WHERE message_id = ?1",
+            params![
+                id,
+                format!("restarted on {modem}: {old} went away mid-message")
+            ],
+        )?;
+    }
     tx.execute(
         "UPDATE outbound_messages SET status = 'sending', modem = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1",
         params![id, modem, now],
@@ -117,6 +157,7 @@ pub fn claim_next(conn: &mut Connection, modem: &str) -> rusqlite::Result<Option
         recipient,
         attempts: attempts + 1,
         pending,
+        restarted_from: started_elsewhere,
     }))
 }
 
@@ -240,7 +281,8 @@ fn status_event(
 }
 
 /// After a crash: parts caught between commit and answer become `uncertain` (never resent);
-/// messages caught mid-send go back to the queue for their remaining parts.
+/// messages caught mid-send go back to the queue for their remaining parts. Their clock
+/// restarts, so a long message waits for the modem that began it however long we were down.
 pub fn recover(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
     let tx = conn.transaction()?;
     let uncertain = tx.execute(
@@ -248,8 +290,8 @@ pub fn recover(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
         [],
     )?;
     let requeued = tx.execute(
-        "UPDATE outbound_messages SET status = 'queued', modem = NULL WHERE status = 'sending'",
-        [],
+        "UPDATE outbound_messages SET status = 'queued', modem = NULL, updated_at = ?1 WHERE status = 'sending'",
+        [now_ms()],
     )?;
     // A requeued message whose parts all went out is simply sent.
     let done: Vec<String> = {
@@ -426,4 +468,70 @@ pub fn queue_depth(conn: &Connection) -> rusqlite::Result<u64> {
         [],
         |r| r.get(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn message(conn: &mut Connection, parts: usize) -> String {
+        let message = NewMessage {
+            recipient: "+447700900001".into(),
+            body: "body".into(),
+            line: None,
+            report: false,
+            encoding: "gsm7".into(),
+            parts: (0..parts).map(|i| (10, format!("{i:02X}"))).collect(),
+            purpose: "text".into(),
+            purpose_id: None,
+        };
+        enqueue(conn, &message).unwrap()
+    }
+
+    const LONG: i64 = 600_000;
+
+    #[test]
+    fn a_long_message_begun_on_one_modem_waits_for_it_then_restarts_whole() {
+        let mut conn = db();
+        let id = message(&mut conn, 3);
+        let claimed = claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        assert_eq!(claimed.pending.len(), 3);
+        mark_submitting(&conn, &id, 1, "a").unwrap();
+        mark_sent(&conn, &id, 1, Some(7)).unwrap();
+        release(&mut conn, &id, "modem gone", 0, 5).unwrap();
+
+        assert!(claim_next(&mut conn, "b", LONG).unwrap().is_none());
+        let again = claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        assert_eq!(again.pending.len(), 2, "only the rest, from the same modem");
+        assert_eq!(again.restarted_from, None);
+        release(&mut conn, &id, "modem gone again", 0, 5).unwrap();
+
+        let taken = claim_next(&mut conn, "b", 0).unwrap().unwrap();
+        assert_eq!(taken.restarted_from.as_deref(), Some("a"));
+        assert_eq!(taken.pending.len(), 3, "every part again");
+        let view = get(&conn, &id).unwrap().unwrap();
+        assert!(view
+            .parts
+            .iter()
+            .all(|p| p.status == "queued" && p.modem.is_none()));
+    }
+
+    #[test]
+    fn an_uncertain_single_part_is_never_restarted_elsewhere() {
+        let mut conn = db();
+        let id = message(&mut conn, 1);
+        claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        mark_submitting(&conn, &id, 1, "a").unwrap();
+        mark_uncertain(&conn, &id, 1, "no answer").unwrap();
+        release(&mut conn, &id, "no answer", 0, 5).unwrap();
+        let taken = claim_next(&mut conn, "b", 0).unwrap().unwrap();
+        assert_eq!(taken.restarted_from, None);
+        assert!(taken.pending.is_empty(), "nothing is sent again");
+    }
 }
