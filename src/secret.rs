@@ -23,18 +23,25 @@ impl Secret {
         Secret(bytes)
     }
 
-    /// Loads the secret file, creating it (0600) if missing. A file shorter than 16 bytes is an
-    /// error: a weak pepper would be silently accepted otherwise.
-    pub fn load_or_create(path: &Path) -> std::io::Result<Secret> {
-        match std::fs::read(path) {
-            Ok(bytes) if bytes.len() >= 16 => Ok(Secret(bytes)),
-            Ok(_) => Err(std::io::Error::new(
+    /// Loads an existing secret file. A file shorter than 16 bytes is an error: a weak pepper
+    /// would be silently accepted otherwise.
+    pub fn load(path: &Path) -> std::io::Result<Secret> {
+        let bytes = std::fs::read(path)?;
+        if bytes.len() < 16 {
+            return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!(
                     "{}: secret too short (need at least 16 bytes)",
                     path.display()
                 ),
-            )),
+            ));
+        }
+        Ok(Secret(bytes))
+    }
+
+    /// Loads the secret file, creating it (0600) if missing.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Secret> {
+        match Secret::load(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use rand::RngCore;
                 let mut bytes = vec![0u8; 32];
@@ -54,7 +61,7 @@ impl Secret {
                 file.sync_all()?;
                 Ok(Secret(bytes))
             }
-            Err(e) => Err(e),
+            other => other,
         }
     }
 }

@@ -416,3 +416,68 @@ async fn an_unusable_target_url_fails_without_an_attempt() {
     );
     d.stop().await;
 }
+
+/// `simgate webhook-secret` with a config naming `secret_file`: (exit ok, stdout, stderr).
+fn webhook_secret_cli(secret_file: &std::path::Path) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("simgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[security]\nsecret_file = {:?}\n",
+            secret_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simgate"))
+        .arg("webhook-secret")
+        .arg("--config")
+        .arg(&config)
+        .env_remove("SIMGATE_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_url_with_no_webhook_configured_verifies_with_the_printed_secret() {
+    let target = Listener::start().await;
+    let mut d = TestDaemon::start(0).await;
+    let (ok, printed, stderr) = webhook_secret_cli(&d.config.security.secret_file);
+    assert!(ok, "{stderr}");
+    assert!(printed.starts_with("whsec_"), "{printed}");
+    let id = append(
+        &d,
+        "otp.reverse.verified",
+        serde_json::json!({"otp_id": "r_otp_1"}),
+        Some(&target.url),
+    )
+    .await;
+    let got = target.wait_for(1, SOON).await;
+    assert_eq!(got[0].header("webhook-id"), id);
+    assert!(standard_signature_ok(&printed, &got[0]));
+    assert!(contiguity_signature_ok(&printed, &got[0]));
+    assert!(
+        !standard_signature_ok(SECRET, &got[0]),
+        "not some fixed key"
+    );
+    d.stop().await;
+}
+
+#[test]
+fn webhook_secret_says_when_there_is_no_server_secret_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("secret.key");
+    let (ok, stdout, stderr) = webhook_secret_cli(&missing);
+    assert!(!ok);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("created when the daemon first starts"),
+        "{stderr}"
+    );
+    assert!(!missing.exists(), "the CLI does not create the secret");
+}

@@ -55,6 +55,12 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Print the secret that signs `success_url` deliveries and `[[webhook]]`s that have no
+    /// secret of their own (derived from the server secret file; keep it private).
+    WebhookSecret {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Drive the built-in simulator of a daemon started with --simulate.
     Sim {
         #[command(subcommand)]
