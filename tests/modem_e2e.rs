@@ -713,26 +713,34 @@ async fn first_line_only(restart_after: std::time::Duration) -> TestDaemon {
     d
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_message_stays_with_the_modem_that_began_it() {
-    let mut d = first_line_only(std::time::Duration::from_secs(600)).await;
-    let (first, second) = (
+fn numbers(d: &TestDaemon) -> (String, String) {
+    (
         d.modems[0].number().to_string(),
         d.modems[1].number().to_string(),
-    );
-    // Part 1 goes out, part 2 meets a transient network error: the message goes back to the
-    // queue. The second line is free by then, but a phone cannot join parts from two numbers.
-    d.modems[0].fail_send_after(1, 500);
-    let body = "A long message that needs three parts to arrive whole. ".repeat(6);
-    let sent = send_text(d.state(), text("+447700900600", &body))
-        .await
-        .unwrap();
+    )
+}
+
+/// Queues a three-part message and returns its id once part 1 is on the network.
+async fn begin_long_message(d: &TestDaemon, to: &str, body: &str) -> String {
+    let sent = send_text(d.state(), text(to, body)).await.unwrap();
     assert_eq!(sent.parts, 3);
     d.eventually("part 1 on the network", || {
         (!d.network.world().parts().is_empty()).then_some(())
     })
     .await;
-    wait_status(&d, &sent.id, "queued").await;
+    sent.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_message_stays_with_the_modem_that_began_it() {
+    let mut d = first_line_only(std::time::Duration::from_secs(600)).await;
+    let (first, second) = numbers(&d);
+    // Part 1 goes out, part 2 meets a transient network error: the message goes back to the
+    // queue. The second line is free by then, but a phone cannot join parts from two numbers.
+    d.modems[0].fail_send_after(1, 500);
+    let body = "A long message that needs three parts to arrive whole. ".repeat(6);
+    let id = begin_long_message(&d, "+447700900600", &body).await;
+    wait_status(&d, &id, "queued").await;
     // Now only the second line can send, for longer than the back-off: it must leave it alone.
     d.modems[0].set_registered(false);
     d.modems[1].set_registered(true);
@@ -743,7 +751,7 @@ async fn a_long_message_stays_with_the_modem_that_began_it() {
         "the second line took over a message begun on the first"
     );
     d.modems[0].set_registered(true);
-    let view = wait_status(&d, &sent.id, "sent").await;
+    let view = wait_status(&d, &id, "sent").await;
     let got = d
         .network
         .world()
@@ -763,22 +771,12 @@ async fn a_long_message_stays_with_the_modem_that_began_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_message_is_sent_whole_again_when_its_modem_is_gone() {
     let mut d = first_line_only(std::time::Duration::from_millis(400)).await;
-    let (first, second) = (
-        d.modems[0].number().to_string(),
-        d.modems[1].number().to_string(),
-    );
+    let (first, second) = numbers(&d);
     let body = "Unplugged half way, but the recipient still reads it all. ".repeat(6);
-    let sent = send_text(d.state(), text("+447700900601", &body))
-        .await
-        .unwrap();
-    assert_eq!(sent.parts, 3);
-    d.eventually("part 1 on the network", || {
-        (!d.network.world().parts().is_empty()).then_some(())
-    })
-    .await;
+    let id = begin_long_message(&d, "+447700900601", &body).await;
     d.modems[0].unplug().await;
     d.modems[1].set_registered(true);
-    let view = wait_status(&d, &sent.id, "sent").await;
+    let view = wait_status(&d, &id, "sent").await;
     // The whole message came from the second line; the first one's stray parts stay stray.
     let whole = d
         .network
