@@ -129,7 +129,7 @@ impl Inbound {
                         }
                     }
                     Ok(Pdu::StatusReport(report)) => {
-                        let changed = outbound::apply_status_report(&tx, &modem, report.message_ref, report.status)?;
+                        let matched = outbound::apply_status_report(&tx, &modem, report.message_ref, report.status)?;
                         let recipient = report.recipient.to_display();
                         let discharge = report.discharge_time.to_rfc3339();
                         let fresh = inbound_store::record_status_report(
@@ -141,13 +141,13 @@ impl Inbound {
                                 recipient: &recipient,
                                 status: report.status,
                                 discharge_time: Some(&discharge),
-                                matched: changed.is_some(),
+                                matched: matched.is_some(),
                             },
                         )?;
                         if !fresh {
                             Outcome::Duplicate
                         } else {
-                            Outcome::StatusReport { matched: changed.is_some() }
+                            Outcome::StatusReport { matched: matched.is_some() }
                         }
                     }
                     Ok(Pdu::Submit(_)) => Outcome::Ignored,

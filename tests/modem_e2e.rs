@@ -807,3 +807,33 @@ async fn a_long_message_is_sent_whole_again_when_its_modem_is_gone() {
     );
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_coverage_holds_messages_and_readyz_until_the_network_returns() {
+    let mut d = TestDaemon::start(1).await;
+    d.wait_all_ready().await;
+    let readyz = || {
+        let url = format!("{}/readyz", d.base_url());
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(readyz().await, 200);
+    d.modems[0].set_registered(false);
+    d.eventually("not registered", || {
+        let s = d.state().modem_statuses();
+        (s[0].state == simgate::modem::ModemState::NotRegistered).then_some(())
+    })
+    .await;
+    assert_eq!(readyz().await, 503, "no line can send");
+    let id = send_text(d.state(), text("+447700900700", "waits for coverage"))
+        .await
+        .unwrap()
+        .id;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(outbound_status(&d, &id).await.unwrap().status, "queued");
+    assert!(d.network.world().messages_to("+447700900700").is_empty());
+    d.modems[0].set_registered(true);
+    wait_status(&d, &id, "sent").await;
+    assert_eq!(d.network.world().messages_to("+447700900700").len(), 1);
+    assert_eq!(readyz().await, 200);
+    d.stop().await;
+}

@@ -59,6 +59,8 @@ pub struct AtChannel<T> {
     buf: Box<[u8; 4096]>,
     /// Commands are logged at debug level, except those carrying secrets.
     log_commands: bool,
+    /// A `> ` prompt came when no command wanted one; ESC goes out before the next write.
+    escape_pending: bool,
 }
 
 impl<T: Transport> AtChannel<T> {
@@ -69,7 +71,37 @@ impl<T: Transport> AtChannel<T> {
             urcs: VecDeque::new(),
             buf: Box::new([0u8; 4096]),
             log_commands: true,
+            escape_pending: false,
         }
+    }
+
+    /// Ends the current command. Whatever the parser already holds beyond its final result
+    /// (bytes of a URC that came in the same read) is sorted now: left in the parser, it would
+    /// wait for the next bytes from the modem, which may be a health poll away.
+    fn command_done(&mut self) {
+        self.parser.command_finished();
+        self.sort_idle_events();
+    }
+
+    /// Sorts the parser's events while no command runs: URCs are queued, a prompt nobody
+    /// waits for (late, after a timeout) is cancelled before the next write, since it would
+    /// swallow the next command; other lines (a late answer) are dropped.
+    fn sort_idle_events(&mut self) {
+        while let Some(event) = self.parser.next_event() {
+            match event {
+                AtEvent::Urc(u) => self.urcs.push_back(u),
+                AtEvent::Prompt => self.escape_pending = true,
+                other => tracing::trace!(?other, "stray line between commands"),
+            }
+        }
+    }
+
+    /// Sends the ESC owed to a stray prompt, if any.
+    async fn settle(&mut self) -> Result<(), ChannelError> {
+        if std::mem::take(&mut self.escape_pending) {
+            self.write_all(b"\x1b").await?;
+        }
+        Ok(())
     }
 
     /// Unsolicited result codes received so far and not yet handled.
@@ -87,6 +119,7 @@ impl<T: Transport> AtChannel<T> {
         if self.log_commands && !command.starts_with("AT+CPIN=") {
             tracing::debug!(command, "AT >");
         }
+        self.settle().await?;
         self.parser.command_started(command);
         let mut line = Vec::with_capacity(command.len() + 1);
         line.extend_from_slice(command.as_bytes());
@@ -99,7 +132,7 @@ impl<T: Transport> AtChannel<T> {
                 match event {
                     AtEvent::Response(l) => lines.push(l),
                     AtEvent::Final(result) => {
-                        self.parser.command_finished();
+                        self.command_done();
                         return Ok(Response { lines, result });
                     }
                     AtEvent::Urc(u) => self.urcs.push_back(u),
@@ -107,7 +140,7 @@ impl<T: Transport> AtChannel<T> {
                 }
             }
             if !self.read_until(deadline).await? {
-                self.parser.command_finished();
+                self.command_done();
                 return Err(ChannelError::Timeout {
                     command: redact(command),
                     timeout,
@@ -132,6 +165,7 @@ impl<T: Transport> AtChannel<T> {
     {
         let command = format!("AT+CMGS={tpdu_len}");
         tracing::debug!(command, "AT >");
+        self.settle().await?;
         self.parser.command_started(&command);
         self.write_all(format!("{command}\r").as_bytes()).await?;
         let deadline = Instant::now() + timeout;
@@ -142,7 +176,7 @@ impl<T: Transport> AtChannel<T> {
                 match event {
                     AtEvent::Prompt => break 'prompt,
                     AtEvent::Final(result) => {
-                        self.parser.command_finished();
+                        self.command_done();
                         return Ok(Some(Response { lines, result }));
                     }
                     AtEvent::Response(l) => lines.push(l),
@@ -152,7 +186,7 @@ impl<T: Transport> AtChannel<T> {
             if !self.read_until(deadline).await? {
                 // Cancel a prompt we may have missed so the modem does not eat the next command.
                 let _ = self.write_all(b"\x1b").await;
-                self.parser.command_finished();
+                self.command_done();
                 return Err(ChannelError::Timeout { command, timeout });
             }
         }
@@ -164,7 +198,7 @@ impl<T: Transport> AtChannel<T> {
                 while let Some(event) = self.parser.next_event() {
                     match event {
                         AtEvent::Final(_) => {
-                            self.parser.command_finished();
+                            self.command_done();
                             return Ok(None);
                         }
                         AtEvent::Urc(u) => self.urcs.push_back(u),
@@ -172,7 +206,7 @@ impl<T: Transport> AtChannel<T> {
                     }
                 }
                 if !self.read_until(drain_deadline).await? {
-                    self.parser.command_finished();
+                    self.command_done();
                     return Ok(None);
                 }
             }
@@ -187,7 +221,7 @@ impl<T: Transport> AtChannel<T> {
                 match event {
                     AtEvent::Response(l) => lines.push(l),
                     AtEvent::Final(result) => {
-                        self.parser.command_finished();
+                        self.command_done();
                         return Ok(Some(Response { lines, result }));
                     }
                     AtEvent::Urc(u) => self.urcs.push_back(u),
@@ -195,7 +229,7 @@ impl<T: Transport> AtChannel<T> {
                 }
             }
             if !self.read_until(deadline).await? {
-                self.parser.command_finished();
+                self.command_done();
                 return Err(ChannelError::Timeout { command, timeout });
             }
         }
@@ -213,20 +247,8 @@ impl<T: Transport> AtChannel<T> {
             return Err(ChannelError::Closed("end of file".into()));
         }
         self.parser.push(&self.buf[..n]);
-        let mut stray_prompt = false;
-        while let Some(event) = self.parser.next_event() {
-            match event {
-                AtEvent::Urc(u) => self.urcs.push_back(u),
-                // A prompt nobody waits for (late, after a timeout) would swallow the next command.
-                AtEvent::Prompt => stray_prompt = true,
-                // Stray lines between commands (a late answer after a timeout): nothing to do.
-                other => tracing::trace!(?other, "stray line between commands"),
-            }
-        }
-        if stray_prompt {
-            self.write_all(b"\x1b").await?;
-        }
-        Ok(())
+        self.sort_idle_events();
+        self.settle().await
     }
 
     /// Reads once, with a deadline; `Ok(false)` when the deadline passed.
@@ -265,5 +287,74 @@ fn redact(command: &str) -> String {
         "AT+CPIN=****".to_string()
     } else {
         command.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
+
+    /// A URC in the same read as the final result is queued when the command returns, not when
+    /// the modem next says something.
+    #[tokio::test]
+    async fn a_urc_read_with_the_final_result_is_queued_at_once() {
+        let (ours, mut modem) = duplex(1024);
+        let mut channel = AtChannel::new(ours);
+        let answer = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let n = modem.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"AT+CMGD=2\r");
+            modem
+                .write_all(b"\r\nOK\r\n\r\n+CMTI: \"SM\",3\r\n")
+                .await
+                .unwrap();
+            modem
+        });
+        let response = channel
+            .command("AT+CMGD=2", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(response.is_ok());
+        let _modem = answer.await.unwrap();
+        match channel.take_urc() {
+            Some(Urc::Cmti { storage, index }) => assert_eq!((storage.as_str(), index), ("SM", 3)),
+            other => panic!("expected the +CMTI, got {other:?}"),
+        }
+    }
+
+    /// A prompt that arrives after the final result (late, unasked) is cancelled with ESC
+    /// before the next command goes out.
+    #[tokio::test]
+    async fn a_stray_prompt_after_a_final_result_is_cancelled_before_the_next_command() {
+        let (ours, mut modem) = duplex(1024);
+        let mut channel = AtChannel::new(ours);
+        let peer = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let n = modem.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"AT\r");
+            modem.write_all(b"\r\nOK\r\n> ").await.unwrap();
+            let mut seen = Vec::new();
+            while !seen.ends_with(b"AT+CSQ\r") {
+                let n = modem.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+            }
+            modem
+                .write_all(b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n")
+                .await
+                .unwrap();
+            seen
+        });
+        assert!(channel
+            .command("AT", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_ok());
+        let csq = channel
+            .command("AT+CSQ", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(csq.line_with("+CSQ:"), Some("+CSQ: 20,99"));
+        assert_eq!(peer.await.unwrap(), b"\x1bAT+CSQ\r");
     }
 }

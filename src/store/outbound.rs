@@ -176,10 +176,46 @@ pub fn mark_sent(
     seq: u32,
     message_ref: Option<u8>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
         "UPDATE outbound_parts SET status = 'sent', message_ref = ?3, sent_at = ?4 WHERE message_id = ?1 AND seq = ?2",
         params![id, seq, message_ref, now_ms()],
     )?;
+    if let Some(message_ref) = message_ref {
+        apply_early_reports(&tx, id, seq, message_ref)?;
+    }
+    tx.commit()
+}
+
+/// A status report can overtake the record of its own send: the modem answers `+CMGS` and
+/// the `+CDS` in one breath, and the report is committed before the pool has stored the
+/// reference. Such a report was kept unmatched; it is applied now, once the part has its
+/// reference. Only reports received after the part was submitted can be about it.
+fn apply_early_reports(
+    conn: &Connection,
+    id: &str,
+    seq: u32,
+    message_ref: u8,
+) -> rusqlite::Result<()> {
+    let early: Vec<(i64, u8)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.id, r.status FROM status_reports r JOIN outbound_parts p
+               ON p.message_id = ?1 AND p.seq = ?2 AND r.modem = p.modem
+             WHERE r.message_ref = ?3 AND r.matched = 0 AND r.received_at >= p.submitted_at
+             ORDER BY r.received_at, r.id",
+        )?;
+        let rows = stmt.query_map(params![id, seq, message_ref], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (report, status) in early {
+        apply_report_to_part(conn, id, seq, status)?;
+        conn.execute(
+            "UPDATE status_reports SET matched = 1 WHERE id = ?1",
+            [report],
+        )?;
+    }
     Ok(())
 }
 
@@ -209,6 +245,8 @@ pub fn finish_sent(conn: &mut Connection, id: &str) -> rusqlite::Result<()> {
         params![id, now_ms()],
     )?;
     status_event(&tx, id, "sent", None)?;
+    // Reports that came while the later parts were going out.
+    roll_up(&tx, id)?;
     tx.commit()
 }
 
@@ -336,7 +374,7 @@ pub fn apply_status_report(
     modem: &str,
     message_ref: u8,
     status: u8,
-) -> rusqlite::Result<Option<(String, String)>> {
+) -> rusqlite::Result<Option<ReportMatch>> {
     let found: Option<(String, u32)> = conn
         .query_row(
             "SELECT message_id, seq FROM outbound_parts
@@ -349,6 +387,27 @@ pub fn apply_status_report(
     let Some((id, seq)) = found else {
         return Ok(None);
     };
+    let changed_to = apply_report_to_part(conn, id.as_str(), seq, status)?;
+    Ok(Some(ReportMatch {
+        message_id: id,
+        changed_to,
+    }))
+}
+
+/// The part a status report was about, and the message's new status if the report changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportMatch {
+    pub message_id: String,
+    pub changed_to: Option<String>,
+}
+
+/// Records a report's verdict on one part and rolls it up into the message.
+fn apply_report_to_part(
+    conn: &Connection,
+    id: &str,
+    seq: u32,
+    status: u8,
+) -> rusqlite::Result<Option<String>> {
     let part_status = match status {
         0x00..=0x1f => "delivered",
         0x20..=0x3f => "sent", // the SMSC is still trying
@@ -358,16 +417,27 @@ pub fn apply_status_report(
         "UPDATE outbound_parts SET status = ?3, report_status = ?4, report_at = ?5 WHERE message_id = ?1 AND seq = ?2",
         params![id, seq, part_status, status, now_ms()],
     )?;
-    let (total, delivered, failed): (u32, u32, u32) = conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(status = 'delivered'), 0), COALESCE(SUM(status = 'failed'), 0) FROM outbound_parts WHERE message_id = ?1",
-        [&id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    roll_up(conn, id)
+}
+
+/// Moves a sent message to `delivered` once every part is, or to `failed` once a report failed
+/// one. A message still being sent is left alone: [`finish_sent`] rolls it up at the end.
+fn roll_up(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    let (total, delivered, failed, report_status): (u32, u32, u32, Option<u8>) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(status = 'delivered'), 0), COALESCE(SUM(status = 'failed'), 0),
+                MAX(CASE WHEN status = 'failed' THEN report_status END)
+         FROM outbound_parts WHERE message_id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let current: String = conn.query_row(
         "SELECT status FROM outbound_messages WHERE id = ?1",
-        [&id],
+        [id],
         |r| r.get(0),
     )?;
+    if !matches!(current.as_str(), "sent" | "delivered") {
+        return Ok(None);
+    }
     let next = if failed > 0 {
         "failed"
     } else if delivered == total {
@@ -378,17 +448,13 @@ pub fn apply_status_report(
     if current == next {
         return Ok(None);
     }
+    let error = report_status.map(|status| format!("status report {status:#04x}"));
     conn.execute(
         "UPDATE outbound_messages SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-        params![
-            id,
-            next,
-            (next == "failed").then(|| format!("status report {status:#04x}")),
-            now_ms()
-        ],
+        params![id, next, error, now_ms()],
     )?;
-    status_event(conn, &id, next, None)?;
-    Ok(Some((id, next.to_string())))
+    status_event(conn, id, next, error.as_deref())?;
+    Ok(Some(next.to_string()))
 }
 
 /// An outbound message as the API shows it.
@@ -533,5 +599,64 @@ mod tests {
         let taken = claim_next(&mut conn, "b", 0).unwrap().unwrap();
         assert_eq!(taken.restarted_from, None);
         assert!(taken.pending.is_empty(), "nothing is sent again");
+    }
+
+    /// What the inbound pipeline does with a report: apply it, and keep it either way.
+    fn report_arrives(conn: &Connection, modem: &str, message_ref: u8, status: u8, n: u32) {
+        let matched = apply_status_report(conn, modem, message_ref, status).unwrap();
+        super::super::inbound::record_status_report(
+            conn,
+            &super::super::inbound::StatusReportRow {
+                modem,
+                pdu: &format!("report {n}"),
+                message_ref,
+                recipient: "+447700900001",
+                status,
+                discharge_time: None,
+                matched: matched.is_some(),
+            },
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_report_that_overtakes_its_send_is_applied_when_the_send_is_recorded() {
+        let mut conn = db();
+        let id = message(&mut conn, 2);
+        claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        for (seq, mr) in [(1, 7u8), (2, 8u8)] {
+            mark_submitting(&conn, &id, seq, "a").unwrap();
+            // +CMGS and +CDS in one breath: the report is committed first.
+            report_arrives(&conn, "a", mr, 0x00, seq);
+            mark_sent(&conn, &id, seq, Some(mr)).unwrap();
+        }
+        finish_sent(&mut conn, &id).unwrap();
+        let view = get(&conn, &id).unwrap().unwrap();
+        assert_eq!(view.status, "delivered", "{view:#?}");
+        assert!(view.parts.iter().all(|p| p.report_status == Some(0)));
+        // Applied once: a later part with a reused reference does not take the old report.
+        let other = message(&mut conn, 1);
+        claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        mark_submitting(&conn, &other, 1, "a").unwrap();
+        mark_sent(&conn, &other, 1, Some(7)).unwrap();
+        finish_sent(&mut conn, &other).unwrap();
+        assert_eq!(get(&conn, &other).unwrap().unwrap().status, "sent");
+    }
+
+    #[test]
+    fn a_failed_report_fails_the_message_once_it_is_sent() {
+        let mut conn = db();
+        let id = message(&mut conn, 2);
+        claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        mark_submitting(&conn, &id, 1, "a").unwrap();
+        mark_sent(&conn, &id, 1, Some(3)).unwrap();
+        report_arrives(&conn, "a", 3, 0x41, 1);
+        assert_eq!(get(&conn, &id).unwrap().unwrap().status, "sending");
+        mark_submitting(&conn, &id, 2, "a").unwrap();
+        mark_sent(&conn, &id, 2, Some(4)).unwrap();
+        finish_sent(&mut conn, &id).unwrap();
+        let view = get(&conn, &id).unwrap().unwrap();
+        assert_eq!(view.status, "failed");
+        assert_eq!(view.error.as_deref(), Some("status report 0x41"));
     }
 }
