@@ -187,6 +187,13 @@ pub fn mark_sent(
     tx.commit()
 }
 
+/// Unmatched reports about one part (`?1` message, `?2` seq, `?3` reference), oldest first;
+/// served by the partial index `status_reports_unmatched`.
+const EARLY_REPORTS: &str = "SELECT r.id, r.status FROM status_reports r JOIN outbound_parts p
+       ON p.message_id = ?1 AND p.seq = ?2 AND r.modem = p.modem
+     WHERE r.message_ref = ?3 AND r.matched = 0 AND r.received_at >= p.submitted_at
+     ORDER BY r.received_at, r.id";
+
 /// A status report can overtake the record of its own send: the modem answers `+CMGS` and
 /// the `+CDS` in one breath, and the report is committed before the pool has stored the
 /// reference. Such a report was kept unmatched; it is applied now, once the part has its
@@ -198,12 +205,7 @@ fn apply_early_reports(
     message_ref: u8,
 ) -> rusqlite::Result<()> {
     let early: Vec<(i64, u8)> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT r.id, r.status FROM status_reports r JOIN outbound_parts p
-               ON p.message_id = ?1 AND p.seq = ?2 AND r.modem = p.modem
-             WHERE r.message_ref = ?3 AND r.matched = 0 AND r.received_at >= p.submitted_at
-             ORDER BY r.received_at, r.id",
-        )?;
+        let mut stmt = conn.prepare_cached(EARLY_REPORTS)?;
         let rows = stmt.query_map(params![id, seq, message_ref], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
@@ -658,5 +660,22 @@ mod tests {
         let view = get(&conn, &id).unwrap().unwrap();
         assert_eq!(view.status, "failed");
         assert_eq!(view.error.as_deref(), Some("status report 0x41"));
+    }
+
+    #[test]
+    fn early_reports_are_found_through_the_index() {
+        let conn = db();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {EARLY_REPORTS}"))
+            .unwrap()
+            .query_map(params!["m", 1, 7], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("status_reports_unmatched")),
+            "{plan:?}"
+        );
     }
 }

@@ -268,6 +268,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);
     "#,
+    // 5: status reports that overtook the record of their send are looked up by reference
+    // when the send is recorded (`outbound::mark_sent`).
+    r#"
+    CREATE INDEX status_reports_unmatched ON status_reports(modem, message_ref) WHERE matched = 0;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
