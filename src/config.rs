@@ -28,6 +28,7 @@ pub struct Config {
     /// How webhooks are delivered (retries, time limits); the `[webhooks]` table.
     #[serde(rename = "webhooks")]
     pub webhook_delivery: WebhookDelivery,
+    pub outbound: Outbound,
     pub simulator: Simulator,
 }
 
@@ -240,6 +241,29 @@ impl Default for WebhookDelivery {
     }
 }
 
+/// How the pool sends the outbound queue: retries, and when a long message may change modem.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    /// Attempts (over all modems) before a message is `failed`.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubles with each further one (up to 64 times).
+    pub retry_base_ms: u64,
+    /// A long message whose first parts left from one modem waits this long for it before another
+    /// modem sends it whole again (a phone joins parts only from one number).
+    pub restart_long_message_after_secs: u64,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            max_attempts: 5,
+            retry_base_ms: 2_000,
+            restart_long_message_after_secs: 600,
+        }
+    }
+}
+
 /// Settings of the built-in simulator used by `simgate run --simulate N`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -419,6 +443,12 @@ impl Config {
         }
         if self.otp.reverse_ttl_secs == 0 {
             return Err(invalid("otp.reverse_ttl_secs", "must be greater than 0"));
+        }
+        if self.outbound.max_attempts == 0 {
+            return Err(invalid("outbound.max_attempts", "must be greater than 0"));
+        }
+        if self.outbound.retry_base_ms == 0 {
+            return Err(invalid("outbound.retry_base_ms", "must be greater than 0"));
         }
         let mut names = std::collections::HashSet::new();
         for (i, m) in self.modems.iter().enumerate() {
@@ -622,6 +652,8 @@ events = ["*"]
                 "webhook[1].url",
             ),
             ("[webhooks]\nretry_factor = 0", "webhooks.retry_factor"),
+            ("[outbound]\nmax_attempts = 0", "outbound.max_attempts"),
+            ("[outbound]\nretry_base_ms = 0", "outbound.retry_base_ms"),
             (
                 "[webhooks]\nretry_base_ms = 10\nretry_max_ms = 5",
                 "webhooks.retry_max_ms",

@@ -47,8 +47,6 @@ pub struct RunOptions {
     pub simulate: u32,
     /// Driver timings (tests shorten them).
     pub timings: Option<Timings>,
-    /// How long a long message waits for the modem that began it (default 10 minutes).
-    pub restart_multipart_after: Option<Duration>,
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -165,13 +163,15 @@ pub async fn start(
     }
     drop(inbound_tx);
     let events_appended = Arc::new(Notify::new());
-    let mut pool_options = PoolOptions {
+    let pool_options = PoolOptions {
+        max_attempts: config.outbound.max_attempts,
+        retry_base: Duration::from_millis(config.outbound.retry_base_ms),
+        restart_multipart_after: Duration::from_secs(
+            config.outbound.restart_long_message_after_secs,
+        ),
         events_appended: events_appended.clone(),
         ..PoolOptions::default()
     };
-    if let Some(after) = options.restart_multipart_after {
-        pool_options.restart_multipart_after = after;
-    }
     let pool = Pool::new(store.clone(), modems, pool_options);
     tasks.extend(pool.start(shutdown.clone()));
     let verifier = Verifier::new(

@@ -103,7 +103,6 @@ fn main() -> ExitCode {
             let options = simgate::daemon::RunOptions {
                 simulate: simulate.unwrap_or(0),
                 timings: None,
-                restart_multipart_after: None,
             };
             match runtime.block_on(simgate::daemon::run(config, options)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -691,16 +691,13 @@ async fn modem_state_changes_are_events() {
 
 /// Two lines where only the first may send for now: the second is out of coverage until the
 /// test lets it back in. Both have a per-part latency so a long message is caught mid-way.
-async fn first_line_only(restart_after: std::time::Duration) -> TestDaemon {
-    let mut d = TestDaemon::start_with(
+async fn first_line_only(restart_after_secs: u64) -> TestDaemon {
+    let d = TestDaemon::start_with(
         2,
         |_, sim| sim.send_latency = std::time::Duration::from_millis(150),
-        |_| {},
+        |c| c.outbound.restart_long_message_after_secs = restart_after_secs,
     )
     .await;
-    d.restart_multipart_after = restart_after;
-    d.stop().await;
-    d.boot().await;
     d.wait_all_ready().await;
     d.modems[1].set_registered(false);
     let second = d.modems[1].name().to_string();
@@ -733,7 +730,7 @@ async fn begin_long_message(d: &TestDaemon, to: &str, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_message_stays_with_the_modem_that_began_it() {
-    let mut d = first_line_only(std::time::Duration::from_secs(600)).await;
+    let mut d = first_line_only(600).await;
     let (first, second) = numbers(&d);
     // Part 1 goes out, part 2 meets a transient network error: the message goes back to the
     // queue. The second line is free by then, but a phone cannot join parts from two numbers.
@@ -770,7 +767,7 @@ async fn a_long_message_stays_with_the_modem_that_began_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_message_is_sent_whole_again_when_its_modem_is_gone() {
-    let mut d = first_line_only(std::time::Duration::from_millis(400)).await;
+    let mut d = first_line_only(1).await;
     let (first, second) = numbers(&d);
     let body = "Unplugged half way, but the recipient still reads it all. ".repeat(6);
     let id = begin_long_message(&d, "+447700900601", &body).await;

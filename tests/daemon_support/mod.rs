@@ -38,8 +38,6 @@ pub struct TestDaemon {
     pub config: Config,
     running: Option<Running>,
     shutdown: watch::Sender<bool>,
-    /// How long a long message waits for the modem that began it (next [`TestDaemon::boot`]).
-    pub restart_multipart_after: Duration,
 }
 
 impl TestDaemon {
@@ -92,7 +90,6 @@ impl TestDaemon {
             config,
             running: None,
             shutdown: watch::channel(false).0,
-            restart_multipart_after: Duration::from_secs(600),
         };
         daemon.boot().await;
         daemon
@@ -104,7 +101,6 @@ impl TestDaemon {
         let options = RunOptions {
             simulate: 0,
             timings: Some(fast_timings()),
-            restart_multipart_after: Some(self.restart_multipart_after),
         };
         let running = daemon::start(self.config.clone(), options, rx)
             .await
