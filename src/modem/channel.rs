@@ -96,8 +96,9 @@ impl<T: Transport> AtChannel<T> {
         }
     }
 
-    /// Sends the ESC owed to a stray prompt, if any.
-    async fn settle(&mut self) -> Result<(), ChannelError> {
+    /// Sends the ESC owed to a stray prompt, if any. A modem waiting at a prompt holds back
+    /// its URCs, so the driver settles before it waits for the modem.
+    pub async fn settle(&mut self) -> Result<(), ChannelError> {
         if std::mem::take(&mut self.escape_pending) {
             self.write_all(b"\x1b").await?;
         }
@@ -356,5 +357,28 @@ mod tests {
             .unwrap();
         assert_eq!(csq.line_with("+CSQ:"), Some("+CSQ: 20,99"));
         assert_eq!(peer.await.unwrap(), b"\x1bAT+CSQ\r");
+    }
+
+    /// The driver settles before it waits for the modem: the ESC goes out without waiting for
+    /// the next command (a modem at a prompt holds its URCs back).
+    #[tokio::test]
+    async fn settling_cancels_a_stray_prompt_at_once() {
+        let (ours, mut modem) = duplex(1024);
+        let mut channel = AtChannel::new(ours);
+        let peer = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let n = modem.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"AT\r");
+            modem.write_all(b"\r\nOK\r\n> ").await.unwrap();
+            let n = modem.read(&mut buf).await.unwrap();
+            buf[..n].to_vec()
+        });
+        assert!(channel
+            .command("AT", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_ok());
+        channel.settle().await.unwrap();
+        assert_eq!(peer.await.unwrap(), b"\x1b");
     }
 }

@@ -351,6 +351,9 @@ impl Driver {
             if let Err(end) = self.handle_urcs(ch).await {
                 return end;
             }
+            if let Err(e) = ch.settle().await {
+                return SessionEnd::from(e);
+            }
             let wake = tokio::select! {
                 r = ch.read_idle() => Wake::Read(r),
                 r = self.requests.recv() => Wake::Request(r),
