@@ -102,15 +102,11 @@ fn report_latency(what: &str, mut samples: Vec<Duration>) {
 }
 
 async fn bench() {
-    let mut d = TestDaemon::start_with(
-        2,
-        |_, _| {},
-        |c| {
-            c.otp.rate_per_number_per_hour = 0;
-            c.otp.rate_per_key_per_minute = 0;
-            c.otp.rate_per_ip_per_hour = 0;
-        },
-    )
+    let mut d = TestDaemon::with_config(2, |c| {
+        c.otp.rate_per_number_per_hour = 0;
+        c.otp.rate_per_key_per_minute = 0;
+        c.otp.rate_per_ip_per_hour = 0;
+    })
     .await;
     d.wait_all_ready().await;
     let client = Arc::new(Client {

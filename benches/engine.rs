@@ -62,14 +62,10 @@ async fn inbound_latency(samples: usize) {
 async fn sms_to_webhook(samples: usize) {
     let receiver = webhook_support::Listener::start().await;
     let url = receiver.url.clone();
-    let mut d = TestDaemon::start_with(
-        1,
-        |_, _| {},
-        |c| {
-            c.webhooks
-                .push(webhook_support::webhook(&url, &["message.received"]))
-        },
-    )
+    let mut d = TestDaemon::with_config(1, |c| {
+        c.webhooks
+            .push(webhook_support::webhook(&url, &["message.received"]))
+    })
     .await;
     d.wait_all_ready().await;
     let mut latencies = Vec::with_capacity(samples);

@@ -117,14 +117,10 @@ async fn contiguity_otp_new_then_verify_with_the_code_from_the_sms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contiguity_otp_errors_and_limits() {
-    let mut d = TestDaemon::start_with(
-        1,
-        |_, _| {},
-        |c| {
-            c.otp.rate_per_number_per_hour = 2;
-            c.otp.resend_cooldown_secs = 30;
-        },
-    )
+    let mut d = TestDaemon::with_config(1, |c| {
+        c.otp.rate_per_number_per_hour = 2;
+        c.otp.resend_cooldown_secs = 30;
+    })
     .await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
@@ -639,7 +635,7 @@ async fn reverse_without_a_ready_line_is_503() {
 /// address (every request here comes from 127.0.0.1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_ip_limits_use_the_end_user_ip() {
-    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.rate_per_ip_per_hour = 1).await;
+    let mut d = TestDaemon::with_config(1, |c| c.otp.rate_per_ip_per_hour = 1).await;
     let api = Api::new(&d);
     let otp_new = |to: &'static str, ip: Option<&'static str>| {
         let mut r = api

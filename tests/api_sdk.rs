@@ -47,7 +47,7 @@ async fn official_python_sdk_runs_otp_unchanged() {
         );
         return;
     }
-    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.resend_cooldown_secs = 0).await;
+    let mut d = TestDaemon::with_config(1, |c| c.otp.resend_cooldown_secs = 0).await;
     d.wait_all_ready().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/contiguity_otp.py");
     let mut child = Command::new("python3")

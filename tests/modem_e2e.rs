@@ -625,8 +625,7 @@ async fn direct_routing_with_cmt_and_cds_when_the_modem_cannot_store_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_sim_send_caps_hold_messages_back() {
-    let mut d =
-        TestDaemon::start_with(1, |_, _| {}, |config| config.modems[0].max_per_minute = 2).await;
+    let mut d = TestDaemon::with_config(1, |config| config.modems[0].max_per_minute = 2).await;
     d.wait_all_ready().await;
     let mut ids = Vec::new();
     for i in 0..3 {

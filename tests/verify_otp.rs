@@ -184,7 +184,7 @@ async fn parallel_guesses_never_exceed_max_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_expire() {
-    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.ttl_secs = 1).await;
+    let mut d = TestDaemon::with_config(1, |c| c.otp.ttl_secs = 1).await;
     d.wait_all_ready().await;
     let verifier = d.state().verifier.clone();
     let created = verifier.create(request(PERSON)).await.unwrap();
@@ -205,14 +205,10 @@ async fn codes_expire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_keeps_code_and_expiry_with_cooldown_and_cap() {
-    let mut d = TestDaemon::start_with(
-        1,
-        |_, _| {},
-        |c| {
-            c.otp.resend_cooldown_secs = 2;
-            c.otp.max_resends = 2;
-        },
-    )
+    let mut d = TestDaemon::with_config(1, |c| {
+        c.otp.resend_cooldown_secs = 2;
+        c.otp.max_resends = 2;
+    })
     .await;
     d.wait_all_ready().await;
     let verifier = d.state().verifier.clone();
@@ -253,7 +249,7 @@ async fn resend_keeps_code_and_expiry_with_cooldown_and_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_number_limit_survives_a_restart() {
-    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.rate_per_number_per_hour = 2).await;
+    let mut d = TestDaemon::with_config(1, |c| c.otp.rate_per_number_per_hour = 2).await;
     d.wait_all_ready().await;
     let verifier = d.state().verifier.clone();
     verifier.create(request(PERSON)).await.unwrap();
@@ -298,14 +294,10 @@ async fn per_number_limit_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_ip_and_per_key_limits() {
-    let mut d = TestDaemon::start_with(
-        1,
-        |_, _| {},
-        |c| {
-            c.otp.rate_per_ip_per_hour = 1;
-            c.otp.rate_per_key_per_minute = 3;
-        },
-    )
+    let mut d = TestDaemon::with_config(1, |c| {
+        c.otp.rate_per_ip_per_hour = 1;
+        c.otp.rate_per_key_per_minute = 3;
+    })
     .await;
     let verifier = d.state().verifier.clone();
     let with_ip = |to: &str, ip: &str| CreateOtp {
@@ -384,11 +376,9 @@ async fn countries_numbers_and_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_countries_and_languages() {
-    let mut d = TestDaemon::start_with(
-        1,
-        |_, _| {},
-        |c| c.otp.allowed_countries = vec!["GB".into(), "BR".into()],
-    )
+    let mut d = TestDaemon::with_config(1, |c| {
+        c.otp.allowed_countries = vec!["GB".into(), "BR".into()]
+    })
     .await;
     d.wait_all_ready().await;
     let verifier = d.state().verifier.clone();

@@ -4,7 +4,6 @@
 mod daemon_support;
 
 use daemon_support::{TestDaemon, SOON};
-use simgate::codec::{self, DeliverOptions, Timestamp};
 use simgate::store::{events, inbound as inbound_store};
 use simgate::verify::{OtpStatus, ReverseInit, ReverseView, VerifyError};
 use std::time::Duration;
@@ -66,18 +65,9 @@ async fn reverse_events(d: &TestDaemon) -> Vec<events::Event> {
         .unwrap()
 }
 
-fn deliver_pdu(from: &str, text: &str, smsc: &str) -> String {
-    let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
-    let mut parts = codec::encode_deliver(
-        from,
-        text,
-        &stamp,
-        &DeliverOptions {
-            smsc: Some(smsc.to_string()),
-            concat_ref: 0,
-            concat_16bit: false,
-        },
-    );
+/// The one PDU the network's SMSC makes of a short text, to deliver it more than once.
+fn deliver_pdu(d: &TestDaemon, from: &str, text: &str) -> String {
+    let mut parts = d.network.encode_from_world(from, text, false);
     assert_eq!(parts.len(), 1);
     parts.remove(0)
 }
@@ -145,7 +135,7 @@ async fn texting_the_factor_verifies_and_notifies_the_success_url() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_sender_wrong_factor_and_substrings_do_not_verify() {
-    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.max_attempts = 3).await;
+    let mut d = TestDaemon::with_config(1, |c| c.otp.max_attempts = 3).await;
     d.wait_all_ready().await;
     let verifier = d.state().verifier.clone();
     let view = verifier
@@ -200,7 +190,7 @@ async fn wrong_sender_wrong_factor_and_substrings_do_not_verify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_and_cancelled_sessions_do_not_verify() {
-    let mut d = TestDaemon::start_with(1, |_, _| {}, |c| c.otp.reverse_ttl_secs = 1).await;
+    let mut d = TestDaemon::with_config(1, |c| c.otp.reverse_ttl_secs = 1).await;
     d.wait_all_ready().await;
     let verifier = d.state().verifier.clone();
     let expiring = verifier.reverse_initiate(init(PERSON)).await.unwrap();
@@ -254,7 +244,6 @@ async fn replayed_pdus_neither_verify_again_nor_count_twice() {
     let mut d = TestDaemon::start(1).await;
     d.wait_all_ready().await;
     let verifier = d.state().verifier.clone();
-    let smsc = d.network.smsc().to_string();
     let first = verifier
         .reverse_initiate(ReverseInit {
             factor: Some("Zebra7".into()),
@@ -264,7 +253,7 @@ async fn replayed_pdus_neither_verify_again_nor_count_twice() {
         .unwrap();
 
     // A wrong factor delivered twice: one attempt.
-    let wrong = deliver_pdu(PERSON, "zebra8", &smsc);
+    let wrong = deliver_pdu(&d, PERSON, "zebra8");
     d.network.inject_pdu(SIM1, &wrong).unwrap();
     d.network.inject_pdu(SIM1, &wrong).unwrap();
     // A marker from someone else: once it is stored, both copies above were handled.
@@ -276,7 +265,7 @@ async fn replayed_pdus_neither_verify_again_nor_count_twice() {
     assert_eq!(v.attempts_left, 4, "the duplicate counted no attempt");
 
     // The right factor delivered twice: verified once, one event.
-    let right = deliver_pdu(PERSON, "ok ZEBRA7", &smsc);
+    let right = deliver_pdu(&d, PERSON, "ok ZEBRA7");
     d.network.inject_pdu(SIM1, &right).unwrap();
     d.network.inject_pdu(SIM1, &right).unwrap();
     d.network

@@ -8,16 +8,12 @@ use simgate::store::events;
 use webhook_support::*;
 
 async fn daemon_with_one_configured_endpoint() -> (TestDaemon, Api) {
-    let d = TestDaemon::start_with(
-        0,
-        |_, _| {},
-        |c| {
-            // Nothing listens there: deliveries stay pending, which these tests do not mind.
-            c.webhooks
-                .push(webhook("http://127.0.0.1:9/configured", &["message.*"]));
-            fast_retries(c);
-        },
-    )
+    let d = TestDaemon::with_config(0, |c| {
+        // Nothing listens there: deliveries stay pending, which these tests do not mind.
+        c.webhooks
+            .push(webhook("http://127.0.0.1:9/configured", &["message.*"]));
+        fast_retries(c);
+    })
     .await;
     let api = Api::new(d.base_url());
     (d, api)

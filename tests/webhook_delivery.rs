@@ -35,6 +35,20 @@ async fn append(
     id
 }
 
+/// A daemon without modems whose one `[[webhook]]` takes every event, with fast retries.
+async fn daemon_posting_to(
+    listener: &Listener,
+    shape: impl FnOnce(&mut simgate::config::Config),
+) -> TestDaemon {
+    let url = listener.url.clone();
+    TestDaemon::with_config(0, |c| {
+        c.webhooks.push(webhook(&url, &["*"]));
+        fast_retries(c);
+        shape(c);
+    })
+    .await
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -46,14 +60,10 @@ fn now_secs() -> i64 {
 async fn inbound_sms_is_delivered_signed() {
     let listener = Listener::start().await;
     let url = listener.url.clone();
-    let mut d = TestDaemon::start_with(
-        1,
-        |_, _| {},
-        |c| {
-            c.webhooks.push(webhook(&url, &["message.received"]));
-            fast_retries(c);
-        },
-    )
+    let mut d = TestDaemon::with_config(1, |c| {
+        c.webhooks.push(webhook(&url, &["message.received"]));
+        fast_retries(c);
+    })
     .await;
     d.wait_all_ready().await;
     d.network
@@ -100,16 +110,7 @@ async fn inbound_sms_is_delivered_signed() {
 async fn failures_are_retried_with_the_same_id_and_body() {
     let listener = Listener::start().await;
     listener.script([Reply::status(500), Reply::status(500)]);
-    let url = listener.url.clone();
-    let mut d = TestDaemon::start_with(
-        0,
-        |_, _| {},
-        |c| {
-            c.webhooks.push(webhook(&url, &["*"]));
-            fast_retries(c);
-        },
-    )
-    .await;
+    let mut d = daemon_posting_to(&listener, |_| {}).await;
     let id = append(
         &d,
         "message.status",
@@ -150,7 +151,7 @@ async fn failures_are_retried_with_the_same_id_and_body() {
 async fn gone_stops_at_once_and_disables_an_api_endpoint() {
     let listener = Listener::start().await;
     listener.otherwise(Reply::status(410));
-    let mut d = TestDaemon::start_with(0, |_, _| {}, fast_retries).await;
+    let mut d = TestDaemon::with_config(0, fast_retries).await;
     let api = Api::new(d.base_url());
     let (status, created) = api
         .post(
@@ -196,16 +197,7 @@ async fn gone_stops_at_once_and_disables_an_api_endpoint() {
 async fn retry_after_is_honoured() {
     let listener = Listener::start().await;
     listener.script([Reply::status(429).with_header("retry-after", "1")]);
-    let url = listener.url.clone();
-    let mut d = TestDaemon::start_with(
-        0,
-        |_, _| {},
-        |c| {
-            c.webhooks.push(webhook(&url, &["*"]));
-            fast_retries(c);
-        },
-    )
-    .await;
+    let mut d = daemon_posting_to(&listener, |_| {}).await;
     let id = append(&d, "modem.status", serde_json::json!({}), None).await;
     let got = listener.wait_for(2, SOON).await;
     let gap = got[1].at - got[0].at;
@@ -221,16 +213,7 @@ async fn retry_after_is_honoured() {
 async fn pending_delivery_survives_a_restart() {
     let listener = Listener::start().await;
     listener.otherwise(Reply::status(503));
-    let url = listener.url.clone();
-    let mut d = TestDaemon::start_with(
-        0,
-        |_, _| {},
-        |c| {
-            c.webhooks.push(webhook(&url, &["*"]));
-            fast_retries(c);
-        },
-    )
-    .await;
+    let mut d = daemon_posting_to(&listener, |_| {}).await;
     let id = append(
         &d,
         "message.received",
@@ -265,17 +248,7 @@ async fn pending_delivery_survives_a_restart() {
 async fn manual_retry_resends_a_failed_delivery() {
     let listener = Listener::start().await;
     listener.otherwise(Reply::status(500));
-    let url = listener.url.clone();
-    let mut d = TestDaemon::start_with(
-        0,
-        |_, _| {},
-        |c| {
-            c.webhooks.push(webhook(&url, &["*"]));
-            fast_retries(c);
-            c.webhook_delivery.max_attempts = 2;
-        },
-    )
-    .await;
+    let mut d = daemon_posting_to(&listener, |c| c.webhook_delivery.max_attempts = 2).await;
     let api = Api::new(d.base_url());
     let id = append(&d, "otp.verified", serde_json::json!({}), None).await;
     let failed = api.wait_delivery_status(&id, "failed", SOON).await;
@@ -319,14 +292,10 @@ async fn events_are_filtered_by_type_and_targets_get_their_event() {
     let reverse = Listener::start().await;
     let target = Listener::start().await;
     let url = messages.url.clone();
-    let mut d = TestDaemon::start_with(
-        0,
-        |_, _| {},
-        |c| {
-            c.webhooks.push(webhook(&url, &["message.*"]));
-            fast_retries(c);
-        },
-    )
+    let mut d = TestDaemon::with_config(0, |c| {
+        c.webhooks.push(webhook(&url, &["message.*"]));
+        fast_retries(c);
+    })
     .await;
     let api = Api::new(d.base_url());
     let (status, created) = api
@@ -398,7 +367,7 @@ async fn events_are_filtered_by_type_and_targets_get_their_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unusable_target_url_fails_without_an_attempt() {
-    let mut d = TestDaemon::start_with(0, |_, _| {}, fast_retries).await;
+    let mut d = TestDaemon::with_config(0, fast_retries).await;
     let id = append(
         &d,
         "otp.reverse.verified",

@@ -294,30 +294,43 @@ fn redact(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use tokio::task::JoinHandle;
+
+    const SOON: Duration = Duration::from_secs(2);
+
+    /// The modem's end of the pipe: reads exactly `expect` (failing the test on anything
+    /// else), writes `answer` in one go, and hands the pipe back.
+    fn modem_answering(
+        mut modem: DuplexStream,
+        expect: &'static [u8],
+        answer: &'static [u8],
+    ) -> JoinHandle<DuplexStream> {
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 64];
+            while seen.len() < expect.len() {
+                let read = tokio::time::timeout(SOON, modem.read(&mut buf)).await;
+                let n = read
+                    .unwrap_or_else(|_| panic!("waited for {expect:?}, got {seen:?}"))
+                    .unwrap();
+                seen.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(seen, expect);
+            modem.write_all(answer).await.unwrap();
+            modem
+        })
+    }
 
     /// A URC in the same read as the final result is queued when the command returns, not when
     /// the modem next says something.
     #[tokio::test]
     async fn a_urc_read_with_the_final_result_is_queued_at_once() {
-        let (ours, mut modem) = duplex(1024);
+        let (ours, modem) = duplex(1024);
         let mut channel = AtChannel::new(ours);
-        let answer = tokio::spawn(async move {
-            let mut buf = [0u8; 64];
-            let n = modem.read(&mut buf).await.unwrap();
-            assert_eq!(&buf[..n], b"AT+CMGD=2\r");
-            modem
-                .write_all(b"\r\nOK\r\n\r\n+CMTI: \"SM\",3\r\n")
-                .await
-                .unwrap();
-            modem
-        });
-        let response = channel
-            .command("AT+CMGD=2", Duration::from_secs(5))
-            .await
-            .unwrap();
-        assert!(response.is_ok());
-        let _modem = answer.await.unwrap();
+        let peer = modem_answering(modem, b"AT+CMGD=2\r", b"\r\nOK\r\n\r\n+CMTI: \"SM\",3\r\n");
+        assert!(channel.command("AT+CMGD=2", SOON).await.unwrap().is_ok());
+        let _modem = peer.await.unwrap();
         match channel.take_urc() {
             Some(Urc::Cmti { storage, index }) => assert_eq!((storage.as_str(), index), ("SM", 3)),
             other => panic!("expected the +CMTI, got {other:?}"),
@@ -328,57 +341,28 @@ mod tests {
     /// before the next command goes out.
     #[tokio::test]
     async fn a_stray_prompt_after_a_final_result_is_cancelled_before_the_next_command() {
-        let (ours, mut modem) = duplex(1024);
+        let (ours, modem) = duplex(1024);
         let mut channel = AtChannel::new(ours);
-        let peer = tokio::spawn(async move {
-            let mut buf = [0u8; 64];
-            let n = modem.read(&mut buf).await.unwrap();
-            assert_eq!(&buf[..n], b"AT\r");
-            modem.write_all(b"\r\nOK\r\n> ").await.unwrap();
-            let mut seen = Vec::new();
-            while !seen.ends_with(b"AT+CSQ\r") {
-                let n = modem.read(&mut buf).await.unwrap();
-                seen.extend_from_slice(&buf[..n]);
-            }
-            modem
-                .write_all(b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n")
-                .await
-                .unwrap();
-            seen
-        });
-        assert!(channel
-            .command("AT", Duration::from_secs(5))
-            .await
-            .unwrap()
-            .is_ok());
-        let csq = channel
-            .command("AT+CSQ", Duration::from_secs(5))
-            .await
-            .unwrap();
+        let peer = modem_answering(modem, b"AT\r", b"\r\nOK\r\n> ");
+        assert!(channel.command("AT", SOON).await.unwrap().is_ok());
+        let modem = peer.await.unwrap();
+        let peer = modem_answering(modem, b"\x1bAT+CSQ\r", b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
+        let csq = channel.command("AT+CSQ", SOON).await.unwrap();
         assert_eq!(csq.line_with("+CSQ:"), Some("+CSQ: 20,99"));
-        assert_eq!(peer.await.unwrap(), b"\x1bAT+CSQ\r");
+        peer.await.expect("the modem got ESC before the command");
     }
 
     /// The driver settles before it waits for the modem: the ESC goes out without waiting for
     /// the next command (a modem at a prompt holds its URCs back).
     #[tokio::test]
     async fn settling_cancels_a_stray_prompt_at_once() {
-        let (ours, mut modem) = duplex(1024);
+        let (ours, modem) = duplex(1024);
         let mut channel = AtChannel::new(ours);
-        let peer = tokio::spawn(async move {
-            let mut buf = [0u8; 64];
-            let n = modem.read(&mut buf).await.unwrap();
-            assert_eq!(&buf[..n], b"AT\r");
-            modem.write_all(b"\r\nOK\r\n> ").await.unwrap();
-            let n = modem.read(&mut buf).await.unwrap();
-            buf[..n].to_vec()
-        });
-        assert!(channel
-            .command("AT", Duration::from_secs(5))
-            .await
-            .unwrap()
-            .is_ok());
+        let peer = modem_answering(modem, b"AT\r", b"\r\nOK\r\n> ");
+        assert!(channel.command("AT", SOON).await.unwrap().is_ok());
+        let modem = peer.await.unwrap();
+        let peer = modem_answering(modem, b"\x1b", b"");
         channel.settle().await.unwrap();
-        assert_eq!(peer.await.unwrap(), b"\x1b");
+        peer.await.expect("the modem got ESC");
     }
 }

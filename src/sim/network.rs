@@ -345,21 +345,7 @@ impl Network {
             .shared()
             .find_modem(to)
             .ok_or_else(|| SimError::UnknownNumber(to.to_string()))?;
-        let concat_ref = self
-            .shared()
-            .next_concat_ref
-            .fetch_add(1, Ordering::Relaxed);
-        let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
-        let mut parts = codec::encode_deliver(
-            from,
-            text,
-            &stamp,
-            &DeliverOptions {
-                smsc: Some(self.smsc().to_string()),
-                concat_ref,
-                concat_16bit: options.concat_16bit,
-            },
-        );
+        let mut parts = self.encode_from_world(from, text, options.concat_16bit);
         match options.order {
             PartOrder::InOrder => {}
             PartOrder::Reversed => parts.reverse(),
@@ -370,6 +356,28 @@ impl Network {
             target.shared.receive(Inbound::deliver(pdu_hex));
         }
         Ok(count)
+    }
+
+    /// The SMS-DELIVER PDUs (hex with SMSC field) this network's SMSC makes of a text from
+    /// `from`, stamped now, with a fresh concatenation reference: what
+    /// [`Network::send_from_world`] delivers, for tests that replay them with
+    /// [`Network::inject_pdu`].
+    pub fn encode_from_world(&self, from: &str, text: &str, concat_16bit: bool) -> Vec<String> {
+        let concat_ref = self
+            .shared()
+            .next_concat_ref
+            .fetch_add(1, Ordering::Relaxed);
+        let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
+        codec::encode_deliver(
+            from,
+            text,
+            &stamp,
+            &DeliverOptions {
+                smsc: Some(self.smsc().to_string()),
+                concat_ref,
+                concat_16bit,
+            },
+        )
     }
 
     /// Hands a raw PDU (hex with SMSC field) to the modem whose number is `to`, as is: an

@@ -727,6 +727,13 @@ mod tests {
         conn
     }
 
+    /// One event fanned out to one configured endpoint at t=1000, due at once.
+    fn one_due_delivery(conn: &mut Connection) -> DueDelivery {
+        events::append(conn, "x.y", &serde_json::json!({})).unwrap();
+        fan_out(conn, &[configured("http://a/", &["*"])], DAY, 1_000, 10).unwrap();
+        due(conn, 1_000, &HashSet::new(), 1).unwrap().remove(0)
+    }
+
     fn configured(url: &str, events: &[&str]) -> Endpoint {
         Endpoint {
             id: config_endpoint_id(url),
@@ -868,16 +875,7 @@ mod tests {
     #[test]
     fn attempts_are_logged_and_move_the_delivery() {
         let mut conn = db();
-        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
-        fan_out(
-            &mut conn,
-            &[configured("http://a/", &["*"])],
-            DAY,
-            1_000,
-            10,
-        )
-        .unwrap();
-        let d = due(&conn, 1_000, &HashSet::new(), 1).unwrap().remove(0);
+        let d = one_due_delivery(&mut conn);
         let fail = AttemptRecord {
             status_code: Some(500),
             error: Some("HTTP 500".into()),
@@ -965,16 +963,7 @@ mod tests {
     #[test]
     fn manual_retry_restarts_the_schedule() {
         let mut conn = db();
-        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
-        fan_out(
-            &mut conn,
-            &[configured("http://a/", &["*"])],
-            DAY,
-            1_000,
-            10,
-        )
-        .unwrap();
-        let d = due(&conn, 1_000, &HashSet::new(), 1).unwrap().remove(0);
+        let d = one_due_delivery(&mut conn);
         let fail = AttemptRecord {
             status_code: None,
             error: Some("connection refused".into()),

@@ -46,6 +46,11 @@ impl TestDaemon {
         Self::start_with(n, |_, _| {}, |_| {}).await
     }
 
+    /// Like `start`, with a hook to shape the config.
+    pub async fn with_config(n: u32, shape_config: impl FnOnce(&mut Config)) -> TestDaemon {
+        Self::start_with(n, |_, _| {}, shape_config).await
+    }
+
     /// Like `start`, with hooks to shape each virtual modem and the config.
     pub async fn start_with(
         n: u32,
