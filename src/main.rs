@@ -19,26 +19,21 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::WebhookSecret { config } => match Config::locate(config.config.as_deref()) {
-            Ok((config, _)) => {
-                let path = &config.security.secret_file;
-                match simgate::secret::Secret::load(path) {
-                    Ok(secret) => {
-                        if let Some(i) = config.webhooks.iter().position(|w| simgate::webhook::decode_secret(&w.secret).is_some()) {
-                            eprintln!("note: success_url deliveries are signed with webhook[{i}].secret from the config; this secret signs [[webhook]]s without one");
-                        }
-                        println!("{}", simgate::webhook::derived_secret(secret.bytes()));
-                        ExitCode::SUCCESS
+        Command::WebhookSecret { config } => {
+            let shown = Config::locate(config.config.as_deref())
+                .map_err(|e| e.to_string())
+                .and_then(|(config, _)| cli::secret::webhook_secret(&config));
+            match shown {
+                Ok(shown) => {
+                    if let Some(note) = shown.note {
+                        eprintln!("note: {note}");
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => fail(format!(
-                        "no server secret at {} yet: it is created when the daemon first starts (security.secret_file)",
-                        path.display()
-                    )),
-                    Err(e) => fail(format!("cannot read {}: {e}", path.display())),
+                    println!("{}", shown.secret);
+                    ExitCode::SUCCESS
                 }
+                Err(e) => fail(e),
             }
-            Err(e) => fail(e),
-        },
+        }
         Command::Pdu { command } => match command {
             PduCommand::Decode { hex, no_smsc } => match cli::pdu::decode_to_json(&hex, no_smsc) {
                 Ok(json) => {

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod pdu;
+pub mod secret;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -51,6 +51,15 @@ const FAN_OUT_BATCH: usize = 200;
 /// How often old finished deliveries are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// The `[[webhook]]` whose secret signs events' `target_url` (a reverse session's
+/// `success_url`): the first one with a usable secret. With none, the derived secret signs.
+pub fn target_secret_index(config: &Config) -> Option<usize> {
+    config
+        .webhooks
+        .iter()
+        .position(|w| decode_secret(&w.secret).is_some())
+}
+
 /// Delivers webhooks until shutdown. Build with [`Dispatcher::new`], run with
 /// [`Dispatcher::run`]; wake it with `notify_waiters()` on the `Notify` it was given (after
 /// events were committed, or after a delivery was made due by hand).
@@ -80,10 +89,8 @@ impl Dispatcher {
         let settings = &config.webhook_delivery;
         let derived_key = decode_secret(&derived_secret(pepper.bytes()))
             .ok_or_else(|| anyhow::anyhow!("derived webhook secret does not decode"))?;
-        let target_key = config
-            .webhooks
-            .iter()
-            .find_map(|w| decode_secret(&w.secret))
+        let target_key = target_secret_index(config)
+            .and_then(|i| decode_secret(&config.webhooks[i].secret))
             .unwrap_or_else(|| derived_key.clone());
         let timeout = Duration::from_millis(settings.timeout_ms);
         let client = reqwest::Client::builder()
