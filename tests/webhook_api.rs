@@ -148,12 +148,7 @@ async fn event_log_pages_and_deliveries_filter() {
 
     let (status, page) = api.get("/v1/events?limit=2").await;
     assert_eq!(status, 200);
-    let first: Vec<&str> = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
+    let first = event_ids(&page);
     assert_eq!(
         first,
         ids[..2].iter().map(String::as_str).collect::<Vec<_>>()
@@ -162,12 +157,7 @@ async fn event_log_pages_and_deliveries_filter() {
     assert_eq!(page["data"][1]["data"]["n"], 1);
     let next = page["next_after"].as_i64().unwrap();
     let (_, rest) = api.get(&format!("/v1/events?after={next}&limit=10")).await;
-    let rest_ids: Vec<&str> = rest["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
+    let rest_ids = event_ids(&rest);
     assert_eq!(
         rest_ids,
         ids[2..].iter().map(String::as_str).collect::<Vec<_>>()
@@ -200,4 +190,14 @@ async fn event_log_pages_and_deliveries_filter() {
     assert_eq!(limited["data"].as_array().unwrap().len(), 1);
     assert_eq!(limited["data"][0]["event_id"], ids[4], "newest first");
     d.stop().await;
+}
+
+/// The event ids of a `/v1/events` page, in order.
+fn event_ids(page: &serde_json::Value) -> Vec<&str> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect()
 }
