@@ -30,6 +30,8 @@ pub struct Config {
     pub webhook_delivery: WebhookDelivery,
     pub outbound: Outbound,
     pub simulator: Simulator,
+    /// Auth servers that use simgate as their SMS provider (`/hooks/…`); the `[hooks]` table.
+    pub hooks: Hooks,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -286,6 +288,225 @@ impl Default for Simulator {
     }
 }
 
+/// Auth servers that send their SMS through simgate (`POST /hooks/…`, no API key: each hook
+/// checks its own secret). A hook is served only when its table is present.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hooks {
+    /// A request repeated within this time (GoTrue: the same `metadata.uuid`; the others: the
+    /// same recipient and text) is answered as done and not sent again.
+    pub dedupe_window_secs: u64,
+    /// Largest age (or advance) of a signed request's timestamp (GoTrue, Zitadel).
+    pub timestamp_tolerance_secs: u64,
+    /// Language of the SMS simgate writes when the caller sends only a code (GoTrue, Logto
+    /// without a locale, authentik without `Message`).
+    pub language: String,
+    /// App name in that SMS (none: the generic wording).
+    pub app_name: Option<String>,
+    /// Code lifetime shown in that SMS ("expires in N min"): the auth server's own setting.
+    pub code_ttl_secs: u64,
+    /// Supabase Auth (GoTrue) "Send SMS hook": `POST /hooks/gotrue/send-sms`.
+    pub gotrue: Option<GoTrueHook>,
+    /// Zitadel's HTTP SMS provider: `POST /hooks/zitadel/sms`.
+    pub zitadel: Option<ZitadelHook>,
+    /// authentik's generic SMS provider: `POST /hooks/authentik/sms`.
+    pub authentik: Option<HttpHook>,
+    /// Logto's HTTP SMS connector: `POST /hooks/logto/sms`.
+    pub logto: Option<HttpHook>,
+    /// Keycloak sms-authenticator (netzbegruenung) API gateway: `POST /hooks/keycloak/sms`.
+    pub keycloak: Option<HttpHook>,
+    /// Ory Kratos HTTP courier: `POST /hooks/kratos/sms`.
+    pub kratos: Option<HttpHook>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            dedupe_window_secs: 600,
+            timestamp_tolerance_secs: 300,
+            language: "en".into(),
+            app_name: None,
+            code_ttl_secs: 300,
+            gotrue: None,
+            zitadel: None,
+            authentik: None,
+            logto: None,
+            keycloak: None,
+            kratos: None,
+        }
+    }
+}
+
+/// `[hooks.gotrue]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoTrueHook {
+    /// GoTrue's own format, `v1,whsec_<base64>`; a list during rotation.
+    #[serde(deserialize_with = "one_or_many")]
+    pub secret: Vec<String>,
+}
+
+/// `[hooks.zitadel]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZitadelHook {
+    /// The `signingKey` Zitadel returned when the HTTP SMS provider was added; a list during
+    /// rotation.
+    #[serde(deserialize_with = "one_or_many")]
+    pub signing_key: Vec<String>,
+}
+
+/// `[hooks.authentik]`, `[hooks.logto]`, `[hooks.keycloak]`, `[hooks.kratos]`: who may call.
+/// A request must carry one of the configured credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpHook {
+    /// Accepted as `Authorization: Bearer <token>`.
+    pub bearer_tokens: Vec<String>,
+    /// `"user:password"` pairs accepted as HTTP Basic auth.
+    pub basic: Vec<String>,
+    /// Accepted in the header named by `api_key_header`.
+    pub api_keys: Vec<String>,
+    pub api_key_header: String,
+}
+
+impl Default for HttpHook {
+    fn default() -> Self {
+        HttpHook {
+            bearer_tokens: Vec::new(),
+            basic: Vec::new(),
+            api_keys: Vec::new(),
+            api_key_header: "X-API-Key".into(),
+        }
+    }
+}
+
+/// A string or a list of strings (`secret = "…"` or `secret = ["…", "…"]`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl Hooks {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=86_400).contains(&self.dedupe_window_secs) {
+            return Err(invalid(
+                "hooks.dedupe_window_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if !(1..=3600).contains(&self.timestamp_tolerance_secs) {
+            return Err(invalid(
+                "hooks.timestamp_tolerance_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if self.code_ttl_secs == 0 {
+            return Err(invalid("hooks.code_ttl_secs", "must be greater than 0"));
+        }
+        if let Some(g) = &self.gotrue {
+            if g.secret.is_empty() {
+                return Err(invalid(
+                    "hooks.gotrue.secret",
+                    "required: the \"v1,whsec_…\" secret shared with GoTrue",
+                ));
+            }
+            for (i, s) in g.secret.iter().enumerate() {
+                let ok = s
+                    .strip_prefix("v1,")
+                    .and_then(crate::webhook::decode_secret)
+                    .is_some();
+                if !ok {
+                    return Err(invalid(
+                        format!("hooks.gotrue.secret[{i}]"),
+                        "expected GoTrue's format v1,whsec_ followed by base64",
+                    ));
+                }
+            }
+        }
+        if let Some(z) = &self.zitadel {
+            if z.signing_key.is_empty() {
+                return Err(invalid(
+                    "hooks.zitadel.signing_key",
+                    "required: the signingKey Zitadel returned for the HTTP SMS provider",
+                ));
+            }
+            for (i, k) in z.signing_key.iter().enumerate() {
+                if k.trim().len() < 8 {
+                    return Err(invalid(
+                        format!("hooks.zitadel.signing_key[{i}]"),
+                        "must have at least 8 characters",
+                    ));
+                }
+            }
+        }
+        for (name, hook) in [
+            ("authentik", &self.authentik),
+            ("logto", &self.logto),
+            ("keycloak", &self.keycloak),
+            ("kratos", &self.kratos),
+        ] {
+            if let Some(h) = hook {
+                h.validate(name)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl HttpHook {
+    fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        if self.bearer_tokens.is_empty() && self.basic.is_empty() && self.api_keys.is_empty() {
+            return Err(invalid(
+                format!("hooks.{name}"),
+                "needs at least one of bearer_tokens, basic, api_keys",
+            ));
+        }
+        for (i, t) in self.bearer_tokens.iter().enumerate() {
+            if t.trim().len() < 8 || t.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    format!("hooks.{name}.bearer_tokens[{i}]"),
+                    "a token must have at least 8 characters and no spaces",
+                ));
+            }
+        }
+        for (i, pair) in self.basic.iter().enumerate() {
+            let ok = pair
+                .split_once(':')
+                .is_some_and(|(user, password)| !user.is_empty() && password.len() >= 8);
+            if !ok {
+                return Err(invalid(
+                    format!("hooks.{name}.basic[{i}]"),
+                    "expected \"user:password\" with a password of at least 8 characters",
+                ));
+            }
+        }
+        for (i, k) in self.api_keys.iter().enumerate() {
+            if k.trim().len() < 8 {
+                return Err(invalid(
+                    format!("hooks.{name}.api_keys[{i}]"),
+                    "a key must have at least 8 characters",
+                ));
+            }
+        }
+        if axum::http::HeaderName::from_bytes(self.api_key_header.as_bytes()).is_err() {
+            return Err(invalid(
+                format!("hooks.{name}.api_key_header"),
+                "expected an HTTP header name like X-API-Key",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl WebhookDelivery {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.retry_base_ms == 0 {
@@ -523,6 +744,7 @@ impl Config {
             }
         }
         self.webhook_delivery.validate()?;
+        self.hooks.validate()?;
         if !is_e164(&self.simulator.first_number) {
             return Err(invalid(
                 "simulator.first_number",
@@ -547,6 +769,29 @@ impl Config {
             if !w.secret.is_empty() {
                 w.secret = "whsec_****".into();
             }
+        }
+        if let Some(g) = &mut shown.hooks.gotrue {
+            g.secret = g.secret.iter().map(|_| "v1,whsec_****".into()).collect();
+        }
+        if let Some(z) = &mut shown.hooks.zitadel {
+            z.signing_key = z.signing_key.iter().map(|k| mask(k)).collect();
+        }
+        for h in [
+            &mut shown.hooks.authentik,
+            &mut shown.hooks.logto,
+            &mut shown.hooks.keycloak,
+            &mut shown.hooks.kratos,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            h.bearer_tokens = h.bearer_tokens.iter().map(|t| mask(t)).collect();
+            h.api_keys = h.api_keys.iter().map(|k| mask(k)).collect();
+            h.basic = h
+                .basic
+                .iter()
+                .map(|p| format!("{}:****", p.split(':').next().unwrap_or("")))
+                .collect();
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
@@ -683,6 +928,41 @@ events = ["*"]
     }
 
     #[test]
+    fn hooks_tables_parse_and_validate() {
+        let c = Config::parse(
+            "[hooks.gotrue]\nsecret = \"v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+             [hooks.zitadel]\nsigning_key = [\"key-one-123\", \"key-two-456\"]\n\
+             [hooks.authentik]\nbearer_tokens = [\"tok_0123456789\"]\nbasic = [\"ak:password123\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.hooks.gotrue.as_ref().unwrap().secret.len(), 1);
+        assert_eq!(c.hooks.zitadel.as_ref().unwrap().signing_key.len(), 2);
+        assert_eq!(
+            c.hooks.authentik.as_ref().unwrap().api_key_header,
+            "X-API-Key"
+        );
+        assert!(c.hooks.logto.is_none());
+        let shown = c.to_redacted_toml();
+        assert!(!shown.contains("MfKQ9r8"), "{shown}");
+        assert!(!shown.contains("key-one-123"), "{shown}");
+        assert!(!shown.contains("tok_0123456789"), "{shown}");
+        assert!(!shown.contains("password123"), "{shown}");
+
+        for (text, key) in [
+            ("[hooks.gotrue]\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"", "hooks.gotrue.secret[0]"),
+            ("[hooks.gotrue]\nsecret = []", "hooks.gotrue.secret"),
+            ("[hooks.zitadel]\nsigning_key = \"short\"", "hooks.zitadel.signing_key[0]"),
+            ("[hooks.logto]\n", "hooks.logto"),
+            ("[hooks.kratos]\nbasic = [\"nopassword\"]", "hooks.kratos.basic[0]"),
+            ("[hooks.keycloak]\napi_keys = [\"k_0123456789\"]\napi_key_header = \"bad header\"", "hooks.keycloak.api_key_header"),
+            ("[hooks]\ndedupe_window_secs = 0", "hooks.dedupe_window_secs"),
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text:?} gave {err}");
+        }
+    }
+
+    #[test]
     fn e164() {
         assert!(is_e164("+15550000001"));
         assert!(!is_e164("15550000001"));
@@ -727,7 +1007,19 @@ events = ["*"]
             }
         }
         // Optional keys with no default (serialised as absent) are checked by name.
-        for key in ["pin", "number", "link_dir"] {
+        for key in [
+            "pin",
+            "number",
+            "link_dir",
+            // [hooks] (hooks.* tables are absent by default).
+            "app_name",
+            "secret",
+            "signing_key",
+            "bearer_tokens",
+            "basic",
+            "api_keys",
+            "api_key_header",
+        ] {
             if !example.contains(&format!("{key} =")) {
                 missing.push(key.to_string());
             }

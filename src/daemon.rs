@@ -186,6 +186,12 @@ pub async fn start(
             .clone()
             .run_janitor(Duration::from_secs(30), shutdown.clone()),
     ));
+    tasks.push(tokio::spawn(crate::api::hooks::run_janitor(
+        store.clone(),
+        Duration::from_secs(30),
+        Duration::from_secs(config.hooks.dedupe_window_secs),
+        shutdown.clone(),
+    )));
     for handle in pool.handles() {
         tasks.push(tokio::spawn(announce_modem_status(
             handle.subscribe(),

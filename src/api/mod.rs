@@ -19,6 +19,7 @@ pub mod contiguity;
 pub mod error;
 pub mod extract;
 pub mod face;
+pub mod hooks;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
@@ -88,6 +89,31 @@ fn public_table() -> Table {
     Table::new()
         .route(Method::GET, "/healthz", get(healthz))
         .route(Method::GET, "/readyz", get(readyz))
+        .public()
+}
+
+/// `/hooks/…`: auth servers' SMS (no API key: each hook checks its own signature or
+/// credential, see [`hooks`]).
+fn hooks_table() -> Table {
+    Table::new()
+        .route(
+            Method::POST,
+            "/hooks/gotrue/send-sms",
+            post(hooks::gotrue::send_sms),
+        )
+        .route(Method::POST, "/hooks/zitadel/sms", post(hooks::zitadel::sms))
+        .route(
+            Method::POST,
+            "/hooks/authentik/sms",
+            post(hooks::http::authentik),
+        )
+        .route(Method::POST, "/hooks/logto/sms", post(hooks::http::logto))
+        .route(
+            Method::POST,
+            "/hooks/keycloak/sms",
+            post(hooks::http::keycloak),
+        )
+        .route(Method::POST, "/hooks/kratos/sms", post(hooks::http::kratos))
         .public()
 }
 
@@ -204,6 +230,7 @@ pub fn routes() -> Vec<RouteSpec> {
     });
     [
         public_table(),
+        hooks_table(),
         contiguity_table(),
         native_table(),
         service_table(),
@@ -251,6 +278,7 @@ pub fn router(state: AppState) -> Router {
     };
     public_table()
         .router
+        .merge(hooks_table().router)
         .merge(authenticated)
         .fallback(route_not_found)
         .route_layer(middleware::from_fn(face::tag_route))
@@ -350,6 +378,18 @@ mod tests {
             }
         }
         let public: Vec<&str> = routes.iter().filter(|r| r.public).map(|r| r.path).collect();
-        assert_eq!(public, ["/healthz", "/readyz"]);
+        assert_eq!(
+            public,
+            [
+                "/healthz",
+                "/readyz",
+                "/hooks/gotrue/send-sms",
+                "/hooks/zitadel/sms",
+                "/hooks/authentik/sms",
+                "/hooks/logto/sms",
+                "/hooks/keycloak/sms",
+                "/hooks/kratos/sms",
+            ]
+        );
     }
 }

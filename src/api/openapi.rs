@@ -850,6 +850,96 @@ fn schemas() -> Value {
     Value::Object(map)
 }
 
+/// `/hooks/…`: simgate as an auth server's SMS provider. No API key: each checks its own
+/// signature or credential (`[hooks.<server>]`).
+fn hook_paths() -> Map<String, Value> {
+    let accepted = json!({ "type": "object", "required": ["message_id", "status"], "properties": {
+        "message_id": { "type": "string", "description": "The queued SMS (msg_…)." },
+        "status": { "enum": ["queued", "duplicate"], "description": "duplicate: a retry of a request already queued; nothing new was sent." } } });
+    let text_error = |description: &str| {
+        json!({ "description": description, "content": { "text/plain": { "schema": { "type": "string" } } } })
+    };
+    let hook = |summary: &str, body: Value, ok: Value, errors: &[(u16, Value)], auth: &str| {
+        let mut responses = Map::new();
+        responses.insert("200".into(), ok);
+        for (code, e) in errors {
+            responses.insert(code.to_string(), e.clone());
+        }
+        json!({
+            "tags": ["hooks"],
+            "summary": summary,
+            "description": auth,
+            "security": [],
+            "requestBody": json_body(body),
+            "responses": responses,
+        })
+    };
+    let ok = native_ok("Committed to the outbound queue (or a recognised retry).", accepted);
+    let gotrue_error = json!({ "type": "object", "properties": { "error": { "type": "object",
+        "properties": { "http_code": { "type": "integer" }, "message": { "type": "string" } } } } });
+    let plain_errors: Vec<(u16, Value)> = [
+        (400, "Not this server's body shape, or an invalid number."),
+        (401, "Missing or wrong credential."),
+        (404, "The hook is not configured."),
+        (422, "The number's country is not allowed (otp.allowed_countries)."),
+        (429, "Rate limited (the [otp] limits); see Retry-After."),
+    ]
+    .into_iter()
+    .map(|(code, d)| (code, text_error(d)))
+    .collect();
+    let credentials = "Credential from [hooks.<server>]: Authorization: Bearer <token>, HTTP Basic, or an API key in api_key_header.";
+    let mut paths = Map::new();
+    paths.insert("/hooks/gotrue/send-sms".into(), json!({ "post": hook(
+        "Supabase Auth (GoTrue) Send SMS hook.",
+        json!({ "type": "object", "required": ["metadata", "sms"], "properties": {
+            "metadata": { "type": "object", "required": ["uuid"], "properties": { "uuid": { "type": "string", "description": "Kept by GoTrue's retries: the dedupe key." }, "ip_address": { "type": "string" } } },
+            "user": { "type": "object", "properties": { "phone": { "type": "string" } } },
+            "sms": { "type": "object", "required": ["otp"], "properties": { "otp": { "type": "string" }, "phone": { "type": "string", "description": "Digits without +." }, "sms_type": { "type": "string" } } } } }),
+        native_ok("Queued (or a retry of a queued request); or, with an `error` member, refused: GoTrue returns http_code and message to its client.", json!({ "oneOf": [accepted_schema(), gotrue_error.clone()] })),
+        &[(401, native_ok("Bad or stale Standard Webhooks signature (webhook-id, webhook-timestamp, webhook-signature with a [hooks.gotrue] secret).", gotrue_error.clone())),
+          (404, native_ok("[hooks.gotrue] is not configured.", gotrue_error))],
+        "Standard Webhooks signature with the [hooks.gotrue] secret (v1,whsec_…).") }));
+    paths.insert("/hooks/zitadel/sms".into(), json!({ "post": hook(
+        "Zitadel HTTP SMS provider.",
+        json!({ "type": "object", "required": ["contextInfo"], "properties": {
+            "contextInfo": { "type": "object", "required": ["recipientPhoneNumber"], "properties": { "recipientPhoneNumber": { "type": "string" }, "eventType": { "type": "string" } } },
+            "templateData": { "type": "object", "properties": { "text": { "type": "string", "description": "The SMS as Zitadel rendered it; sent as is." } } },
+            "args": { "type": "object", "properties": { "code": { "type": "string" } } } } }),
+        ok.clone(),
+        &[(400, problem_json("Not a Zitadel SMS body, or an invalid number.")), (401, problem_json("Bad or stale ZITADEL-Signature.")),
+          (404, problem_json("[hooks.zitadel] is not configured.")), (422, problem_json("Country not allowed.")), (429, problem_json("Rate limited; see Retry-After."))],
+        "ZITADEL-Signature: t=<unix>,v1=<hex HMAC-SHA256(signing_key, t.body)>.") }));
+    paths.insert("/hooks/authentik/sms".into(), json!({ "post": hook(
+        "authentik generic SMS provider.",
+        json!({ "type": "object", "required": ["To"], "properties": { "From": { "type": "string" }, "To": { "type": "string" },
+            "Body": { "type": "string", "description": "The code." }, "Message": { "type": "string", "description": "The rendered SMS; sent as is when present." } } }),
+        ok.clone(), &plain_errors, credentials) }));
+    paths.insert("/hooks/logto/sms".into(), json!({ "post": hook(
+        "Logto HTTP SMS connector.",
+        json!({ "type": "object", "required": ["to", "payload"], "properties": { "to": { "type": "string" }, "type": { "type": "string" },
+            "payload": { "type": "object", "required": ["code"], "properties": { "code": { "type": "string" }, "locale": { "type": "string" } } }, "ip": { "type": "string" } } }),
+        ok.clone(), &plain_errors, credentials) }));
+    paths.insert("/hooks/keycloak/sms".into(), json!({ "post": hook(
+        "Keycloak sms-authenticator (API gateway with messageattribute=text, receiverattribute=to, senderattribute=from).",
+        json!({ "type": "object", "required": ["text", "to"], "properties": { "text": { "type": "string" }, "to": { "type": "string" }, "from": { "type": "string" } } }),
+        ok.clone(), &plain_errors, credentials) }));
+    paths.insert("/hooks/kratos/sms".into(), json!({ "post": hook(
+        "Ory Kratos HTTP courier (the README's jsonnet body).",
+        json!({ "type": "object", "required": ["recipient", "body"], "properties": { "recipient": { "type": "string" }, "body": { "type": "string" }, "template_type": { "type": "string" } } }),
+        ok, &plain_errors, credentials) }));
+    paths
+}
+
+fn accepted_schema() -> Value {
+    json!({ "type": "object", "required": ["message_id", "status"], "properties": {
+        "message_id": { "type": "string" }, "status": { "enum": ["queued", "duplicate"] } } })
+}
+
+fn problem_json(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "type": "object",
+        "properties": { "error": { "type": "string" }, "status": { "type": "integer" } } } } } })
+}
+
 /// The whole document.
 pub fn document() -> Value {
     json!({
@@ -860,7 +950,11 @@ pub fn document() -> Value {
             "description": "Self-hosted SMS gateway and phone verification. Two faces: Contiguity-compatible routes (/otp/…, /send/text) with Contiguity envelopes, and the native /v1 API with RFC 9457 problem documents. Invalid input is 400 on the Contiguity face and 422 on /v1; malformed JSON is 400 on both.",
         },
         "security": [ { "bearer": [] }, { "token": [] } ],
-        "paths": Value::Object(paths()),
+        "paths": Value::Object({
+            let mut all = paths();
+            all.extend(hook_paths());
+            all
+        }),
         "components": {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>" },
@@ -950,6 +1044,12 @@ mod tests {
         let doc = document();
         for path in ["/healthz", "/readyz"] {
             assert_eq!(doc["paths"][path]["get"]["security"], json!([]));
+        }
+        for route in super::super::routes() {
+            if route.path.starts_with("/hooks/") {
+                assert!(route.public, "{}", route.path);
+                assert_eq!(doc["paths"][route.path]["post"]["security"], json!([]));
+            }
         }
     }
 }

@@ -273,6 +273,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX status_reports_unmatched ON status_reports(modem, message_ref) WHERE matched = 0;
     "#,
+    // hooks: requests from auth servers (/hooks/…) already queued, so that a retry is not sent
+    // twice. The key is the caller's idempotent id (GoTrue's metadata.uuid) or a keyed HMAC over
+    // (hook, recipient, text): never the code itself. Pruned past [hooks] dedupe_window_secs.
+    r#"
+    CREATE TABLE hook_requests (
+        hook         TEXT NOT NULL,
+        dedupe_key   TEXT NOT NULL,
+        message_id   TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (hook, dedupe_key)
+    );
+    CREATE INDEX hook_requests_time ON hook_requests(created_at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

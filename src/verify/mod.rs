@@ -572,7 +572,7 @@ impl Verifier {
     /// Refuses numbers outside the allowed countries: `otp.allowed_countries` when set, else
     /// the countries of our SIM numbers (configured, or learned from the modems) and the
     /// default country. Numbers of no country (`+800…`) are refused.
-    fn check_country(&self, number: &str, country: Option<&str>) -> Result<(), VerifyError> {
+    pub fn check_country(&self, number: &str, country: Option<&str>) -> Result<(), VerifyError> {
         let refuse = || {
             VerifyError::CountryNotAllowed(country.map_or_else(|| number.to_string(), String::from))
         };

@@ -32,15 +32,36 @@ pub fn standard_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> 
     )
 }
 
-/// `Contiguity-Signature` value: `t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`.
+/// `Contiguity-Signature` value: `t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, keyed with the
+/// secret *string* (`whsec_…`, prefix included, as UTF-8 bytes): that is how Contiguity's own
+/// SDKs verify it (`webhook.verify(rawBody, header, secret)` hands the secret straight to
+/// `createHmac`). Only the Standard Webhooks signature uses the base64-decoded key.
+///
+/// The dispatcher holds decoded keys, so the string is rebuilt here as `whsec_` + base64(key).
+/// That is exactly the configured text: [`decode_secret`] accepts only canonical base64
+/// (padding required, no stray trailing bits), so decoding and encoding again is the identity.
 pub fn contiguity_signature(key: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
+    contiguity_signature_with_secret(&encode_secret(key), timestamp, body)
+}
+
+/// [`contiguity_signature`] from the secret string as configured.
+pub fn contiguity_signature_with_secret(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
     format!(
         "t={timestamp},v1={}",
         hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+/// The `whsec_` string of a key (the inverse of [`decode_secret`]).
+pub fn encode_secret(key: &[u8]) -> String {
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
     )
 }
 
@@ -107,10 +128,52 @@ mod tests {
 
     #[test]
     fn contiguity_signature_shape() {
-        let sig = contiguity_signature(b"k", 1700000000, b"{}");
+        let key = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let sig = contiguity_signature(&key, 1700000000, b"{}");
         let (t, v1) = sig.split_once(",v1=").unwrap();
         assert_eq!(t, "t=1700000000");
         assert_eq!(v1.len(), 64);
-        assert_ne!(sig, contiguity_signature(b"k", 1700000000, b"{ }"));
+        assert!(v1.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(sig, contiguity_signature(&key, 1700000000, b"{ }"));
+        assert_ne!(sig, contiguity_signature(&key, 1700000001, b"{}"));
+    }
+
+    /// Keyed with the secret string as configured, `whsec_` included, the way the Contiguity
+    /// JS SDK computes it: `createHmac("sha256", secret).update(`${t}.${body}`).digest("hex")`.
+    /// The expected value was computed independently with Node's `crypto` and Python's `hmac`.
+    #[test]
+    fn contiguity_signature_is_keyed_with_the_secret_string() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let key = decode_secret(secret).unwrap();
+        let sig = contiguity_signature(&key, 1614265330, br#"{"test": 2432232314}"#);
+        assert_eq!(
+            sig,
+            "t=1614265330,v1=2e37df5d4a028c51a7f3133d64ae1e300d2c2c900f1b1d49d4369ad2530f8964"
+        );
+        assert_eq!(
+            sig,
+            contiguity_signature_with_secret(secret, 1614265330, br#"{"test": 2432232314}"#)
+        );
+        // Not the decoded key any more (what simgate did before, which the SDK refused).
+        let mut mac = HmacSha256::new_from_slice(&key).unwrap();
+        mac.update(br#"1614265330.{"test": 2432232314}"#);
+        assert!(!sig.ends_with(&hex::encode(mac.finalize().into_bytes())));
+    }
+
+    /// Decoding then encoding gives back the configured string, for every secret that decodes.
+    #[test]
+    fn secret_strings_round_trip() {
+        for secret in [
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            &generate_secret(),
+            &derived_secret(b"some pepper bytes"),
+            "whsec_AAAA",
+            "whsec_AA==",
+        ] {
+            assert_eq!(encode_secret(&decode_secret(secret).unwrap()), secret);
+        }
+        // Non-canonical base64 (stray trailing bits) is refused, so it never needs re-encoding.
+        assert!(decode_secret("whsec_AB==").is_none());
+        assert!(decode_secret("whsec_AA").is_none());
     }
 }

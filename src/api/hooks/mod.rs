@@ -1,0 +1,502 @@
+//! simgate as the SMS provider of self-hosted auth servers: `POST /hooks/…`.
+//!
+//! ```text
+//!  auth server ─► /hooks/<server>/… ─► its own check (signature / credentials)
+//!              ─► body in that server's shape ─► recipient (E.164, allowed country) + text
+//!              ─► one transaction: dedupe? ─► rate limits ─► outbound queue ─► answer
+//! ```
+//!
+//! - [`gotrue`]: Supabase Auth's Send SMS hook (Standard Webhooks signature, `metadata.uuid`).
+//! - [`zitadel`]: Zitadel's HTTP SMS provider (`ZITADEL-Signature`).
+//! - [`http`]: authentik, Logto, Keycloak (sms-authenticator) and Ory Kratos, which send plain
+//!   JSON with Bearer, Basic or API-key credentials.
+//!
+//! Rules every hook keeps:
+//! - **Checked before anything else**: a request whose signature or credential does not match
+//!   is refused before its body is even parsed; nothing is queued.
+//! - **Answered at once**: "accepted" means committed to the outbound queue (the same invariant
+//!   as the API); the modem sends afterwards. Callers give a hook about 5 s.
+//! - **One code, one SMS**: a retry is recognised in the transaction that would queue it. GoTrue
+//!   gives every invocation a `metadata.uuid` that its retries keep (each retry has a new
+//!   `webhook-id`), so that is the key. The other servers send no idempotent id, and a retry
+//!   repeats the same recipient and text (a new code means a new text), so the key is a keyed
+//!   HMAC over (hook, recipient, text), valid for `[hooks] dedupe_window_secs`. Keyed, so the
+//!   table never holds something a 6-digit code could be brute-forced from.
+//! - **Limits**: the OTP limits of `[otp]` (per number, per hook as if it were an API key, per
+//!   end-user IP when the server passes it) and the country allow-list, as for `/otp/new`.
+//! - **The code is never logged**; the SMS text (which holds it) is replaced in the queue once
+//!   the message is sent ([`run_janitor`]).
+
+pub mod gotrue;
+pub mod http;
+pub mod zitadel;
+
+use crate::daemon::AppState;
+use crate::messaging::{self, SendError, SendText};
+use crate::phone;
+use crate::store::{now_ms, outbound, Store};
+use crate::verify::ratelimit::{self, Limits, Subject};
+use crate::verify::{code, template, VerifyError};
+use axum::http::StatusCode;
+use hmac::{Hmac, Mac};
+use rusqlite::{params, OptionalExtension};
+use sha2::Sha256;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// `purpose` of the outbound messages hooks queue.
+pub const PURPOSE: &str = "hook";
+/// What a hook message's text becomes once it has been sent.
+pub const REDACTED_BODY: &str = "[removed after sending: auth-server message]";
+/// Longest code accepted from a caller that sends only a code.
+pub const MAX_CODE_CHARS: usize = 32;
+
+/// Which auth server a request is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    GoTrue,
+    Zitadel,
+    Authentik,
+    Logto,
+    Keycloak,
+    Kratos,
+}
+
+impl Hook {
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::GoTrue => "gotrue",
+            Hook::Zitadel => "zitadel",
+            Hook::Authentik => "authentik",
+            Hook::Logto => "logto",
+            Hook::Keycloak => "keycloak",
+            Hook::Kratos => "kratos",
+        }
+    }
+}
+
+/// How a retry of this request is recognised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dedupe {
+    /// The caller's own idempotent id (GoTrue's `metadata.uuid`).
+    Id(String),
+    /// Same recipient and text within the window.
+    Content,
+}
+
+/// An SMS an auth server asked for, checked and ready to queue.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub hook: Hook,
+    /// E.164.
+    pub to: String,
+    pub text: String,
+    pub dedupe: Dedupe,
+    /// The end user's IP, when the server passes it (GoTrue, Logto).
+    pub client_ip: Option<IpAddr>,
+}
+
+/// What became of an [`Outgoing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Committed to the outbound queue now.
+    Queued { message_id: String },
+    /// A retry of a request already queued: nothing new was queued.
+    Repeated { message_id: String },
+}
+
+impl Accepted {
+    pub fn message_id(&self) -> &str {
+        match self {
+            Accepted::Queued { message_id } | Accepted::Repeated { message_id } => message_id,
+        }
+    }
+
+    pub fn is_repeat(&self) -> bool {
+        matches!(self, Accepted::Repeated { .. })
+    }
+}
+
+/// Why a hook request was refused. Each family renders it in its caller's convention.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("this hook is not configured: add a [hooks.{0}] table to simgate's config")]
+    NotConfigured(&'static str),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("SMS to {0} are not allowed by this gateway (otp.allowed_countries)")]
+    CountryNotAllowed(String),
+    #[error("too many SMS for this {scope}; try again in {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        scope: &'static str,
+    },
+    #[error("the SMS gateway could not queue the message: {0}")]
+    Internal(String),
+}
+
+impl HookError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HookError::NotConfigured(_) => StatusCode::NOT_FOUND,
+            HookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HookError::Invalid(_) => StatusCode::BAD_REQUEST,
+            HookError::CountryNotAllowed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HookError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            HookError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            HookError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+/// The recipient as E.164, refused outside the allowed countries. `digits_are_international`:
+/// the caller writes international numbers without `+` (GoTrue, Logto: `14155550100`).
+pub fn recipient(
+    state: &AppState,
+    raw: &str,
+    digits_are_international: bool,
+) -> Result<String, HookError> {
+    let raw = raw.trim();
+    let invalid = || HookError::Invalid(format!("invalid phone number {raw:?}"));
+    if raw.is_empty() {
+        return Err(HookError::Invalid("the recipient's phone number is missing".into()));
+    }
+    let international;
+    let input = if digits_are_international
+        && raw.len() >= 8
+        && raw.chars().all(|c| c.is_ascii_digit())
+        && !raw.starts_with('0')
+    {
+        international = format!("+{raw}");
+        international.as_str()
+    } else {
+        raw
+    };
+    let e164 = phone::normalize(input, &state.config.otp.default_country).map_err(|_| invalid())?;
+    let country = phone::country_of(&e164);
+    state
+        .verifier
+        .check_country(&e164, country.as_deref())
+        .map_err(|e| match e {
+            VerifyError::CountryNotAllowed(c) => HookError::CountryNotAllowed(c),
+            other => HookError::Invalid(other.to_string()),
+        })?;
+    Ok(e164)
+}
+
+/// simgate's code SMS, for callers that send only the code.
+pub fn code_text(state: &AppState, code: &str, language: Option<&str>) -> Result<String, HookError> {
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(HookError::Invalid("the code is missing".into()));
+    }
+    if code.chars().count() > MAX_CODE_CHARS || code.chars().any(|c| c.is_control() || c == '{') {
+        return Err(HookError::Invalid(format!(
+            "the code must be at most {MAX_CODE_CHARS} printable characters"
+        )));
+    }
+    let hooks = &state.config.hooks;
+    let language = template::language(Some(language.unwrap_or(&hooks.language)));
+    let name = template::clean_name(hooks.app_name.as_deref());
+    Ok(template::render_code(
+        language,
+        name.as_deref(),
+        code,
+        hooks.code_ttl_secs,
+    ))
+}
+
+/// A text the caller rendered itself: trimmed, not empty.
+pub fn caller_text(text: &str) -> Result<String, HookError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(HookError::Invalid("the message text is empty".into()));
+    }
+    Ok(text.to_string())
+}
+
+/// The dedupe key of a content-keyed request: HMAC(pepper-derived key, hook, to, text).
+pub fn content_key(pepper: &[u8], hook: Hook, to: &str, text: &str) -> String {
+    let key = code::derive_key(pepper, "hook request dedupe");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC accepts any key length");
+    for part in [hook.name(), to, text] {
+        mac.update(part.as_bytes());
+        mac.update(&[0]);
+    }
+    format!("sha256:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Queues the SMS unless it is a retry, applying the limits, in one transaction; then wakes
+/// the pool. Returns once the message is committed: the caller can answer.
+pub async fn accept(state: &AppState, out: Outgoing) -> Result<Accepted, HookError> {
+    let hook = out.hook;
+    let dedupe_key = match &out.dedupe {
+        Dedupe::Id(id) => format!("id:{id}"),
+        Dedupe::Content => content_key(state.secret.bytes(), hook, &out.to, &out.text),
+    };
+    let (message, _) = messaging::prepare(
+        state,
+        &SendText {
+            to: out.to.clone(),
+            body: out.text,
+            line: None,
+            report: true,
+            purpose: PURPOSE.into(),
+            purpose_id: Some(hook.name().into()),
+        },
+    )
+    .map_err(|e| match e {
+        SendError::Store(e) => HookError::Internal(e.to_string()),
+        other => HookError::Invalid(other.to_string()),
+    })?;
+    let limits = Limits::from_config(&state.config.otp);
+    let window_ms = state.config.hooks.dedupe_window_secs as i64 * 1000;
+    let key_label = format!("hook:{}", hook.name());
+    let client_ip = out.client_ip.map(ratelimit::ip_scope);
+    let to = out.to;
+    let outcome = state
+        .store
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let now = now_ms();
+            tx.execute(
+                "DELETE FROM hook_requests WHERE created_at <= ?1",
+                [now - window_ms],
+            )?;
+            let earlier: Option<String> = tx
+                .query_row(
+                    "SELECT message_id FROM hook_requests WHERE hook = ?1 AND dedupe_key = ?2",
+                    params![hook.name(), dedupe_key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(message_id) = earlier {
+                tx.commit()?;
+                return Ok(Ok(Accepted::Repeated { message_id }));
+            }
+            let subject = Subject {
+                number: &to,
+                key_label: &key_label,
+                ip: client_ip.as_deref(),
+            };
+            let kind = format!("hook:{}", hook.name());
+            if let Err(limited) = ratelimit::check_and_record(&tx, &limits, &subject, &kind, now)? {
+                return Ok(Err(limited));
+            }
+            let message_id = outbound::enqueue_in(&tx, &message)?;
+            tx.execute(
+                "INSERT INTO hook_requests (hook, dedupe_key, message_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![hook.name(), dedupe_key, message_id, now],
+            )?;
+            tx.commit()?;
+            Ok(Ok(Accepted::Queued { message_id }))
+        })
+        .await
+        .map_err(|e| HookError::Internal(e.to_string()))?
+        .map_err(|limited| HookError::RateLimited {
+            retry_after_secs: limited.retry_after_secs,
+            scope: limited.scope,
+        })?;
+    if !outcome.is_repeat() {
+        state.pool.wake();
+    }
+    // Never the number or the text: the text holds the code.
+    tracing::info!(
+        hook = hook.name(),
+        message = outcome.message_id(),
+        repeat = outcome.is_repeat(),
+        "auth-server SMS accepted"
+    );
+    Ok(outcome)
+}
+
+/// Replaces the text (and PDUs) of hook messages that have left the queue, every `every`, until
+/// shutdown; also prunes the dedupe table past `dedupe_window`.
+pub async fn run_janitor(
+    store: Store,
+    every: Duration,
+    dedupe_window: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let window_ms = i64::try_from(dedupe_window.as_millis()).unwrap_or(i64::MAX);
+        let result = store
+            .call(move |c| Ok(redact_sent(c, now_ms(), window_ms)?))
+            .await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(messages = n, "texts removed from sent hook messages"),
+            Err(e) => tracing::warn!(error = %e, "cannot redact sent hook messages"),
+        }
+    }
+}
+
+/// One janitor pass; returns how many messages were redacted.
+pub fn redact_sent(
+    conn: &mut rusqlite::Connection,
+    now_ms: i64,
+    dedupe_window_ms: i64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "DELETE FROM hook_requests WHERE created_at <= ?1",
+        [now_ms.saturating_sub(dedupe_window_ms)],
+    )?;
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare(
+            "SELECT id FROM outbound_messages
+             WHERE purpose = ?1 AND body != ?2 AND status NOT IN ('queued', 'sending')",
+        )?;
+        let rows = stmt.query_map(params![PURPOSE, REDACTED_BODY], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in &ids {
+        tx.execute(
+            "UPDATE outbound_messages SET body = ?2 WHERE id = ?1",
+            params![id, REDACTED_BODY],
+        )?;
+        tx.execute(
+            "UPDATE outbound_parts SET pdu = '' WHERE message_id = ?1",
+            [id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(ids.len())
+}
+
+/// Constant-time equality of two secrets of any length (compared as SHA-256 digests).
+pub fn secret_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::Digest;
+    use subtle::ConstantTimeEq;
+    let a = Sha256::digest(a);
+    let b = Sha256::digest(b);
+    a.ct_eq(&b).into()
+}
+
+/// Is `timestamp` (Unix seconds) within `tolerance` of `now`, either way?
+pub fn fresh(timestamp: i64, now: i64, tolerance_secs: u64) -> bool {
+    timestamp.abs_diff(now) <= tolerance_secs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_keys_are_keyed_and_distinct() {
+        let a = content_key(b"pepper-1", Hook::Zitadel, "+14155550100", "Code 123456");
+        assert_eq!(
+            a,
+            content_key(b"pepper-1", Hook::Zitadel, "+14155550100", "Code 123456")
+        );
+        assert_ne!(
+            a,
+            content_key(b"pepper-2", Hook::Zitadel, "+14155550100", "Code 123456")
+        );
+        assert_ne!(
+            a,
+            content_key(b"pepper-1", Hook::Kratos, "+14155550100", "Code 123456")
+        );
+        assert_ne!(
+            a,
+            content_key(b"pepper-1", Hook::Zitadel, "+14155550100", "Code 123457")
+        );
+        // Field boundaries matter: ("+1", "23") is not ("+12", "3").
+        assert_ne!(
+            content_key(b"p", Hook::Logto, "+1", "23"),
+            content_key(b"p", Hook::Logto, "+12", "3")
+        );
+        assert!(!a.contains("123456"));
+    }
+
+    #[test]
+    fn freshness_is_symmetric() {
+        assert!(fresh(1000, 1000, 300));
+        assert!(fresh(700, 1000, 300));
+        assert!(fresh(1300, 1000, 300));
+        assert!(!fresh(699, 1000, 300));
+        assert!(!fresh(1301, 1000, 300));
+        assert!(!fresh(i64::MIN, 1000, 300));
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(secret_eq(b"token-123", b"token-123"));
+        assert!(!secret_eq(b"token-123", b"token-12"));
+        assert!(!secret_eq(b"token-123", b"token-124"));
+        assert!(!secret_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn janitor_redacts_only_sent_hook_messages() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        let mut ids = Vec::new();
+        for (purpose, status) in [
+            (PURPOSE, "sent"),
+            (PURPOSE, "queued"),
+            ("text", "sent"),
+            (PURPOSE, "failed"),
+        ] {
+            let id = outbound::enqueue(
+                &mut conn,
+                &outbound::NewMessage {
+                    recipient: "+14155550100".into(),
+                    body: "Your code is 123456".into(),
+                    line: None,
+                    report: true,
+                    encoding: "gsm7".into(),
+                    parts: vec![(20, "00".into())],
+                    purpose: purpose.into(),
+                    purpose_id: Some("gotrue".into()),
+                },
+            )
+            .unwrap();
+            conn.execute(
+                "UPDATE outbound_messages SET status = ?2 WHERE id = ?1",
+                params![id, status],
+            )
+            .unwrap();
+            ids.push(id);
+        }
+        conn.execute(
+            "INSERT INTO hook_requests VALUES ('gotrue', 'id:old', ?1, 1000), ('gotrue', 'id:new', ?1, 90000)",
+            [&ids[0]],
+        )
+        .unwrap();
+        assert_eq!(redact_sent(&mut conn, 100_000, 50_000).unwrap(), 2);
+        let body = |id: &str| -> String {
+            conn.query_row(
+                "SELECT body FROM outbound_messages WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(body(&ids[0]), REDACTED_BODY);
+        assert_eq!(body(&ids[1]), "Your code is 123456", "still to be sent");
+        assert_eq!(body(&ids[2]), "Your code is 123456", "not a hook message");
+        assert_eq!(body(&ids[3]), REDACTED_BODY);
+        let keys: i64 = conn
+            .query_row("SELECT count(*) FROM hook_requests", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(keys, 1, "the old dedupe row is pruned");
+        assert_eq!(redact_sent(&mut conn, 100_000, 50_000).unwrap(), 0);
+    }
+}
