@@ -949,13 +949,28 @@ events = ["*"]
         assert!(!shown.contains("password123"), "{shown}");
 
         for (text, key) in [
-            ("[hooks.gotrue]\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"", "hooks.gotrue.secret[0]"),
+            (
+                "[hooks.gotrue]\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+                "hooks.gotrue.secret[0]",
+            ),
             ("[hooks.gotrue]\nsecret = []", "hooks.gotrue.secret"),
-            ("[hooks.zitadel]\nsigning_key = \"short\"", "hooks.zitadel.signing_key[0]"),
+            (
+                "[hooks.zitadel]\nsigning_key = \"short\"",
+                "hooks.zitadel.signing_key[0]",
+            ),
             ("[hooks.logto]\n", "hooks.logto"),
-            ("[hooks.kratos]\nbasic = [\"nopassword\"]", "hooks.kratos.basic[0]"),
-            ("[hooks.keycloak]\napi_keys = [\"k_0123456789\"]\napi_key_header = \"bad header\"", "hooks.keycloak.api_key_header"),
-            ("[hooks]\ndedupe_window_secs = 0", "hooks.dedupe_window_secs"),
+            (
+                "[hooks.kratos]\nbasic = [\"nopassword\"]",
+                "hooks.kratos.basic[0]",
+            ),
+            (
+                "[hooks.keycloak]\napi_keys = [\"k_0123456789\"]\napi_key_header = \"bad header\"",
+                "hooks.keycloak.api_key_header",
+            ),
+            (
+                "[hooks]\ndedupe_window_secs = 0",
+                "hooks.dedupe_window_secs",
+            ),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");

@@ -45,7 +45,10 @@ fn gotrue_signature(secrets: &[&str], id: &str, ts: i64, body: &[u8]) -> String 
             let key = base64::engine::general_purpose::STANDARD
                 .decode(s.strip_prefix("v1,whsec_").unwrap())
                 .unwrap();
-            let tag = hmac(&key, &[id.as_bytes(), b".", ts.to_string().as_bytes(), b".", body]);
+            let tag = hmac(
+                &key,
+                &[id.as_bytes(), b".", ts.to_string().as_bytes(), b".", body],
+            );
             format!(
                 "v1,{}",
                 base64::engine::general_purpose::STANDARD.encode(tag)
@@ -175,7 +178,11 @@ async fn gotrue_send_sms_hook_sends_once_across_retries() {
     let mut d = TestDaemon::with_config(1, hooks_config).await;
     d.wait_all_ready().await;
     let phone = "+14155550123";
-    let body = gotrue_body("0f9f6c44-8c1b-4a57-b1e4-3d2c1b0a9f87", "14155550123", "902817");
+    let body = gotrue_body(
+        "0f9f6c44-8c1b-4a57-b1e4-3d2c1b0a9f87",
+        "14155550123",
+        "902817",
+    );
 
     // First attempt, signed with both configured secrets as GoTrue does during rotation.
     let ts = now();
@@ -188,7 +195,10 @@ async fn gotrue_send_sms_hook_sends_once_across_retries() {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     assert!(answer["error"].is_null(), "{answer}");
     assert_eq!(answer["status"], "queued");
     let message_id = answer["message_id"].as_str().unwrap().to_string();
@@ -212,10 +222,19 @@ async fn gotrue_send_sms_hook_sends_once_across_retries() {
     assert!(sms.text.contains("Acme"), "app_name is used: {}", sms.text);
 
     // A new code for the same person is a new invocation (new uuid): sent.
-    let body2 = gotrue_body("7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "14155550123", "118822");
-    let (status, _, answer) =
-        gotrue_post(&d, &[GOTRUE_SECRET], "3e9f7d5c-2a6b-4d0c-9e4f-8a7b6c5d4e3f", now(), &body2)
-            .await;
+    let body2 = gotrue_body(
+        "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "14155550123",
+        "118822",
+    );
+    let (status, _, answer) = gotrue_post(
+        &d,
+        &[GOTRUE_SECRET],
+        "3e9f7d5c-2a6b-4d0c-9e4f-8a7b6c5d4e3f",
+        now(),
+        &body2,
+    )
+    .await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("queued")));
     let second = d.network.world().wait_for(phone, SOON).await.unwrap();
     assert!(second.text.contains("118822"));
@@ -224,7 +243,13 @@ async fn gotrue_send_sms_hook_sends_once_across_retries() {
     let id = message_id.clone();
     d.state()
         .store
-        .call(|c| Ok(simgate::api::hooks::redact_sent(c, simgate::store::now_ms(), 600_000)?))
+        .call(|c| {
+            Ok(simgate::api::hooks::redact_sent(
+                c,
+                simgate::store::now_ms(),
+                600_000,
+            )?)
+        })
         .await
         .unwrap();
     let stored: String = d
@@ -252,7 +277,11 @@ async fn gotrue_refusals_send_nothing_and_use_gotrue_conventions() {
     .await;
     d.wait_all_ready().await;
     let phone = "+14155550130";
-    let body = gotrue_body("aa11bb22-cc33-4d44-8e55-ff6677889900", "14155550130", "556677");
+    let body = gotrue_body(
+        "aa11bb22-cc33-4d44-8e55-ff6677889900",
+        "14155550130",
+        "556677",
+    );
 
     // Wrong secret, stale and future timestamps, tampered body, missing headers: 401, nothing queued.
     let wrong = "v1,whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -293,7 +322,11 @@ async fn gotrue_refusals_send_nothing_and_use_gotrue_conventions() {
     let (status, _, answer) = gotrue_post(&d, &[GOTRUE_SECRET], "id-5", now(), &bad_number).await;
     assert_eq!(status, 200);
     assert_eq!(answer["error"]["http_code"], 400, "{answer}");
-    let abroad = gotrue_body("cc11bb22-cc33-4d44-8e55-ff6677889902", "79161234567", "556677");
+    let abroad = gotrue_body(
+        "cc11bb22-cc33-4d44-8e55-ff6677889902",
+        "79161234567",
+        "556677",
+    );
     let (status, _, answer) = gotrue_post(&d, &[GOTRUE_SECRET], "id-6", now(), &abroad).await;
     assert_eq!(status, 200);
     assert_eq!(answer["error"]["http_code"], 422, "{answer}");
@@ -315,7 +348,11 @@ async fn gotrue_refusals_send_nothing_and_use_gotrue_conventions() {
             gotrue_post(&d, &[GOTRUE_SECRET], &format!("id-7{i}"), now(), &b).await;
         assert_eq!((status, answer["status"].as_str()), (200, Some("queued")));
     }
-    let b = gotrue_body("ff11bb22-cc33-4d44-8e55-ff6677889905", "14155550130", "556679");
+    let b = gotrue_body(
+        "ff11bb22-cc33-4d44-8e55-ff6677889905",
+        "14155550130",
+        "556679",
+    );
     let (status, _, answer) = gotrue_post(&d, &[GOTRUE_SECRET], "id-8", now(), &b).await;
     assert_eq!(status, 200);
     assert_eq!(answer["error"]["http_code"], 429, "{answer}");
@@ -326,7 +363,10 @@ async fn gotrue_refusals_send_nothing_and_use_gotrue_conventions() {
 fn zitadel_signature(key: &str, t: i64, body: &[u8]) -> String {
     format!(
         "t={t},v1={}",
-        hex::encode(hmac(key.as_bytes(), &[t.to_string().as_bytes(), b".", body]))
+        hex::encode(hmac(
+            key.as_bytes(),
+            &[t.to_string().as_bytes(), b".", body]
+        ))
     )
 }
 
@@ -390,16 +430,27 @@ async fn zitadel_http_sms_provider() {
 
     // Zitadel's text as rendered, once, although Zitadel retried (new t, same body).
     let t = now();
-    let (status, answer) =
-        zitadel_post(&d, &zitadel_signature(ZITADEL_KEY, t, body.as_bytes()), &body).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("queued")), "{answer}");
+    let (status, answer) = zitadel_post(
+        &d,
+        &zitadel_signature(ZITADEL_KEY, t, body.as_bytes()),
+        &body,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("queued")),
+        "{answer}"
+    );
     let (status, answer) = zitadel_post(
         &d,
         &zitadel_signature(ZITADEL_KEY, t + 30, body.as_bytes()),
         &body,
     )
     .await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")));
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate"))
+    );
     arrives_once(&d, phone, "A1B2C3").await;
     let sms = d.network.world().messages_to(phone).remove(0);
     assert_eq!(
@@ -487,7 +538,11 @@ async fn authentik_logto_keycloak_and_kratos_shapes() {
     assert_eq!(status, 200, "{text}");
     arrives_once(&d, to, "271828").await;
     let sms = d.network.world().messages_to(to).remove(0);
-    assert!(sms.text.starts_with("Votre code Acme est 271828"), "{}", sms.text);
+    assert!(
+        sms.text.starts_with("Votre code Acme est 271828"),
+        "{}",
+        sms.text
+    );
 
     // Keycloak sms-authenticator `ApiSmsService.getJsonBody` (text, to, from), Basic auth.
     let to = "+14155550152";
@@ -538,7 +593,11 @@ async fn authentik_logto_keycloak_and_kratos_shapes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unconfigured_hooks_are_not_served_and_need_no_api_key() {
     let mut d = TestDaemon::start(1).await;
-    let body = gotrue_body("0f9f6c44-8c1b-4a57-b1e4-3d2c1b0a9f87", "14155550160", "123456");
+    let body = gotrue_body(
+        "0f9f6c44-8c1b-4a57-b1e4-3d2c1b0a9f87",
+        "14155550160",
+        "123456",
+    );
     let (status, _, answer) = gotrue_post(&d, &[GOTRUE_SECRET], "id", now(), &body).await;
     assert_eq!(status, 404, "{answer}");
     assert!(answer["error"]["message"]

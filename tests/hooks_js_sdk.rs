@@ -32,7 +32,9 @@ fn sdk_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    node && sdk_dir().join("node_modules/contiguity/package.json").exists()
+    node && sdk_dir()
+        .join("node_modules/contiguity/package.json")
+        .exists()
 }
 
 fn code_in(text: &str, length: usize) -> String {
@@ -99,7 +101,12 @@ async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
             .strip_prefix("otp_id ")
             .unwrap_or_else(|| panic!("{line}"))
             .to_string();
-        let sms = d.network.world().wait_for(PHONE, SOON).await.expect("code SMS");
+        let sms = d
+            .network
+            .world()
+            .wait_for(PHONE, SOON)
+            .await
+            .expect("code SMS");
         let code = code_in(&sms.text, d.config.otp.code_length as usize);
         writeln!(stdin, "{code}").unwrap();
         stdin.flush().unwrap();
@@ -114,7 +121,10 @@ async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
         d.network
             .send_from_world(PHONE, to, &format!("code {factor}"))
             .expect("the phone texts the factor");
-        assert_eq!(next_line(&mut lines, "reverse verified").await, "reverse verified");
+        assert_eq!(
+            next_line(&mut lines, "reverse verified").await,
+            "reverse verified"
+        );
 
         // The webhook simgate signed, verified by the SDK with the secret as configured.
         let got = receiver.wait_for(1, SOON).await;

@@ -101,7 +101,11 @@ fn hooks_table() -> Table {
             "/hooks/gotrue/send-sms",
             post(hooks::gotrue::send_sms),
         )
-        .route(Method::POST, "/hooks/zitadel/sms", post(hooks::zitadel::sms))
+        .route(
+            Method::POST,
+            "/hooks/zitadel/sms",
+            post(hooks::zitadel::sms),
+        )
         .route(
             Method::POST,
             "/hooks/authentik/sms",

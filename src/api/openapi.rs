@@ -856,9 +856,7 @@ fn hook_paths() -> Map<String, Value> {
     let accepted = json!({ "type": "object", "required": ["message_id", "status"], "properties": {
         "message_id": { "type": "string", "description": "The queued SMS (msg_…)." },
         "status": { "enum": ["queued", "duplicate"], "description": "duplicate: a retry of a request already queued; nothing new was sent." } } });
-    let text_error = |description: &str| {
-        json!({ "description": description, "content": { "text/plain": { "schema": { "type": "string" } } } })
-    };
+    let text_error = |description: &str| json!({ "description": description, "content": { "text/plain": { "schema": { "type": "string" } } } });
     let hook = |summary: &str, body: Value, ok: Value, errors: &[(u16, Value)], auth: &str| {
         let mut responses = Map::new();
         responses.insert("200".into(), ok);
@@ -874,14 +872,20 @@ fn hook_paths() -> Map<String, Value> {
             "responses": responses,
         })
     };
-    let ok = native_ok("Committed to the outbound queue (or a recognised retry).", accepted);
+    let ok = native_ok(
+        "Committed to the outbound queue (or a recognised retry).",
+        accepted,
+    );
     let gotrue_error = json!({ "type": "object", "properties": { "error": { "type": "object",
         "properties": { "http_code": { "type": "integer" }, "message": { "type": "string" } } } } });
     let plain_errors: Vec<(u16, Value)> = [
         (400, "Not this server's body shape, or an invalid number."),
         (401, "Missing or wrong credential."),
         (404, "The hook is not configured."),
-        (422, "The number's country is not allowed (otp.allowed_countries)."),
+        (
+            422,
+            "The number's country is not allowed (otp.allowed_countries).",
+        ),
         (429, "Rate limited (the [otp] limits); see Retry-After."),
     ]
     .into_iter()

@@ -133,7 +133,9 @@ mod tests {
         let (t, v1) = sig.split_once(",v1=").unwrap();
         assert_eq!(t, "t=1700000000");
         assert_eq!(v1.len(), 64);
-        assert!(v1.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(v1
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(sig, contiguity_signature(&key, 1700000000, b"{ }"));
         assert_ne!(sig, contiguity_signature(&key, 1700000001, b"{}"));
     }

@@ -66,7 +66,9 @@ pub enum SignatureError {
     Missing(&'static str),
     #[error("webhook-timestamp is not a Unix time in seconds")]
     BadTimestamp,
-    #[error("webhook-timestamp is more than {0} s away from the gateway's clock (replay or clock skew)")]
+    #[error(
+        "webhook-timestamp is more than {0} s away from the gateway's clock (replay or clock skew)"
+    )]
     Stale(u64),
     #[error("no webhook-signature matches a [hooks.gotrue] secret")]
     NoMatch,

@@ -114,7 +114,11 @@ pub async fn authentik(State(state): State<AppState>, headers: HeaderMap, body: 
         let text = match (p.message.filter(|m| !m.trim().is_empty()), p.body) {
             (Some(message), _) => caller_text(&message)?,
             (None, Some(code)) => code_text(&state, &code, None)?,
-            (None, None) => return Err(HookError::Invalid("neither Message nor Body was sent".into())),
+            (None, None) => {
+                return Err(HookError::Invalid(
+                    "neither Message nor Body was sent".into(),
+                ))
+            }
         };
         send(&state, hook, to, text, None).await
     }
@@ -263,21 +267,42 @@ mod tests {
     #[test]
     fn credentials() {
         let h = hook();
-        assert!(authorized(&h, &with("authorization", "Bearer tok_0123456789")));
-        assert!(authorized(&h, &with("authorization", "bearer  tok_0123456789 ")));
+        assert!(authorized(
+            &h,
+            &with("authorization", "Bearer tok_0123456789")
+        ));
+        assert!(authorized(
+            &h,
+            &with("authorization", "bearer  tok_0123456789 ")
+        ));
         let basic = base64::engine::general_purpose::STANDARD.encode("keycloak:pass-word-1");
-        assert!(authorized(&h, &with("authorization", &format!("Basic {basic}"))));
+        assert!(authorized(
+            &h,
+            &with("authorization", &format!("Basic {basic}"))
+        ));
         assert!(authorized(&h, &with("x-api-key", "key_0123456789")));
 
         assert!(!authorized(&h, &HeaderMap::new()));
-        assert!(!authorized(&h, &with("authorization", "Bearer tok_012345678")));
+        assert!(!authorized(
+            &h,
+            &with("authorization", "Bearer tok_012345678")
+        ));
         assert!(!authorized(&h, &with("authorization", "tok_0123456789")));
-        assert!(!authorized(&h, &with("authorization", "Token tok_0123456789")));
+        assert!(!authorized(
+            &h,
+            &with("authorization", "Token tok_0123456789")
+        ));
         let wrong = base64::engine::general_purpose::STANDARD.encode("keycloak:pass-word-2");
-        assert!(!authorized(&h, &with("authorization", &format!("Basic {wrong}"))));
+        assert!(!authorized(
+            &h,
+            &with("authorization", &format!("Basic {wrong}"))
+        ));
         assert!(!authorized(&h, &with("authorization", "Basic !!!")));
         // A key is not a bearer token, nor the other way round.
-        assert!(!authorized(&h, &with("authorization", "Bearer key_0123456789")));
+        assert!(!authorized(
+            &h,
+            &with("authorization", "Bearer key_0123456789")
+        ));
         assert!(!authorized(&h, &with("x-api-key", "tok_0123456789")));
     }
 }

@@ -169,7 +169,9 @@ pub fn recipient(
     let raw = raw.trim();
     let invalid = || HookError::Invalid(format!("invalid phone number {raw:?}"));
     if raw.is_empty() {
-        return Err(HookError::Invalid("the recipient's phone number is missing".into()));
+        return Err(HookError::Invalid(
+            "the recipient's phone number is missing".into(),
+        ));
     }
     let international;
     let input = if digits_are_international
@@ -195,7 +197,11 @@ pub fn recipient(
 }
 
 /// simgate's code SMS, for callers that send only the code.
-pub fn code_text(state: &AppState, code: &str, language: Option<&str>) -> Result<String, HookError> {
+pub fn code_text(
+    state: &AppState,
+    code: &str,
+    language: Option<&str>,
+) -> Result<String, HookError> {
     let code = code.trim();
     if code.is_empty() {
         return Err(HookError::Invalid("the code is missing".into()));

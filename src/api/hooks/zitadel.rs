@@ -152,9 +152,7 @@ async fn handle(
         .ok_or(HookError::NotConfigured("zitadel"))?;
     verify(
         &config.signing_key,
-        headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok()),
+        headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()),
         body,
         now_ms().div_euclid(1000),
         hooks.timestamp_tolerance_secs,
@@ -244,7 +242,13 @@ mod tests {
             Err(SignatureError::NoMatch)
         );
         assert_eq!(
-            verify(&["wrong-key-789".into()], Some(&header), body, 1_700_000_000, 300),
+            verify(
+                &["wrong-key-789".into()],
+                Some(&header),
+                body,
+                1_700_000_000,
+                300
+            ),
             Err(SignatureError::NoMatch)
         );
         assert_eq!(
