@@ -705,7 +705,8 @@ async fn openapi_document_matches_the_router() {
         let status = r.status();
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         if status == StatusCode::NOT_FOUND {
-            let body: Value = r.json().await.unwrap();
+            // `/hooks/…` answer in their callers' formats (plain text for some).
+            let body: Value = r.json().await.unwrap_or(Value::Null);
             assert!(
                 !body["type"]
                     .as_str()
@@ -759,6 +760,11 @@ async fn garbage_never_yields_500() {
                 .post_raw(&concrete, body.to_string(), "application/json")
                 .await;
             let status = r.status();
+            if concrete.starts_with("/hooks/") {
+                // Auth-server hooks answer in their callers' conventions (tests/hooks_auth.rs).
+                assert!(status.is_client_error(), "{path} {body:?}: {status}");
+                continue;
+            }
             let (_, value) = read(r).await;
             assert!(
                 status.is_client_error(),
