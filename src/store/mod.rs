@@ -7,10 +7,16 @@
 //! - [`schema`]: versioned migrations.
 //! - [`outbound`]: the outbound queue (messages and their parts).
 //! - [`inbound`]: inbound parts, joined messages, status reports.
+//! - [`retention`]: old rows deleted in batches (`[retention]`).
+//!
+//! The database, its WAL and shared-memory files are private to the service user (0600): they
+//! hold message bodies, phone numbers and webhook secrets. Deleted rows are overwritten
+//! (`secure_delete`).
 
 pub mod events;
 pub mod inbound;
 pub mod outbound;
+pub mod retention;
 pub mod schema;
 
 use rusqlite::Connection;
@@ -54,6 +60,11 @@ impl Store {
                 message: e.to_string(),
             })?;
         }
+        let io_err = |e: std::io::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        private_file(path).map_err(io_err)?;
         let mut conn = Connection::open(path).map_err(open_err)?;
         // WAL: readers never block the writer. synchronous=FULL: a commit survives power loss
         // too, which a Raspberry Pi on a wall plug will meet; the cost is invisible next to a
@@ -64,9 +75,17 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        // Deleted content is overwritten with zeros, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
+        // SQLite gives the -wal and -shm files the database file's mode when it creates them;
+        // files left by an older version or another umask are narrowed here.
+        for suffix in ["-wal", "-shm"] {
+            narrow_if_present(&sidecar(path, suffix)).map_err(io_err)?;
+        }
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
@@ -110,6 +129,47 @@ impl Store {
             .await
             .is_ok()
     }
+}
+
+/// `simgate.db` + `-wal`: SQLite's names for the WAL and shared-memory files.
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Creates the database file with mode 0600 if it is missing (SQLite would follow the umask),
+/// and narrows an existing one to 0600.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => narrow_if_present(path),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets mode 0600 on a file that has wider permissions.
+fn narrow_if_present(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match std::fs::metadata(path) {
+        Ok(m) => m.permissions().mode() & 0o777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "database file open to others: setting mode 0600");
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            // Not fatal (a file system without modes, a file owned by someone else): said.
+            tracing::warn!(path = %path.display(), error = %e, "cannot set mode 0600");
+        }
+    }
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch: the one time format stored.
