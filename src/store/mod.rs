@@ -190,3 +190,47 @@ pub fn new_id(prefix: &str) -> String {
         .collect();
     format!("{prefix}_{tail}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The database, WAL and shared-memory files are 0600 whatever the umask (the test
+    /// process's is usually 022, which would give 0644), and an existing wider file is narrowed.
+    #[test]
+    fn database_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("simgate.db");
+        let store = Store::open(&path).unwrap();
+        store
+            .call_blocking(|c| {
+                c.execute(
+                    "INSERT INTO events (id, type, data, created_at) VALUES ('evt_1', 'x', '{}', 1)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = sidecar(&path, suffix);
+            assert!(file.exists(), "{} exists", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        let secure: i64 = store
+            .call_blocking(|c| Ok(c.query_row("PRAGMA secure_delete", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(secure, 1);
+        drop(store);
+
+        let older = dir.path().join("older.db");
+        std::fs::write(&older, b"").unwrap();
+        std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = Store::open(&older).unwrap();
+        assert_eq!(mode(&older), 0o600);
+    }
+}

@@ -328,6 +328,68 @@ mod tests {
         assert!(check_url("http://example.com/hooks", false).is_ok());
     }
 
+    /// A lookup that answers `addrs` for every name (the guard still judges them).
+    fn answering(addrs: Vec<SocketAddr>) -> Lookup {
+        Arc::new(move |_host: String| {
+            let addrs = addrs.clone();
+            Box::pin(async move { Ok(addrs) }) as LookupFuture
+        })
+    }
+
+    fn client(lookup: Lookup, allow_private: bool) -> reqwest::Client {
+        reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver::with_lookup(lookup, allow_private)))
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap()
+    }
+
+    /// A name that resolves to the metadata address is refused before any connection, and the
+    /// error says why; one that resolves to a refused and an allowed address reaches the
+    /// allowed one (a real listener on 127.0.0.1).
+    #[tokio::test]
+    async fn resolved_names_are_judged_by_their_addresses() {
+        let metadata: SocketAddr = "169.254.169.254:80".parse().unwrap();
+        let err = client(answering(vec![metadata]), true)
+            .get("http://metadata.internal/latest/meta-data/")
+            .send()
+            .await
+            .unwrap_err();
+        let refused = refusal_in(&err).expect("the refusal is in the error chain");
+        assert_eq!(refused.reason, Refusal::Metadata);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let local = listener.local_addr().unwrap();
+        let served = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            socket
+                .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        });
+        let url = format!("http://app.internal:{}/", local.port());
+        let link_local: SocketAddr = "169.254.1.1:80".parse().unwrap();
+        let answer = client(answering(vec![link_local, local]), true)
+            .get(&url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 204);
+        served.await.unwrap();
+
+        // The same name with private targets refused: loopback is refused too.
+        let err = client(answering(vec![local]), false)
+            .get(&url)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_in(&err).unwrap().reason, Refusal::Loopback);
+    }
+
     #[test]
     fn mixed_answers_keep_the_allowed_addresses() {
         let addrs: Vec<SocketAddr> = vec![

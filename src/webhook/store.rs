@@ -951,6 +951,48 @@ mod tests {
     }
 
     #[test]
+    fn claim_leaves_a_saturated_origin_for_later() {
+        let mut conn = db();
+        let endpoints = vec![
+            configured("http://slow.example:8080/a", &["*"]),
+            configured("http://fast.example/b", &["*"]),
+        ];
+        for _ in 0..3 {
+            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        }
+        fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+        // Two slow attempts in flight already: the slow origin gets no more.
+        let mut in_flight = InFlight::default();
+        in_flight
+            .per_origin
+            .insert(origin_of("http://slow.example:8080/other"), 2);
+        let (claimed, next) = claim(&conn, 1_000, &in_flight, 2, 10).unwrap();
+        assert_eq!(claimed.len(), 2, "fast ones, up to their own limit");
+        assert!(claimed.iter().all(|d| d.url == "http://fast.example/b"));
+        assert_eq!(next, None, "nothing else may start: no busy wake-ups");
+        // With a free slow slot: one slow one, and the rest wait for the slot.
+        in_flight
+            .per_origin
+            .insert(origin_of("http://slow.example:8080/other"), 1);
+        let (claimed, _) = claim(&conn, 1_000, &in_flight, 2, 10).unwrap();
+        let slow = claimed.iter().filter(|d| d.url.contains("slow")).count();
+        assert_eq!((claimed.len(), slow), (3, 1));
+        // `limit` bounds the whole claim.
+        let (claimed, next) = claim(&conn, 1_000, &InFlight::default(), 2, 10).unwrap();
+        assert_eq!(claimed.len(), 4);
+        assert_eq!(next, None);
+        let (claimed, next) = claim(&conn, 1_000, &InFlight::default(), 2, 1).unwrap();
+        assert_eq!((claimed.len(), next), (1, Some(1_000)));
+        // Nothing is due before its time.
+        let (claimed, next) = claim(&conn, 999, &InFlight::default(), 2, 10).unwrap();
+        assert_eq!((claimed.len(), next), (0, Some(1_000)));
+        assert_eq!(
+            origin_of("https://Fast.example/x?y"),
+            "https://fast.example:443"
+        );
+    }
+
+    #[test]
     fn attempts_are_logged_and_move_the_delivery() {
         let mut conn = db();
         let d = one_due_delivery(&mut conn);
