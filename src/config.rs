@@ -375,10 +375,10 @@ impl WebhookDelivery {
                 "must be between 1 and webhooks.concurrency",
             ));
         }
-        if !(100..=self.timeout_ms).contains(&self.connect_timeout_ms) {
+        if !(100..=600_000).contains(&self.connect_timeout_ms) {
             return Err(invalid(
                 "webhooks.connect_timeout_ms",
-                "must be between 100 and webhooks.timeout_ms",
+                "must be between 100 and 600000",
             ));
         }
         Ok(())
@@ -731,7 +731,7 @@ events = ["*"]
                 "webhooks.per_endpoint_concurrency",
             ),
             (
-                "[webhooks]\nconnect_timeout_ms = 20000",
+                "[webhooks]\nconnect_timeout_ms = 20",
                 "webhooks.connect_timeout_ms",
             ),
             (

@@ -42,8 +42,8 @@ impl Refusal {
             Refusal::Unspecified => "unspecified address",
             Refusal::Broadcast => "broadcast address",
             Refusal::Reserved => "reserved address",
-            Refusal::Loopback => "loopback address (webhooks.allow_private_targets = false)",
-            Refusal::Private => "private address (webhooks.allow_private_targets = false)",
+            Refusal::Loopback => "loopback address",
+            Refusal::Private => "private address",
         }
     }
 }
@@ -57,7 +57,11 @@ pub struct Refused {
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused: {} {}", self.reason.describe(), self.addr)
+        write!(f, "refused: {} {}", self.reason.describe(), self.addr)?;
+        if matches!(self.reason, Refusal::Loopback | Refusal::Private) {
+            f.write_str(" (webhooks.allow_private_targets = false)")?;
+        }
+        Ok(())
     }
 }
 
