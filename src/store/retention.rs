@@ -300,3 +300,156 @@ pub async fn run(store: Store, policy: Policy, mut shutdown: watch::Receiver<boo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{events, outbound};
+
+    const NOW: i64 = 1_000 * DAY_MS;
+
+    fn policy(days_: u32) -> Policy {
+        let d = days(days_);
+        Policy {
+            messages: d,
+            events: d,
+            deliveries: d,
+            verifications: d,
+        }
+    }
+
+    fn message(conn: &mut Connection, to: &str) -> String {
+        outbound::enqueue(
+            conn,
+            &outbound::NewMessage {
+                recipient: to.into(),
+                body: "hello".into(),
+                line: None,
+                report: true,
+                encoding: "gsm7".into(),
+                parts: vec![(10, "00".into()), (10, "01".into())],
+                purpose: "text".into(),
+                purpose_id: None,
+            },
+        )
+        .unwrap()
+    }
+
+    fn count(store: &Store, table: &'static str) -> i64 {
+        store
+            .call_blocking(|c| {
+                Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+            })
+            .unwrap()
+    }
+
+    fn exec(store: &Store, sql: &str) {
+        store
+            .call_blocking(|c| {
+                c.execute_batch(sql)?;
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Old finished rows go, in batches smaller than their number; what is still in use stays
+    /// whatever its age; recent rows stay.
+    #[tokio::test]
+    async fn old_rows_go_and_rows_in_use_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("simgate.db")).unwrap();
+        let old = NOW - 40 * DAY_MS;
+        let recent = NOW - 2 * DAY_MS;
+        store
+            .call_blocking(|c| {
+                for i in 0..5 {
+                    let id = message(c, "+15550000009");
+                    let status = if i == 4 { "queued" } else { "delivered" };
+                    c.execute(
+                        "UPDATE outbound_messages SET status = ?2, created_at = ?3, updated_at = ?3 WHERE id = ?1",
+                        params![id, status, old],
+                    )?;
+                }
+                let id = message(c, "+15550000009");
+                c.execute(
+                    "UPDATE outbound_messages SET status = 'sent', updated_at = ?2 WHERE id = ?1",
+                    params![id, recent],
+                )?;
+                for _ in 0..3 {
+                    events::append(c, "message.status", &serde_json::json!({}))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Two events fanned out (cursor past them), the third not yet; all old.
+        exec(
+            &store,
+            &format!(
+                "UPDATE events SET created_at = {old};
+                 UPDATE webhook_cursor SET last_seq = (SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET 1);
+                 INSERT INTO inbound_messages (id, modem, sender, sender_type, body, encoding, parts_total, complete, received_at)
+                   VALUES ('in_old', 'sim1', '+1', 'international', 'code 123456', 'gsm7', 1, 1, {old}),
+                          ('in_new', 'sim1', '+1', 'international', 'hi', 'gsm7', 1, 1, {recent});
+                 INSERT INTO inbound_parts (modem, pdu, pdu_key, sender, sender_type, encoding, received_at)
+                   VALUES ('sim1', '00', 'k1', '+1', 'international', 'gsm7', {old}),
+                          ('sim1', '00', 'k2', '+1', 'international', 'gsm7', {recent});
+                 INSERT INTO status_reports (modem, pdu_key, message_ref, recipient, status, matched, received_at)
+                   VALUES ('sim1', 'r1', 1, '+1', 0, 1, {old});
+                 INSERT INTO webhook_deliveries (id, event_seq, event_id, event_type, endpoint_kind, url, body, status, next_attempt_at, give_up_at, created_at, updated_at)
+                   VALUES ('dlv_done', 1, 'evt', 'x', 'target', 'http://a/', '{{}}', 'delivered', {old}, {old}, {old}, {old}),
+                          ('dlv_pending', 1, 'evt', 'x', 'target', 'http://a/', '{{}}', 'pending', {old}, {old}, {old}, {old});
+                 INSERT INTO webhook_attempts (delivery_id, attempt, duration_ms, at) VALUES ('dlv_done', 1, 5, {old});
+                 INSERT INTO verifications (id, recipient, code_hmac, status, max_attempts, last_sent_at, language, message_id, key_label, created_at, expires_at, updated_at)
+                   VALUES ('otp_old', '+1', x'00', 'verified', 5, {old}, 'en', 'm', 'k', {old}, {old}, {old}),
+                          ('otp_new', '+1', x'00', 'expired', 5, {recent}, 'en', 'm', 'k', {recent}, {recent}, {recent});
+                 INSERT INTO reverse_verifications (id, number, factor, factor_key, recipient, status, max_attempts, language, key_label, created_at, expires_at, updated_at)
+                   VALUES ('r_otp_old', '+1', 'F', 'f', '+2', 'expired', 5, 'en', 'k', {old}, {old}, {old});
+                 INSERT INTO verify_requests (kind, recipient, key_label, created_at)
+                   VALUES ('otp', '+1', 'k', {recent}), ('otp', '+1', 'k', {NOW});
+                 INSERT INTO idempotency_keys (key_id, idem_key, request_hash, created_at, expires_at)
+                   VALUES ('k', 'a', 'h', {recent}, {recent}), ('k', 'b', 'h', {NOW}, {later});",
+                later = NOW + DAY_MS
+            ),
+        );
+        assert_eq!(count(&store, "outbound_parts"), 12);
+
+        let pruned = run_once(&store, &policy(30), NOW, 2).await.unwrap();
+        assert_eq!(pruned.outbound_messages, 4, "the finished old ones");
+        assert_eq!(count(&store, "outbound_messages"), 2, "queued (old) and recent");
+        assert_eq!(count(&store, "outbound_parts"), 4);
+        assert_eq!(
+            (pruned.events, count(&store, "events")),
+            (2, 1),
+            "the event not yet fanned out stays"
+        );
+        assert_eq!(count(&store, "inbound_messages"), 1);
+        assert_eq!(count(&store, "inbound_parts"), 1);
+        assert_eq!(count(&store, "status_reports"), 0);
+        assert_eq!(pruned.deliveries, 1);
+        assert_eq!(count(&store, "webhook_deliveries"), 1, "pending stays");
+        assert_eq!(count(&store, "webhook_attempts"), 0);
+        assert_eq!(count(&store, "verifications"), 1);
+        assert_eq!(count(&store, "reverse_verifications"), 0);
+        assert_eq!(count(&store, "verify_requests"), 1, "only the last day");
+        assert_eq!(count(&store, "idempotency_keys"), 1, "only unexpired");
+
+        // 0 keeps everything but the rows with their own expiry.
+        let again = run_once(&store, &policy(0), NOW + 100 * DAY_MS, 2).await.unwrap();
+        assert_eq!(again.total(), again.rate_log + again.idempotency_keys);
+        assert_eq!(count(&store, "outbound_messages"), 2);
+        assert_eq!(count(&store, "inbound_messages"), 1);
+    }
+
+    #[test]
+    fn per_kind_overrides() {
+        let config = Config::parse(
+            "[retention]\ndays = 10\nevents_days = 0\nmessages_days = 2\n[webhooks]\nretention_days = 5",
+        )
+        .unwrap();
+        let p = Policy::from_config(&config);
+        assert_eq!(p.messages, Some(2 * DAY_MS));
+        assert_eq!(p.events, None);
+        assert_eq!(p.deliveries, Some(5 * DAY_MS));
+        assert_eq!(p.verifications, Some(10 * DAY_MS));
+    }
+}
