@@ -8,8 +8,8 @@ mod webhook_support;
 use api_support::{contiguity_ok, Api};
 use daemon_support::{TestDaemon, SOON};
 use serde_json::json;
-use simgate::store::retention::{self, Policy};
 use simgate::store::now_ms;
+use simgate::store::retention::{self, Policy};
 use webhook_support::{fast_retries, webhook, Listener};
 
 const DAY_MS: i64 = 86_400_000;
@@ -33,7 +33,10 @@ async fn counts(d: &TestDaemon) -> Vec<(&'static str, i64)> {
         .call(|c| {
             let mut out = Vec::new();
             for t in TABLES {
-                out.push((t, c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?));
+                out.push((
+                    t,
+                    c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?,
+                ));
             }
             Ok(out)
         })
@@ -83,7 +86,10 @@ async fn settled(d: &TestDaemon) -> bool {
 async fn wait_settled(d: &TestDaemon) {
     let deadline = tokio::time::Instant::now() + SOON;
     while !settled(d).await {
-        assert!(tokio::time::Instant::now() < deadline, "traffic never settled");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "traffic never settled"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -92,9 +98,15 @@ async fn wait_settled(d: &TestDaemon) {
 /// delivered to the receiver.
 async fn traffic(d: &TestDaemon, api: &Api, receiver: &Listener, round: usize) -> String {
     let (status, body) = api
-        .post("/send/text", json!({"to": "+447700900101", "message": "plain hello"}))
+        .post(
+            "/send/text",
+            json!({"to": "+447700900101", "message": "plain hello"}),
+        )
         .await;
-    let message_id = contiguity_ok(status, &body)["message_id"].as_str().unwrap().to_string();
+    let message_id = contiguity_ok(status, &body)["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (status, body) = api.post("/otp/new", json!({"to": "+15557654321"})).await;
     contiguity_ok(status, &body);
     let (status, body) = api
@@ -123,7 +135,10 @@ async fn traffic(d: &TestDaemon, api: &Api, receiver: &Listener, round: usize) -
         if stored == 1 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "inbound never stored");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "inbound never stored"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     receiver.wait_for(1, SOON).await;
@@ -144,7 +159,10 @@ async fn retention_removes_old_traffic_and_keeps_recent() {
     let api = Api::new(&d);
     let old_message = traffic(&d, &api, &receiver, 1).await;
     let old = counts(&d).await;
-    assert!(old.iter().all(|(_, n)| *n > 0), "every table has rows: {old:?}");
+    assert!(
+        old.iter().all(|(_, n)| *n > 0),
+        "every table has rows: {old:?}"
+    );
     age_everything(&d, 40).await;
 
     let new_message = traffic(&d, &api, &receiver, 2).await;
@@ -163,7 +181,10 @@ async fn retention_removes_old_traffic_and_keeps_recent() {
             // after the recent round is all recent, and kept (one day).
             assert_eq!(left, all, "{table}");
         } else {
-            assert_eq!(*left, recent, "{table}: only the recent round is left ({before} old, {all} in all)");
+            assert_eq!(
+                *left, recent,
+                "{table}: only the recent round is left ({before} old, {all} in all)"
+            );
         }
     }
     let (status, _) = api.get(&format!("/v1/messages/{old_message}")).await;

@@ -74,7 +74,12 @@ async fn metadata_and_link_local_targets_are_refused_and_others_still_delivered(
     )
     .await;
     assert_refused(&api, &v6, "refused: link-local address fe80::1").await;
-    assert_refused(&api, &mapped, "refused: link-local address ::ffff:169.254.10.10").await;
+    assert_refused(
+        &api,
+        &mapped,
+        "refused: link-local address ::ffff:169.254.10.10",
+    )
+    .await;
     // A local app (loopback, allowed by default) still gets its call.
     let ok = append(&d, "message.status", Some(&app.url)).await;
     app.wait_for(1, SOON).await;
@@ -264,7 +269,10 @@ async fn a_slow_endpoint_does_not_hold_up_another() {
 }
 
 /// `simgate webhook-secret` with this daemon's config: (exit ok, stdout, stderr).
-fn webhook_secret_cli(config: &simgate::config::Config, url: Option<&str>) -> (bool, String, String) {
+fn webhook_secret_cli(
+    config: &simgate::config::Config,
+    url: Option<&str>,
+) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("simgate.toml");
     std::fs::write(&path, toml::to_string(config).unwrap()).unwrap();

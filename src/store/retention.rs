@@ -225,9 +225,7 @@ fn idempotency_keys(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlit
 async fn drain(store: &Store, step: Step, cutoff: i64, batch: usize) -> super::Result<usize> {
     let mut total = 0;
     loop {
-        let gone = store
-            .call(move |c| Ok(step(c, cutoff, batch)?))
-            .await?;
+        let gone = store.call(move |c| Ok(step(c, cutoff, batch)?)).await?;
         total += gone;
         if gone < batch {
             return Ok(total);
@@ -259,8 +257,7 @@ pub async fn run_once(
     }
     if let Some(cutoff) = before(policy.verifications) {
         pruned.verifications = drain(store, verifications, cutoff, batch).await?;
-        pruned.reverse_verifications =
-            drain(store, reverse_verifications, cutoff, batch).await?;
+        pruned.reverse_verifications = drain(store, reverse_verifications, cutoff, batch).await?;
     }
     pruned.rate_log = drain(store, rate_log, now - RATE_LOG_KEEP_MS, batch).await?;
     pruned.idempotency_keys = drain(store, idempotency_keys, now, batch).await?;
@@ -415,7 +412,11 @@ mod tests {
 
         let pruned = run_once(&store, &policy(30), NOW, 2).await.unwrap();
         assert_eq!(pruned.outbound_messages, 4, "the finished old ones");
-        assert_eq!(count(&store, "outbound_messages"), 2, "queued (old) and recent");
+        assert_eq!(
+            count(&store, "outbound_messages"),
+            2,
+            "queued (old) and recent"
+        );
         assert_eq!(count(&store, "outbound_parts"), 4);
         assert_eq!(
             (pruned.events, count(&store, "events")),
@@ -434,7 +435,9 @@ mod tests {
         assert_eq!(count(&store, "idempotency_keys"), 1, "only unexpired");
 
         // 0 keeps everything but the rows with their own expiry.
-        let again = run_once(&store, &policy(0), NOW + 100 * DAY_MS, 2).await.unwrap();
+        let again = run_once(&store, &policy(0), NOW + 100 * DAY_MS, 2)
+            .await
+            .unwrap();
         assert_eq!(again.total(), again.rate_log + again.idempotency_keys);
         assert_eq!(count(&store, "outbound_messages"), 2);
         assert_eq!(count(&store, "inbound_messages"), 1);

@@ -202,7 +202,10 @@ impl GuardedResolver {
 }
 
 /// Keeps the allowed addresses; with none, the refusal of the first address.
-pub fn filter_addrs(addrs: Vec<SocketAddr>, allow_private: bool) -> Result<Vec<SocketAddr>, Refused> {
+pub fn filter_addrs(
+    addrs: Vec<SocketAddr>,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, Refused> {
     let mut first_refusal = None;
     let mut allowed = Vec::with_capacity(addrs.len());
     for addr in addrs {
@@ -342,7 +345,10 @@ mod tests {
 
     fn client(lookup: Lookup, allow_private: bool) -> reqwest::Client {
         reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver::with_lookup(lookup, allow_private)))
+            .dns_resolver(Arc::new(GuardedResolver::with_lookup(
+                lookup,
+                allow_private,
+            )))
             .no_proxy()
             .timeout(std::time::Duration::from_secs(5))
             .build()
@@ -400,10 +406,7 @@ mod tests {
             "169.254.169.254:80".parse().unwrap(),
             "93.184.216.34:80".parse().unwrap(),
         ];
-        assert_eq!(
-            filter_addrs(addrs.clone(), true).unwrap(),
-            vec![addrs[1]]
-        );
+        assert_eq!(filter_addrs(addrs.clone(), true).unwrap(), vec![addrs[1]]);
         let e = filter_addrs(vec![addrs[0]], true).unwrap_err();
         assert_eq!(e.reason, Refusal::Metadata);
         assert!(filter_addrs(Vec::new(), true).unwrap().is_empty());
