@@ -32,6 +32,8 @@ pub struct Config {
     pub simulator: Simulator,
     /// Auth servers that use simgate as their SMS provider (`/hooks/…`); the `[hooks]` table.
     pub hooks: Hooks,
+    /// How long stored data is kept (`[retention]`).
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,7 +226,17 @@ pub struct WebhookDelivery {
     /// Safety-net wake-up of the dispatcher when no event woke it.
     pub poll_interval_ms: u64,
     /// Finished deliveries (and their attempt logs) older than this are deleted; 0 keeps them.
-    pub retention_days: u32,
+    /// Unset: `retention.days`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Loopback and private addresses (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) may
+    /// receive webhooks. Link-local, metadata, multicast and unspecified addresses never may.
+    pub allow_private_targets: bool,
+    /// Requests in flight at once to one endpoint (scheme, host and port), so that a slow one
+    /// cannot hold every slot of `concurrency`.
+    pub per_endpoint_concurrency: u32,
+    /// Time limit to open a connection (part of `timeout_ms`).
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for WebhookDelivery {
@@ -238,7 +250,40 @@ impl Default for WebhookDelivery {
             timeout_ms: 10_000,
             concurrency: 8,
             poll_interval_ms: 5_000,
-            retention_days: 30,
+            retention_days: None,
+            allow_private_targets: true,
+            per_endpoint_concurrency: 2,
+            connect_timeout_ms: 3_000,
+        }
+    }
+}
+
+/// How long stored data is kept. Rows older than this are deleted by a background pass, in
+/// small batches; what is still in use (a queued message, a pending delivery, an event not yet
+/// fanned out, a live verification) is kept whatever its age. 0 keeps rows for ever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Default for every kind of row.
+    pub days: u32,
+    /// Outbound and inbound messages (their parts and status reports). Unset: `days`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_days: Option<u32>,
+    /// The event log. Unset: `days`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_days: Option<u32>,
+    /// Verifications and reverse verifications, counted from their expiry. Unset: `days`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verifications_days: Option<u32>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            days: 30,
+            messages_days: None,
+            events_days: None,
+            verifications_days: None,
         }
     }
 }
@@ -545,6 +590,18 @@ impl WebhookDelivery {
         if self.poll_interval_ms < 10 {
             return Err(invalid("webhooks.poll_interval_ms", "must be at least 10"));
         }
+        if !(1..=self.concurrency).contains(&self.per_endpoint_concurrency) {
+            return Err(invalid(
+                "webhooks.per_endpoint_concurrency",
+                "must be between 1 and webhooks.concurrency",
+            ));
+        }
+        if !(100..=600_000).contains(&self.connect_timeout_ms) {
+            return Err(invalid(
+                "webhooks.connect_timeout_ms",
+                "must be between 100 and 600000",
+            ));
+        }
         Ok(())
     }
 }
@@ -742,6 +799,12 @@ impl Config {
                     "expected whsec_ followed by base64",
                 ));
             }
+            if let Err(refused) = crate::webhook::guard::check_url(
+                &w.url,
+                self.webhook_delivery.allow_private_targets,
+            ) {
+                return Err(invalid(format!("webhook[{i}].url"), refused.to_string()));
+            }
         }
         self.webhook_delivery.validate()?;
         self.hooks.validate()?;
@@ -904,6 +967,27 @@ events = ["*"]
                 "webhooks.retry_max_ms",
             ),
             ("[webhooks]\ntimeout_ms = 1", "webhooks.timeout_ms"),
+            (
+                "[webhooks]\nper_endpoint_concurrency = 0",
+                "webhooks.per_endpoint_concurrency",
+            ),
+            (
+                "[webhooks]\nconcurrency = 4\nper_endpoint_concurrency = 5",
+                "webhooks.per_endpoint_concurrency",
+            ),
+            (
+                "[webhooks]\nconnect_timeout_ms = 20",
+                "webhooks.connect_timeout_ms",
+            ),
+            (
+                "[[webhook]]\nurl = \"http://169.254.169.254/latest\"",
+                "webhook[0].url",
+            ),
+            (
+                "[webhooks]\nallow_private_targets = false\n[[webhook]]\nurl = \"http://127.0.0.1:9000/\"",
+                "webhook[0].url",
+            ),
+            ("[retention]\nweeks = 3", "weeks"),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");
@@ -912,6 +996,17 @@ events = ["*"]
             .unwrap_err()
             .to_string();
         assert!(err.contains("code_length"), "{err}");
+    }
+
+    #[test]
+    fn refused_webhook_url_says_why() {
+        let err = Config::parse("[[webhook]]\nurl = \"http://[fe80::1]:80/x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refused: link-local address fe80::1"), "{err}");
+        let c = Config::parse("[retention]\ndays = 7\nevents_days = 0").unwrap();
+        assert_eq!(c.retention.days, 7);
+        assert_eq!(c.retention.events_days, Some(0));
     }
 
     #[test]

@@ -215,6 +215,12 @@ pub async fn start(
         crate::webhook::Dispatcher::new(store.clone(), &config, &secret, events_appended.clone())
             .context("starting webhook delivery")?;
     tasks.push(tokio::spawn(webhooks.run(shutdown.clone())));
+    // Old rows are deleted in batches ([retention]).
+    tasks.push(tokio::spawn(crate::store::retention::run(
+        store.clone(),
+        crate::store::retention::Policy::from_config(&config),
+        shutdown.clone(),
+    )));
 
     let state = AppState {
         config: Arc::new(config.clone()),

@@ -19,16 +19,13 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::WebhookSecret { config } => {
+        Command::WebhookSecret { url, config } => {
             let shown = Config::locate(config.config.as_deref())
                 .map_err(|e| e.to_string())
-                .and_then(|(config, _)| cli::secret::webhook_secret(&config));
+                .and_then(|(config, _)| cli::secret::webhook_secret(&config, url.as_deref()));
             match shown {
-                Ok(shown) => {
-                    if let Some(note) = shown.note {
-                        eprintln!("note: {note}");
-                    }
-                    println!("{}", shown.secret);
+                Ok(secret) => {
+                    println!("{secret}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),

@@ -39,8 +39,13 @@ impl Secret {
         Ok(Secret(bytes))
     }
 
-    /// Loads the secret file, creating it (0600) if missing.
+    /// Loads the secret file, creating it (0600) if missing. Warns when an existing file is
+    /// open to group or others: whoever reads it can forge `success_url` signatures and
+    /// verification proofs.
     pub fn load_or_create(path: &Path) -> std::io::Result<Secret> {
+        if let Some(warning) = exposure(path) {
+            tracing::warn!("{warning}");
+        }
         match Secret::load(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use rand::RngCore;
@@ -66,6 +71,18 @@ impl Secret {
     }
 }
 
+/// A warning when the file exists and group or others have any access to it.
+pub fn exposure(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "secret file {} is open to group/others (mode {mode:o}): run chmod 600 {0}",
+            path.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +99,22 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(format!("{a:?}"), "Secret(****)");
+    }
+
+    #[test]
+    fn readable_by_others_is_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        assert!(exposure(&path).is_none(), "missing: nothing to say");
+        Secret::load_or_create(&path).unwrap();
+        assert!(exposure(&path).is_none(), "created 0600");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let warning = exposure(&path).expect("0644 is reported");
+        assert!(warning.contains("mode 644"), "{warning}");
+        assert!(warning.contains("chmod 600"), "{warning}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(exposure(&path).is_some(), "group-readable is reported");
     }
 
     #[test]

@@ -338,9 +338,9 @@ async fn events_are_filtered_by_type_and_targets_get_their_event() {
     assert_eq!(to_target[0].header("webhook-id"), ids[2]);
     assert_eq!(to_target[0].body, to_reverse[0].body);
     assert!(standard_signature_ok(&reverse_secret, &to_reverse[0]));
-    // The target is signed with the first configured secret.
-    assert!(standard_signature_ok(SECRET, &to_target[0]));
-    assert!(contiguity_signature_ok(SECRET, &to_target[0]));
+    // The target is signed with its own key, never a configured endpoint's secret.
+    assert!(!standard_signature_ok(SECRET, &to_target[0]));
+    assert!(!standard_signature_ok(&reverse_secret, &to_target[0]));
     let (_, all) = api.get("/v1/webhooks/deliveries").await;
     let mut fanned: Vec<(String, String)> = all["data"]
         .as_array()

@@ -56,9 +56,12 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Print the secret that signs `success_url` deliveries and `[[webhook]]`s that have no
-    /// secret of their own (derived from the server secret file; keep it private).
+    /// Print the secret that signs `success_url` deliveries (derived from the server secret
+    /// file; give it to the apps that receive them, keep it private).
     WebhookSecret {
+        /// Instead, the secret of the `[[webhook]]` with this URL, configured without one.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
     },

@@ -1,19 +1,24 @@
-//! `simgate webhook-secret`: the secret that signs deliveries with no secret of their own.
+//! `simgate webhook-secret`: the secrets derived from the server secret, for receivers.
 
 use crate::config::Config;
 use crate::secret::Secret;
 use crate::webhook;
 
-/// What the command prints: the derived secret on stdout, and a note on stderr when a
-/// configured secret signs `success_url` deliveries instead.
-pub struct Shown {
-    pub secret: String,
-    pub note: Option<String>,
-}
-
 /// Reads the server secret (never creates it: the daemon, as the service user, does) and
-/// derives the webhook secret from it, as the dispatcher does.
-pub fn webhook_secret(config: &Config) -> Result<Shown, String> {
+/// derives, as the dispatcher does, the secret that signs `success_url` deliveries, or with
+/// `url` the one that signs a `[[webhook]]` configured without a secret.
+pub fn webhook_secret(config: &Config, url: Option<&str>) -> Result<String, String> {
+    if let Some(url) = url {
+        match config.webhooks.iter().position(|w| w.url == url) {
+            None => return Err(format!("no [[webhook]] with url = {url:?} in the config")),
+            Some(i) if !config.webhooks[i].secret.is_empty() => {
+                return Err(format!(
+                    "webhook[{i}] has a secret of its own (webhook[{i}].secret): it signs with that"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     let path = &config.security.secret_file;
     let pepper = Secret::load(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!(
@@ -22,14 +27,8 @@ pub fn webhook_secret(config: &Config) -> Result<Shown, String> {
         ),
         _ => format!("cannot read {}: {e}", path.display()),
     })?;
-    let note = webhook::target_secret_index(config).map(|i| {
-        format!(
-            "success_url deliveries are signed with webhook[{i}].secret from the config; \
-             this secret signs [[webhook]]s without one"
-        )
-    });
-    Ok(Shown {
-        secret: webhook::derived_secret(pepper.bytes()),
-        note,
+    Ok(match url {
+        Some(url) => webhook::endpoint_secret(pepper.bytes(), url),
+        None => webhook::derived_secret(pepper.bytes()),
     })
 }

@@ -7,10 +7,16 @@
 //! - [`schema`]: versioned migrations.
 //! - [`outbound`]: the outbound queue (messages and their parts).
 //! - [`inbound`]: inbound parts, joined messages, status reports.
+//! - [`retention`]: old rows deleted in batches (`[retention]`).
+//!
+//! The database, its WAL and shared-memory files are private to the service user (0600): they
+//! hold message bodies, phone numbers and webhook secrets. Deleted rows are overwritten
+//! (`secure_delete`).
 
 pub mod events;
 pub mod inbound;
 pub mod outbound;
+pub mod retention;
 pub mod schema;
 
 use rusqlite::Connection;
@@ -54,6 +60,11 @@ impl Store {
                 message: e.to_string(),
             })?;
         }
+        let io_err = |e: std::io::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        private_file(path).map_err(io_err)?;
         let mut conn = Connection::open(path).map_err(open_err)?;
         // WAL: readers never block the writer. synchronous=FULL: a commit survives power loss
         // too, which a Raspberry Pi on a wall plug will meet; the cost is invisible next to a
@@ -64,9 +75,17 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        // Deleted content is overwritten with zeros, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
+        // SQLite gives the -wal and -shm files the database file's mode when it creates them;
+        // files left by an older version or another umask are narrowed here.
+        for suffix in ["-wal", "-shm"] {
+            narrow_if_present(&sidecar(path, suffix)).map_err(io_err)?;
+        }
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
@@ -112,6 +131,47 @@ impl Store {
     }
 }
 
+/// `simgate.db` + `-wal`: SQLite's names for the WAL and shared-memory files.
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Creates the database file with mode 0600 if it is missing (SQLite would follow the umask),
+/// and narrows an existing one to 0600.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => narrow_if_present(path),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets mode 0600 on a file that has wider permissions.
+fn narrow_if_present(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match std::fs::metadata(path) {
+        Ok(m) => m.permissions().mode() & 0o777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "database file open to others: setting mode 0600");
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            // Not fatal (a file system without modes, a file owned by someone else): said.
+            tracing::warn!(path = %path.display(), error = %e, "cannot set mode 0600");
+        }
+    }
+    Ok(())
+}
+
 /// Milliseconds since the Unix epoch: the one time format stored.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -129,4 +189,48 @@ pub fn new_id(prefix: &str) -> String {
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
     format!("{prefix}_{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The database, WAL and shared-memory files are 0600 whatever the umask (the test
+    /// process's is usually 022, which would give 0644), and an existing wider file is narrowed.
+    #[test]
+    fn database_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("simgate.db");
+        let store = Store::open(&path).unwrap();
+        store
+            .call_blocking(|c| {
+                c.execute(
+                    "INSERT INTO events (id, type, data, created_at) VALUES ('evt_1', 'x', '{}', 1)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = sidecar(&path, suffix);
+            assert!(file.exists(), "{} exists", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        let secure: i64 = store
+            .call_blocking(|c| Ok(c.query_row("PRAGMA secure_delete", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(secure, 1);
+        drop(store);
+
+        let older = dir.path().join("older.db");
+        std::fs::write(&older, b"").unwrap();
+        std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = Store::open(&older).unwrap();
+        assert_eq!(mode(&older), 0o600);
+    }
 }

@@ -286,6 +286,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX hook_requests_time ON hook_requests(created_at);
     "#,
+    // trust-data: indexes for the retention pass (store::retention), which deletes by age.
+    r#"
+    CREATE INDEX outbound_messages_updated ON outbound_messages(updated_at);
+    CREATE INDEX inbound_parts_time ON inbound_parts(received_at);
+    CREATE INDEX status_reports_time ON status_reports(received_at);
+    CREATE INDEX events_time ON events(created_at);
+    CREATE INDEX verifications_expiry ON verifications(expires_at);
+    CREATE INDEX reverse_verifications_expiry ON reverse_verifications(expires_at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

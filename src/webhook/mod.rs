@@ -15,49 +15,60 @@
 //! - [`sign`]: the Standard Webhooks and Contiguity signatures (pure).
 //! - [`policy`]: subscription patterns, the body, `Retry-After`, the retry schedule (pure).
 //! - [`store`]: the tables (blocking SQLite).
+//! - [`guard`]: which addresses requests may go to (SSRF guard, checked after DNS resolution).
 //! - [`Dispatcher`]: the task that does the HTTP.
 //!
 //! Every request of a delivery carries the same body bytes and the same `webhook-id` (the
 //! event id); `webhook-timestamp` and the signatures are made fresh per attempt, since
 //! receivers reject old timestamps as replays.
 //!
-//! Signing keys: a `[[webhook]]`'s own secret; an API endpoint's secret (generated at creation
-//! unless given, shown once). An event's `target_url` is signed with the first `[[webhook]]`
-//! secret in the config; with none, and for a `[[webhook]]` without a secret, with
-//! [`derived_secret`] of the server pepper.
+//! Signing keys: a `[[webhook]]`'s own secret ([`endpoint_secret`] of the server pepper and
+//! its URL when it has none); an API endpoint's secret (generated at creation unless given,
+//! shown once). An event's `target_url` (a reverse verification's `success_url`) is always
+//! signed with its own key, [`derived_secret`] of the server pepper (`simgate webhook-secret`):
+//! never with an endpoint's secret, so that an app receiving `success_url` calls holds no key
+//! that signs anyone else's deliveries, and no configured secret signs its calls.
+//!
+//! Slots: at most `concurrency` requests in flight, and at most `per_endpoint_concurrency` to
+//! one origin (scheme, host, port), so that a slow or black-holed endpoint holds only its own.
 
+pub mod guard;
 pub mod policy;
 pub mod sign;
 pub mod store;
 
 pub use policy::{is_valid_pattern, API_VERSION};
 pub use sign::{
-    contiguity_signature, decode_secret, derived_secret, generate_secret, standard_signature,
+    contiguity_signature, decode_secret, derived_secret, endpoint_secret, generate_secret,
+    standard_signature,
 };
 
 use crate::config::Config;
 use crate::secret::Secret;
 use crate::store::{now_ms, Store};
 use policy::{Next, Response, RetryPolicy};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use store::{AttemptRecord, DeliveryKind, DueDelivery, Endpoint};
+use store::{AttemptRecord, DeliveryKind, DueDelivery, Endpoint, InFlight};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 /// Events fanned out per transaction.
 const FAN_OUT_BATCH: usize = 200;
-/// How often old finished deliveries are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// The `[[webhook]]` whose secret signs events' `target_url` (a reverse session's
-/// `success_url`): the first one with a usable secret. With none, the derived secret signs.
-pub fn target_secret_index(config: &Config) -> Option<usize> {
-    config
-        .webhooks
-        .iter()
-        .position(|w| decode_secret(&w.secret).is_some())
+/// A signing secret as configured (`whsec_…`) and the HMAC key it decodes to.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub secret: String,
+    pub key: Vec<u8>,
+}
+
+impl SigningKey {
+    fn from_secret(secret: String) -> Option<SigningKey> {
+        let key = decode_secret(&secret)?;
+        Some(SigningKey { secret, key })
+    }
 }
 
 /// Delivers webhooks until shutdown. Build with [`Dispatcher::new`], run with
@@ -66,15 +77,15 @@ pub fn target_secret_index(config: &Config) -> Option<usize> {
 pub struct Dispatcher {
     store: Store,
     configured: Vec<Endpoint>,
+    /// Keys of the configured endpoints, by endpoint id.
+    configured_keys: HashMap<String, SigningKey>,
     /// Key for events' `target_url`.
-    target_key: Vec<u8>,
-    /// Key for configured endpoints without a secret.
-    derived_key: Vec<u8>,
+    target_key: SigningKey,
     policy: RetryPolicy,
     concurrency: usize,
+    per_endpoint: usize,
+    allow_private_targets: bool,
     poll_interval: Duration,
-    /// Finished deliveries older than this are deleted (`None`: kept).
-    retention: Option<Duration>,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
@@ -86,51 +97,75 @@ impl Dispatcher {
         pepper: &Secret,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Dispatcher> {
+        Dispatcher::with_lookup(store, config, pepper, wake, guard::system_lookup())
+    }
+
+    /// Like [`Dispatcher::new`], resolving host names with `lookup` (tests give names any
+    /// address this way; the guard still judges what they resolve to).
+    pub fn with_lookup(
+        store: Store,
+        config: &Config,
+        pepper: &Secret,
+        wake: Arc<Notify>,
+        lookup: guard::Lookup,
+    ) -> anyhow::Result<Dispatcher> {
         let settings = &config.webhook_delivery;
-        let derived_key = decode_secret(&derived_secret(pepper.bytes()))
+        let target_key = SigningKey::from_secret(derived_secret(pepper.bytes()))
             .ok_or_else(|| anyhow::anyhow!("derived webhook secret does not decode"))?;
-        let target_key = target_secret_index(config)
-            .and_then(|i| decode_secret(&config.webhooks[i].secret))
-            .unwrap_or_else(|| derived_key.clone());
+        let configured = store::config_endpoints(config);
+        let mut configured_keys = HashMap::new();
+        for endpoint in &configured {
+            let secret = if endpoint.secret.is_empty() {
+                endpoint_secret(pepper.bytes(), &endpoint.url)
+            } else {
+                endpoint.secret.clone()
+            };
+            let key = SigningKey::from_secret(secret).ok_or_else(|| {
+                anyhow::anyhow!("the secret of webhook {} does not decode", endpoint.url)
+            })?;
+            configured_keys.insert(endpoint.id.clone(), key);
+        }
         let timeout = Duration::from_millis(settings.timeout_ms);
+        let connect_timeout = Duration::from_millis(settings.connect_timeout_ms).min(timeout);
+        let resolver = guard::GuardedResolver::with_lookup(lookup, settings.allow_private_targets);
         let client = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout)
+            .connect_timeout(connect_timeout)
+            // Every name is resolved by the guard, and connected to directly: through a proxy
+            // the guard would judge the proxy's address, not the target's.
+            .dns_resolver(Arc::new(resolver))
+            .no_proxy()
             // A redirect is not a delivery: the receiver must answer at the URL it gave.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("simgate-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Dispatcher {
             store,
-            configured: store::config_endpoints(config),
+            configured,
+            configured_keys,
             target_key,
-            derived_key,
             policy: RetryPolicy::from_config(settings),
             concurrency: settings.concurrency.max(1) as usize,
+            per_endpoint: settings.per_endpoint_concurrency.max(1) as usize,
+            allow_private_targets: settings.allow_private_targets,
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
-            retention: (settings.retention_days > 0)
-                .then(|| Duration::from_secs(u64::from(settings.retention_days) * 86_400)),
             client,
             wake,
         })
     }
 
-    /// The loop: fan out new events, start due deliveries (at most `concurrency` in flight),
+    /// The loop: fan out new events, start due deliveries (at most `concurrency` in flight,
+    /// `per_endpoint_concurrency` per origin),
     /// then sleep until woken, an attempt ends, the next delivery is due, or the safety-net
     /// interval passes. At shutdown, attempts in flight are abandoned: their deliveries are
     /// still pending and go out again after the restart (at-least-once).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let me = Arc::new(self);
         let mut tasks = JoinSet::new();
-        let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
-        let mut pruned_at: Option<Instant> = None;
+        let mut in_flight: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
         loop {
             if *shutdown.borrow() {
                 break;
-            }
-            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-                pruned_at = Some(Instant::now());
-                me.prune().await;
             }
             let wake = me.wake.clone();
             let woken = wake.notified();
@@ -138,14 +173,19 @@ impl Dispatcher {
             // Registered before looking at the tables, so that a notify during the look is kept.
             woken.as_mut().enable();
 
-            let busy: HashSet<String> = in_flight.values().cloned().collect();
+            let mut busy = InFlight::default();
+            for (id, origin) in in_flight.values() {
+                busy.ids.insert(id.clone());
+                *busy.per_origin.entry(origin.clone()).or_insert(0) += 1;
+            }
             let free = me.concurrency.saturating_sub(in_flight.len());
             let next_due = match me.poll(busy, free).await {
                 Ok((due, next_due)) => {
                     for delivery in due {
                         let id = delivery.id.clone();
+                        let origin = store::origin_of(&delivery.url);
                         let handle = tasks.spawn(me.clone().attempt(delivery));
-                        in_flight.insert(handle.id(), id);
+                        in_flight.insert(handle.id(), (id, origin));
                     }
                     next_due
                 }
@@ -181,52 +221,36 @@ impl Dispatcher {
     }
 
     /// One look at the tables (one blocking call): fan out new events, claim up to `free` due
-    /// deliveries, and find when the next unclaimed one falls due.
+    /// deliveries (within the per-origin limit), and find when the next one that may start
+    /// falls due.
     async fn poll(
         &self,
-        busy: HashSet<String>,
+        busy: InFlight,
         free: usize,
     ) -> crate::store::Result<(Vec<DueDelivery>, Option<i64>)> {
         let configured = self.configured.clone();
         let give_up_after = self.policy.give_up_after;
+        let per_endpoint = self.per_endpoint;
         self.store
             .call(move |conn| {
                 let now = now_ms();
                 while store::fan_out(conn, &configured, give_up_after, now, FAN_OUT_BATCH)?
                     == FAN_OUT_BATCH
                 {}
-                let due = store::due(conn, now, &busy, free)?;
-                let mut claimed = busy;
-                claimed.extend(due.iter().map(|d| d.id.clone()));
-                let next_due = store::next_due_at(conn, &claimed)?;
-                Ok((due, next_due))
+                Ok(store::claim(conn, now, &busy, per_endpoint, free)?)
             })
             .await
     }
 
-    /// Deletes finished deliveries past the retention period.
-    async fn prune(&self) {
-        let Some(retention) = self.retention else {
-            return;
-        };
-        let cutoff =
-            now_ms().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-        match self.store.call(move |c| Ok(store::prune(c, cutoff)?)).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "pruned old webhook deliveries"),
-            Err(e) => tracing::warn!(error = %e, "cannot prune old webhook deliveries"),
-        }
-    }
-
     /// The key that signs this delivery, or why it cannot be sent any more.
-    fn signing_key(&self, delivery: &DueDelivery) -> Result<Vec<u8>, String> {
+    fn signing_key(&self, delivery: &DueDelivery) -> Result<SigningKey, String> {
         match delivery.kind {
             DeliveryKind::Target => Ok(self.target_key.clone()),
-            DeliveryKind::Config => self
-                .configured
-                .iter()
-                .find(|e| delivery.endpoint_id.as_deref() == Some(e.id.as_str()))
-                .map(|e| decode_secret(&e.secret).unwrap_or_else(|| self.derived_key.clone()))
+            DeliveryKind::Config => delivery
+                .endpoint_id
+                .as_deref()
+                .and_then(|id| self.configured_keys.get(id))
+                .cloned()
                 .ok_or_else(|| "the endpoint is no longer in the config file".to_string()),
             DeliveryKind::Api => {
                 if let Some(reason) = &delivery.api_inactive {
@@ -234,8 +258,8 @@ impl Dispatcher {
                 }
                 delivery
                     .api_secret
-                    .as_deref()
-                    .and_then(decode_secret)
+                    .clone()
+                    .and_then(SigningKey::from_secret)
                     .ok_or_else(|| "the endpoint's secret does not decode".to_string())
             }
         }
@@ -250,7 +274,7 @@ impl Dispatcher {
         } else {
             Err("the URL is not an absolute http(s) URL".to_string())
         };
-        let key = match key {
+        let signing = match key {
             Ok(key) => key,
             Err(reason) => {
                 tracing::warn!(delivery = %delivery.id, event = %delivery.event_id, %reason, "webhook delivery dropped");
@@ -265,6 +289,13 @@ impl Dispatcher {
                 return;
             }
         };
+        // IP-literal URLs never reach the resolver: judged here.
+        if let Err(refused) = guard::check_url(&delivery.url, self.allow_private_targets) {
+            self.record_refused(delivery, refused.to_string(), Duration::ZERO)
+                .await;
+            return;
+        }
+        let key = &signing.key;
         let timestamp = now_ms().div_euclid(1000);
         let body = delivery.body.as_bytes();
         let request = self
@@ -275,17 +306,17 @@ impl Dispatcher {
             .header("webhook-timestamp", timestamp.to_string())
             .header(
                 "webhook-signature",
-                standard_signature(&key, &delivery.event_id, timestamp, body),
+                standard_signature(key, &delivery.event_id, timestamp, body),
             )
             .header(
                 "Contiguity-Signature",
-                contiguity_signature(&key, timestamp, body),
+                contiguity_signature(key, timestamp, body),
             )
             .body(delivery.body.clone());
         let started = Instant::now();
         let sent = request.send().await;
-        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let (response, error) = match sent {
+        let elapsed = started.elapsed();
+        match sent {
             Ok(answer) => {
                 let code = answer.status().as_u16();
                 let retry_after = answer
@@ -293,11 +324,48 @@ impl Dispatcher {
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| policy::parse_retry_after(v, SystemTime::now()));
+                let response = Response::Status { code, retry_after };
                 let error = (!answer.status().is_success()).then(|| format!("HTTP {code}"));
-                (Response::Status { code, retry_after }, error)
+                self.record_response(delivery, response, error, elapsed)
+                    .await;
             }
-            Err(e) => (Response::NoAnswer, Some(describe(e))),
+            Err(e) => match guard::refusal_in(&e) {
+                // A name that resolved only to refused addresses: final, like an IP literal.
+                Some(refused) => {
+                    self.record_refused(delivery, refused.to_string(), elapsed)
+                        .await
+                }
+                None => {
+                    self.record_response(delivery, Response::NoAnswer, Some(describe(e)), elapsed)
+                        .await
+                }
+            },
+        }
+    }
+
+    /// Records an attempt refused by the guard: the delivery fails at once (another try
+    /// would be refused again; a manual retry re-checks).
+    async fn record_refused(&self, delivery: DueDelivery, refused: String, elapsed: Duration) {
+        tracing::warn!(delivery = %delivery.id, event = %delivery.event_id, outcome = %refused, "webhook target refused");
+        let record = AttemptRecord {
+            status_code: None,
+            error: Some(refused),
+            duration_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+            at: now_ms(),
         };
+        let next = Next::Failed("the target address is not allowed".to_string());
+        self.store_attempt(delivery, record, next, false).await;
+    }
+
+    /// Records an attempt that got an answer (or none) and moves the delivery on.
+    async fn record_response(
+        &self,
+        delivery: DueDelivery,
+        response: Response,
+        error: Option<String>,
+        elapsed: Duration,
+    ) {
+        let duration_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
         let now = now_ms();
         let schedule_attempts = (delivery.attempts + 1).saturating_sub(delivery.schedule_start);
         let next = policy::next_step(
@@ -332,6 +400,16 @@ impl Dispatcher {
                 outcome = record.error.as_deref().unwrap_or(""), %reason, "webhook delivery failed"
             ),
         }
+        self.store_attempt(delivery, record, next, gone).await;
+    }
+
+    async fn store_attempt(
+        &self,
+        delivery: DueDelivery,
+        record: AttemptRecord,
+        next: Next,
+        gone: bool,
+    ) {
         let result = self
             .store
             .call(move |c| Ok(store::record_attempt(c, &delivery, &record, &next, gone)?))
@@ -344,7 +422,7 @@ impl Dispatcher {
 }
 
 fn forget(
-    in_flight: &mut HashMap<tokio::task::Id, String>,
+    in_flight: &mut HashMap<tokio::task::Id, (String, String)>,
     done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
 ) {
     let id = match done {

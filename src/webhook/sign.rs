@@ -65,13 +65,26 @@ pub fn encode_secret(key: &[u8]) -> String {
     )
 }
 
-/// The signing secret used when none is configured: for an event's `target_url` when no
-/// `[[webhook]]` has a secret, and for a `[[webhook]]` without one. It is
-/// `whsec_` + base64(HMAC-SHA256(server pepper, "simgate webhook signing secret v1")): stable
-/// as long as the secret file is, and never stored or logged.
+/// The secret that signs `success_url` deliveries (a reverse verification's own target):
+/// `whsec_` + base64(HMAC-SHA256(server pepper, "simgate webhook signing secret v1")). It is
+/// stable as long as the secret file is, never stored or logged, never the secret of any
+/// endpoint, and printed by `simgate webhook-secret` for the apps that receive them.
 pub fn derived_secret(pepper: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(pepper).expect("HMAC accepts any key length");
     mac.update(b"simgate webhook signing secret v1");
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// The secret of a `[[webhook]]` configured without one: derived from the server pepper and
+/// the endpoint's URL, so that no two endpoints (and no `success_url`) share a key. Printed by
+/// `simgate webhook-secret --url URL`.
+pub fn endpoint_secret(pepper: &[u8], url: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(pepper).expect("HMAC accepts any key length");
+    mac.update(b"simgate webhook endpoint secret v1\0");
+    mac.update(url.as_bytes());
     format!(
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -121,6 +134,13 @@ mod tests {
         assert_eq!(a, derived_secret(b"pepper-one-0123456789"));
         assert_ne!(a, derived_secret(b"pepper-two-0123456789"));
         assert_eq!(decode_secret(&a).map(|k| k.len()), Some(32));
+        let e = endpoint_secret(b"pepper-one-0123456789", "http://127.0.0.1:9000/hooks");
+        assert_ne!(e, a, "an endpoint never shares the success_url key");
+        assert_ne!(
+            e,
+            endpoint_secret(b"pepper-one-0123456789", "http://127.0.0.1:9001/hooks")
+        );
+        assert_eq!(decode_secret(&e).map(|k| k.len()), Some(32));
         let g = generate_secret();
         assert_eq!(decode_secret(&g).map(|k| k.len()), Some(24));
         assert_ne!(g, generate_secret());

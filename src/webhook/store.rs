@@ -253,35 +253,7 @@ pub fn due(
          ORDER BY d.next_attempt_at LIMIT ?2",
     )?;
     let fetch = (limit + busy.len()) as i64;
-    let rows = stmt.query_map(params![now, fetch], |r| {
-        let kind = DeliveryKind::parse(&r.get::<_, String>(2)?);
-        let deleted: Option<i64> = r.get(10)?;
-        let disabled: Option<i64> = r.get(11)?;
-        let found: Option<String> = r.get(13)?;
-        let api_inactive = match kind {
-            DeliveryKind::Api if found.is_none() || deleted.is_some() => {
-                Some("the endpoint was deleted".to_string())
-            }
-            DeliveryKind::Api if disabled.is_some() => Some(format!(
-                "the endpoint is disabled ({})",
-                r.get::<_, Option<String>>(12)?.unwrap_or_default()
-            )),
-            _ => None,
-        };
-        Ok(DueDelivery {
-            id: r.get(0)?,
-            event_id: r.get(1)?,
-            kind,
-            endpoint_id: r.get(3)?,
-            url: r.get(4)?,
-            body: r.get(5)?,
-            attempts: r.get(6)?,
-            schedule_start: r.get(7)?,
-            give_up_at: r.get(8)?,
-            api_secret: r.get(9)?,
-            api_inactive,
-        })
-    })?;
+    let rows = stmt.query_map(params![now, fetch], due_from)?;
     let mut out = Vec::with_capacity(limit);
     for row in rows {
         let row = row?;
@@ -310,6 +282,109 @@ pub fn next_due_at(conn: &Connection, busy: &HashSet<String>) -> rusqlite::Resul
         }
     }
     Ok(None)
+}
+
+/// How many pending deliveries one [`claim`] looks at, at most: it skips those it may not
+/// start, so a backlog for one saturated endpoint must not make every poll read the whole table.
+const CLAIM_SCAN: i64 = 5_000;
+
+/// Requests in flight, as the dispatcher counts them.
+#[derive(Debug, Default, Clone)]
+pub struct InFlight {
+    /// Deliveries being attempted.
+    pub ids: HashSet<String>,
+    /// Attempts in flight per origin ([`origin_of`]).
+    pub per_origin: std::collections::HashMap<String, usize>,
+}
+
+/// What requests are grouped by for the per-endpoint limit: scheme, host and port of the URL
+/// (so that many `success_url`s on one slow host count as one endpoint). An unparsable URL is
+/// its own group.
+pub fn origin_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}:{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_string(),
+    }
+}
+
+/// Claims up to `limit` due deliveries, oldest due first, skipping those in flight and those
+/// whose origin already has `per_origin` attempts in flight (counting the ones claimed here),
+/// so that one slow or black-holed endpoint cannot take every slot. Also returns when the
+/// next delivery that could start falls due (`None`: nothing pending that may start).
+pub fn claim(
+    conn: &Connection,
+    now: i64,
+    in_flight: &InFlight,
+    per_origin: usize,
+    limit: usize,
+) -> rusqlite::Result<(Vec<DueDelivery>, Option<i64>)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.event_id, d.endpoint_kind, d.endpoint_id, d.url, d.body, d.attempts, d.schedule_start, d.give_up_at,
+                e.secret, e.deleted_at, e.disabled_at, e.disabled_reason, e.id, d.next_attempt_at
+         FROM webhook_deliveries d
+         LEFT JOIN webhook_endpoints e ON d.endpoint_kind = 'api' AND e.id = d.endpoint_id
+         WHERE d.status = 'pending'
+         ORDER BY d.next_attempt_at LIMIT ?1",
+    )?;
+    let mut rows = stmt.query([CLAIM_SCAN])?;
+    let mut load = in_flight.per_origin.clone();
+    let mut out = Vec::new();
+    let mut next_due = None;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        if in_flight.ids.contains(&id) {
+            continue;
+        }
+        let url: String = r.get(4)?;
+        let origin = origin_of(&url);
+        let count = load.entry(origin).or_insert(0);
+        if *count >= per_origin {
+            continue;
+        }
+        let at: i64 = r.get(14)?;
+        if at > now || out.len() >= limit {
+            next_due = Some(at);
+            break;
+        }
+        *count += 1;
+        out.push(due_from(r)?);
+    }
+    Ok((out, next_due))
+}
+
+fn due_from(r: &Row<'_>) -> rusqlite::Result<DueDelivery> {
+    let kind = DeliveryKind::parse(&r.get::<_, String>(2)?);
+    let deleted: Option<i64> = r.get(10)?;
+    let disabled: Option<i64> = r.get(11)?;
+    let found: Option<String> = r.get(13)?;
+    let api_inactive = match kind {
+        DeliveryKind::Api if found.is_none() || deleted.is_some() => {
+            Some("the endpoint was deleted".to_string())
+        }
+        DeliveryKind::Api if disabled.is_some() => Some(format!(
+            "the endpoint is disabled ({})",
+            r.get::<_, Option<String>>(12)?.unwrap_or_default()
+        )),
+        _ => None,
+    };
+    Ok(DueDelivery {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        kind,
+        endpoint_id: r.get(3)?,
+        url: r.get(4)?,
+        body: r.get(5)?,
+        attempts: r.get(6)?,
+        schedule_start: r.get(7)?,
+        give_up_at: r.get(8)?,
+        api_secret: r.get(9)?,
+        api_inactive,
+    })
 }
 
 /// One HTTP attempt, for the log.
@@ -411,18 +486,21 @@ fn fail_pending_of(
     )
 }
 
-/// Deletes finished (delivered or failed) deliveries created before `cutoff` (ms), with their
-/// attempts. Pending ones are kept whatever their age. Returns how many deliveries went.
-pub fn prune(conn: &mut Connection, cutoff: i64) -> rusqlite::Result<usize> {
+/// Deletes up to `batch` finished (delivered or failed) deliveries created before `cutoff`
+/// (ms), with their attempts, in one transaction. Pending ones are kept whatever their age.
+/// Returns how many deliveries went (fewer than `batch`: nothing more to prune).
+pub fn prune(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+    // The same ordered selection twice in one transaction: the same deliveries.
+    const SELECTION: &str = "SELECT id FROM webhook_deliveries
+         WHERE created_at < ?1 AND status != 'pending' ORDER BY created_at, id LIMIT ?2";
     let tx = conn.transaction()?;
     tx.execute(
-        "DELETE FROM webhook_attempts WHERE delivery_id IN
-            (SELECT id FROM webhook_deliveries WHERE created_at < ?1 AND status != 'pending')",
-        [cutoff],
+        &format!("DELETE FROM webhook_attempts WHERE delivery_id IN ({SELECTION})"),
+        params![cutoff, batch as i64],
     )?;
     let gone = tx.execute(
-        "DELETE FROM webhook_deliveries WHERE created_at < ?1 AND status != 'pending'",
-        [cutoff],
+        &format!("DELETE FROM webhook_deliveries WHERE id IN ({SELECTION})"),
+        params![cutoff, batch as i64],
     )?;
     tx.commit()?;
     Ok(gone)
@@ -873,6 +951,48 @@ mod tests {
     }
 
     #[test]
+    fn claim_leaves_a_saturated_origin_for_later() {
+        let mut conn = db();
+        let endpoints = vec![
+            configured("http://slow.example:8080/a", &["*"]),
+            configured("http://fast.example/b", &["*"]),
+        ];
+        for _ in 0..3 {
+            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        }
+        fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+        // Two slow attempts in flight already: the slow origin gets no more.
+        let mut in_flight = InFlight::default();
+        in_flight
+            .per_origin
+            .insert(origin_of("http://slow.example:8080/other"), 2);
+        let (claimed, next) = claim(&conn, 1_000, &in_flight, 2, 10).unwrap();
+        assert_eq!(claimed.len(), 2, "fast ones, up to their own limit");
+        assert!(claimed.iter().all(|d| d.url == "http://fast.example/b"));
+        assert_eq!(next, None, "nothing else may start: no busy wake-ups");
+        // With a free slow slot: one slow one, and the rest wait for the slot.
+        in_flight
+            .per_origin
+            .insert(origin_of("http://slow.example:8080/other"), 1);
+        let (claimed, _) = claim(&conn, 1_000, &in_flight, 2, 10).unwrap();
+        let slow = claimed.iter().filter(|d| d.url.contains("slow")).count();
+        assert_eq!((claimed.len(), slow), (3, 1));
+        // `limit` bounds the whole claim.
+        let (claimed, next) = claim(&conn, 1_000, &InFlight::default(), 2, 10).unwrap();
+        assert_eq!(claimed.len(), 4);
+        assert_eq!(next, None);
+        let (claimed, next) = claim(&conn, 1_000, &InFlight::default(), 2, 1).unwrap();
+        assert_eq!((claimed.len(), next), (1, Some(1_000)));
+        // Nothing is due before its time.
+        let (claimed, next) = claim(&conn, 999, &InFlight::default(), 2, 10).unwrap();
+        assert_eq!((claimed.len(), next), (0, Some(1_000)));
+        assert_eq!(
+            origin_of("https://Fast.example/x?y"),
+            "https://fast.example:443"
+        );
+    }
+
+    #[test]
     fn attempts_are_logged_and_move_the_delivery() {
         let mut conn = db();
         let d = one_due_delivery(&mut conn);
@@ -1044,7 +1164,7 @@ mod tests {
         let recent = recent.iter().find(|d| d.id != old[0].id).unwrap();
         record_attempt(&mut conn, recent, &ok, &Next::Delivered, false).unwrap();
         assert_eq!(
-            prune(&mut conn, 2_000).unwrap(),
+            prune(&mut conn, 2_000, 100).unwrap(),
             1,
             "only the old finished one"
         );
