@@ -452,7 +452,10 @@ impl Config {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
         }
         for (key, value) in [
-            ("server.header_timeout_secs", self.server.header_timeout_secs),
+            (
+                "server.header_timeout_secs",
+                self.server.header_timeout_secs,
+            ),
             ("server.idle_timeout_secs", self.server.idle_timeout_secs),
             ("server.body_timeout_secs", self.server.body_timeout_secs),
         ] {
@@ -764,7 +767,10 @@ events = ["*"]
                 "webhooks.retry_max_ms",
             ),
             ("[webhooks]\ntimeout_ms = 1", "webhooks.timeout_ms"),
-            ("[server]\nheader_timeout_secs = 0", "server.header_timeout_secs"),
+            (
+                "[server]\nheader_timeout_secs = 0",
+                "server.header_timeout_secs",
+            ),
             ("[server]\nmax_connections = 0", "server.max_connections"),
             (
                 "[server]\nallowed_hosts = [\"http://x/\"]",
@@ -804,13 +810,18 @@ events = ["*"]
             ("127.0.0.1:8080", EXAMPLE_API_KEY, false),
             ("[::1]:8080", "sk_short_key", false),
         ] {
-            let text = format!("[server]\nlisten = \"{listen}\"\n[auth]\napi_keys = [\"{strong}\", \"{key}\"]");
+            let text = format!(
+                "[server]\nlisten = \"{listen}\"\n[auth]\napi_keys = [\"{strong}\", \"{key}\"]"
+            );
             match Config::parse(&text) {
                 Ok(_) => assert!(!refused, "{listen} {key} accepted"),
                 Err(e) => {
                     assert!(refused, "{listen} {key}: {e}");
                     let e = e.to_string();
-                    assert!(e.contains("auth.api_keys[1]") && e.contains("protected mode"), "{e}");
+                    assert!(
+                        e.contains("auth.api_keys[1]") && e.contains("protected mode"),
+                        "{e}"
+                    );
                     assert!(!e.contains('\n'), "one line: {e}");
                     assert!(!e.contains(key), "the key itself is not shown: {e}");
                 }

@@ -106,8 +106,12 @@ pub async fn run_from(
                 match &config_path {
                     None => tracing::warn!("SIGHUP: no config file to reload (built-in defaults)"),
                     Some(path) => match running.reload_from(path).await {
-                        Ok(()) => tracing::info!(path = %path.display(), "reloaded API keys and webhook endpoints"),
-                        Err(e) => tracing::error!("reload refused, the previous settings stay: {e:#}"),
+                        Ok(()) => {
+                            tracing::info!(path = %path.display(), "reloaded API keys and webhook endpoints")
+                        }
+                        Err(e) => {
+                            tracing::error!("reload refused, the previous settings stay: {e:#}")
+                        }
                     },
                 }
                 crate::systemd::notify("READY=1");
@@ -341,12 +345,15 @@ pub async fn start(
     );
     for handle in pool.handles() {
         let name = format!("modem status of {}", handle.status().name);
-        tasks.watch(name, tokio::spawn(announce_modem_status(
-            handle.subscribe(),
-            store.clone(),
-            events_appended.clone(),
-            shutdown.clone(),
-        )));
+        tasks.watch(
+            name,
+            tokio::spawn(announce_modem_status(
+                handle.subscribe(),
+                store.clone(),
+                events_appended.clone(),
+                shutdown.clone(),
+            )),
+        );
     }
     let numbers_pool = pool.clone();
     let inbound = Inbound {

@@ -46,7 +46,9 @@ pub enum SendError {
         retry_after_secs: u64,
         scope: &'static str,
     },
-    #[error("the outbound queue is full ({queued} messages waiting); retry in {retry_after_secs} s")]
+    #[error(
+        "the outbound queue is full ({queued} messages waiting); retry in {retry_after_secs} s"
+    )]
     QueueFull { queued: u64, retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -59,10 +59,18 @@ async fn requests_for_unknown_hosts_are_refused_in_each_face() {
         assert_eq!(status, 200, "{host}: {body}");
     }
     // A rebinding page's name: refused everywhere, /healthz included, before auth.
-    for (path, auth) in [("/v1/modems", true), ("/healthz", false), ("/metrics", false)] {
+    for (path, auth) in [
+        ("/v1/modems", true),
+        ("/healthz", false),
+        ("/metrics", false),
+    ] {
         let (status, body) = raw(&d, get(path, &format!("rebind.example:{port}"), auth)).await;
         let body: Value = serde_json::from_str(&body).unwrap();
-        let slug = problem(StatusCode::from_u16(status).unwrap(), &body, StatusCode::BAD_REQUEST);
+        let slug = problem(
+            StatusCode::from_u16(status).unwrap(),
+            &body,
+            StatusCode::BAD_REQUEST,
+        );
         assert_eq!(slug, "host-not-allowed", "{path}");
     }
     let request = format!(
@@ -173,7 +181,8 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 async fn invented_methods_share_one_metrics_label() {
     let mut d = TestDaemon::start(0).await;
     for i in 0..40 {
-        let request = format!("FOO{i} /v1/anything HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("FOO{i} /v1/anything HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         let (status, _) = raw(&d, request).await;
         assert!((400..500).contains(&status), "{status}");
     }
@@ -258,7 +267,10 @@ async fn plain_texts_obey_the_country_list_and_limits() {
         assert_eq!(status, StatusCode::OK);
     }
     let (status, body, retry_after) = send(&api, "/v1/messages", "+447700900099").await;
-    assert_eq!(problem(status, &body, StatusCode::TOO_MANY_REQUESTS), "rate-limited");
+    assert_eq!(
+        problem(status, &body, StatusCode::TOO_MANY_REQUESTS),
+        "rate-limited"
+    );
     assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)));
     d.stop().await;
 }
@@ -281,7 +293,10 @@ async fn a_full_queue_refuses_plain_texts_with_retry_after() {
     assert_eq!(body["type"], "urn:simgate:problem:queue-full");
     assert_eq!(retry_after, Some(30));
     let (status, body, retry_after) = send(&api, "/v1/messages", "+14155550209").await;
-    assert_eq!(problem(status, &body, StatusCode::SERVICE_UNAVAILABLE), "queue-full");
+    assert_eq!(
+        problem(status, &body, StatusCode::SERVICE_UNAVAILABLE),
+        "queue-full"
+    );
     assert_eq!(retry_after, Some(30));
     let queued = d
         .state()
@@ -343,7 +358,10 @@ async fn reload_replaces_api_keys() {
         let request = http.get(&url).bearer_auth(key);
         async move { request.send().await.unwrap().status() }
     };
-    assert_eq!(status("sk_first_key_0123456789abcdef").await, StatusCode::OK);
+    assert_eq!(
+        status("sk_first_key_0123456789abcdef").await,
+        StatusCode::OK
+    );
     let mut next = config.clone();
     next.auth.api_keys = vec!["sk_second_key_0123456789abcdef".into()];
     running.reload(&next).await.unwrap();
@@ -351,7 +369,10 @@ async fn reload_replaces_api_keys() {
         status("sk_first_key_0123456789abcdef").await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(status("sk_second_key_0123456789abcdef").await, StatusCode::OK);
+    assert_eq!(
+        status("sk_second_key_0123456789abcdef").await,
+        StatusCode::OK
+    );
     let _ = stop.send(true);
     running.stop().await;
 }

@@ -60,7 +60,14 @@ fn pdu_encode_accepts_text_starting_with_a_dash() {
     let dir = tempfile::tempdir().unwrap();
     let out = simgate(
         dir.path(),
-        &["pdu", "encode", "--to", "+15551234567", "--text", "-5 degrees"],
+        &[
+            "pdu",
+            "encode",
+            "--to",
+            "+15551234567",
+            "--text",
+            "-5 degrees",
+        ],
     );
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -150,7 +157,10 @@ fn sighup_reloads_api_keys_and_send_accepts_dashes() {
         ],
     );
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("msg_"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("msg_"),
+        "{out:?}"
+    );
 
     std::fs::write(dir.path().join("simgate.toml"), config(&listen, KEY_B)).unwrap();
     let pid = nix::unistd::Pid::from_raw(daemon.0.id() as i32);

@@ -329,9 +329,8 @@ impl From<crate::messaging::SendError> for ApiError {
                 .with_retry_after(retry_after_secs),
             SendError::QueueFull {
                 retry_after_secs, ..
-            } => {
-                ApiError::new(ErrorKind::QueueFull, e.to_string()).with_retry_after(retry_after_secs)
-            }
+            } => ApiError::new(ErrorKind::QueueFull, e.to_string())
+                .with_retry_after(retry_after_secs),
             SendError::Store(store) => store.into(),
         }
     }

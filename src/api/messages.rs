@@ -6,11 +6,11 @@
 
 use super::contiguity::Envelope;
 use super::error::ApiError;
+use super::extract::Caller;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::rfc3339;
 use crate::daemon::AppState;
 use crate::messaging::{send_text_checked, SendText};
-use super::extract::Caller;
 use crate::store::{inbound, outbound};
 use axum::extract::State;
 use axum::http::{header, StatusCode};

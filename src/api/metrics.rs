@@ -423,7 +423,11 @@ mod tests {
         for method in ["GET", "FOO", "BAR", "PROPFIND", "get"] {
             http.record("unmatched", method, 401, Duration::from_millis(1));
         }
-        let methods: Vec<String> = http.snapshot().into_iter().map(|((_, m, _), _)| m).collect();
+        let methods: Vec<String> = http
+            .snapshot()
+            .into_iter()
+            .map(|((_, m, _), _)| m)
+            .collect();
         assert_eq!(methods, ["GET", "OTHER"]);
         let other = http
             .snapshot()

@@ -260,7 +260,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(face::tag_route))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         // Inside the face layer, so that a refused Host is answered in the face's format.
         .layer(middleware::from_fn_with_state(

@@ -230,9 +230,7 @@ fn recent(
          ORDER BY created_at DESC LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![value, after, i64::from(limit), texts], |r| {
-        r.get(0)
-    })?;
+    let rows = stmt.query_map(params![value, after, i64::from(limit), texts], |r| r.get(0))?;
     rows.collect()
 }
 
@@ -420,7 +418,10 @@ mod tests {
         };
         let t0 = 1_700_000_000_000;
         for i in 0..2 {
-            assert_eq!(check_and_record_text(&conn, &l, &s, t0 + i).unwrap(), Ok(()));
+            assert_eq!(
+                check_and_record_text(&conn, &l, &s, t0 + i).unwrap(),
+                Ok(())
+            );
         }
         let limited = check_and_record_text(&conn, &l, &s, t0 + 2)
             .unwrap()
