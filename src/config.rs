@@ -34,6 +34,8 @@ pub struct Config {
     pub hooks: Hooks,
     /// How long stored data is kept (`[retention]`).
     pub retention: Retention,
+    /// Abuse limits of plain texts (`/send/text`, `POST /v1/messages`); the `[messages]` table.
+    pub messages: Messages,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +47,18 @@ pub struct Server {
     pub max_body_bytes: usize,
     /// Per-request time limit.
     pub request_timeout_secs: u64,
+    /// Host names (with or without `:port`) accepted in the `Host` header besides the listen
+    /// address, `localhost` and loopback addresses; `"*"` accepts any (no DNS-rebinding check).
+    pub allowed_hosts: Vec<String>,
+    /// A request's headers must arrive within this time of the first byte; slower
+    /// connections are closed.
+    pub header_timeout_secs: u64,
+    /// A connection with no request in progress and nothing sent for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// A request body that stops sending for this long is abandoned.
+    pub body_timeout_secs: u64,
+    /// Open connections at most; further ones wait in the kernel's accept queue.
+    pub max_connections: u32,
 }
 
 impl Default for Server {
@@ -53,6 +67,36 @@ impl Default for Server {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            allowed_hosts: Vec::new(),
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_timeout_secs: 10,
+            max_connections: 256,
+        }
+    }
+}
+
+/// The example key of the docs and the shipped config: public, so refused off loopback.
+pub const EXAMPLE_API_KEY: &str = "sk_live_change_me";
+/// Shortest API key accepted when the API listens on a non-loopback address.
+pub const MIN_EXPOSED_KEY_LEN: usize = 24;
+
+/// Abuse limits of plain texts. The country allow-list is `otp.allowed_countries`, one policy
+/// for every SMS the gateway sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Messages {
+    /// Plain texts per destination number in a sliding hour. 0 = no limit.
+    pub per_number_per_hour: u32,
+    /// Plain texts per API key in a sliding minute. 0 = no limit.
+    pub per_key_per_minute: u32,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Messages {
+            per_number_per_hour: 20,
+            per_key_per_minute: 60,
         }
     }
 }
@@ -299,6 +343,9 @@ pub struct Outbound {
     /// A long message whose first parts left from one modem waits this long for it before another
     /// modem sends it whole again (a phone joins parts only from one number).
     pub restart_long_message_after_secs: u64,
+    /// Plain texts are refused (503 with `Retry-After`) while this many messages wait to be
+    /// sent. 0 = no bound.
+    pub max_queued: u32,
 }
 
 impl Default for Outbound {
@@ -307,6 +354,7 @@ impl Default for Outbound {
             max_attempts: 5,
             retry_base_ms: 2_000,
             restart_long_message_after_secs: 600,
+            max_queued: 1000,
         }
     }
 }
@@ -681,6 +729,33 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
         }
+        for (key, value) in [
+            (
+                "server.header_timeout_secs",
+                self.server.header_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", self.server.idle_timeout_secs),
+            ("server.body_timeout_secs", self.server.body_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if !(1..=65_536).contains(&self.server.max_connections) {
+            return Err(invalid(
+                "server.max_connections",
+                "must be between 1 and 65536",
+            ));
+        }
+        for (i, host) in self.server.allowed_hosts.iter().enumerate() {
+            let host = host.trim();
+            if host.is_empty() || host.contains(['/', ' ', '@']) {
+                return Err(invalid(
+                    format!("server.allowed_hosts[{i}]"),
+                    "expected a host name like \"sms.example.lan\" (optionally with :port), or \"*\"",
+                ));
+            }
+        }
         if self.storage.path.as_os_str().is_empty() {
             return Err(invalid("storage.path", "must not be empty"));
         }
@@ -692,6 +767,7 @@ impl Config {
                 ));
             }
         }
+        self.check_protected_mode()?;
         if !(4..=10).contains(&self.otp.code_length) {
             return Err(invalid("otp.code_length", "must be between 4 and 10"));
         }
@@ -812,6 +888,38 @@ impl Config {
             return Err(invalid(
                 "simulator.first_number",
                 "expected E.164 like +15550000001",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Protected mode (as Redis has): on a non-loopback listen address, the public example key
+    /// and short keys are refused, so that a copied example config never exposes the API.
+    pub fn check_protected_mode(&self) -> Result<(), ConfigError> {
+        let exposed = self
+            .server
+            .listen
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| !a.ip().is_loopback());
+        if !exposed {
+            return Ok(());
+        }
+        for (i, key) in self.auth.api_keys.iter().enumerate() {
+            let key = key.trim();
+            let problem = if key == EXAMPLE_API_KEY {
+                "is the public example key"
+            } else if key.chars().count() < MIN_EXPOSED_KEY_LEN {
+                "is shorter than 24 characters"
+            } else {
+                continue;
+            };
+            return Err(invalid(
+                format!("auth.api_keys[{i}]"),
+                format!(
+                    "{problem}, refused while server.listen ({}) is not loopback (protected mode); \
+                     set a random key, e.g. from `openssl rand -hex 24`",
+                    self.server.listen
+                ),
             ));
         }
         Ok(())
@@ -988,6 +1096,15 @@ events = ["*"]
                 "webhook[0].url",
             ),
             ("[retention]\nweeks = 3", "weeks"),
+            (
+                "[server]\nheader_timeout_secs = 0",
+                "server.header_timeout_secs",
+            ),
+            ("[server]\nmax_connections = 0", "server.max_connections"),
+            (
+                "[server]\nallowed_hosts = [\"http://x/\"]",
+                "server.allowed_hosts[0]",
+            ),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");
@@ -1070,6 +1187,38 @@ events = ["*"]
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");
         }
+    }
+
+    #[test]
+    fn protected_mode_refuses_weak_keys_off_loopback() {
+        let strong = "sk_live_0123456789abcdef01234567";
+        for (listen, key, refused) in [
+            ("0.0.0.0:8080", EXAMPLE_API_KEY, true),
+            ("[::]:8080", EXAMPLE_API_KEY, true),
+            ("192.168.1.5:8080", "sk_short_but_ok_len", true),
+            ("0.0.0.0:8080", strong, false),
+            ("127.0.0.1:8080", EXAMPLE_API_KEY, false),
+            ("[::1]:8080", "sk_short_key", false),
+        ] {
+            let text = format!(
+                "[server]\nlisten = \"{listen}\"\n[auth]\napi_keys = [\"{strong}\", \"{key}\"]"
+            );
+            match Config::parse(&text) {
+                Ok(_) => assert!(!refused, "{listen} {key} accepted"),
+                Err(e) => {
+                    assert!(refused, "{listen} {key}: {e}");
+                    let e = e.to_string();
+                    assert!(
+                        e.contains("auth.api_keys[1]") && e.contains("protected mode"),
+                        "{e}"
+                    );
+                    assert!(!e.contains('\n'), "one line: {e}");
+                    assert!(!e.contains(key), "the key itself is not shown: {e}");
+                }
+            }
+        }
+        // The defaults (no file at all) are the loopback quick start.
+        Config::default().validate().unwrap();
     }
 
     #[test]

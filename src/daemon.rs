@@ -6,18 +6,21 @@
 //!   network ──► serial ──► modem drivers ──► inbound pipeline ──► store (+ match, events) ──► webhooks
 //! ```
 
+use crate::api::auth::Keys;
+use crate::api::metrics::HttpMetrics;
 use crate::config::Config;
 use crate::inbound::Inbound;
 use crate::modem::{self, DriverConfig, ModemStatus, Timings};
 use crate::pool::{Caps, Pool, PoolOptions};
 use crate::secret::Secret;
 use crate::store::{outbound, Store};
+use crate::supervise::{Ended, Supervisor, TaskFailure};
 use crate::verify::Verifier;
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 /// State shared by the API handlers and background tasks.
 #[derive(Clone)]
@@ -32,6 +35,10 @@ pub struct AppState {
     pub sim: Option<crate::sim::Network>,
     /// Standard and reverse OTP.
     pub verifier: Verifier,
+    /// The accepted API keys; replaced on reload.
+    pub keys: Keys,
+    /// Request and connection counters for `/metrics`.
+    pub http_metrics: Arc<HttpMetrics>,
 }
 
 impl AppState {
@@ -51,8 +58,21 @@ pub struct RunOptions {
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+    run_from(config, None, options).await
+}
+
+/// Runs the daemon until SIGINT or SIGTERM, or a background task panics (then an error, so
+/// that the process exits non-zero and systemd restarts it). SIGHUP re-reads API keys and
+/// webhook endpoints from `config_path` ([`Running::reload`]).
+pub async fn run_from(
+    config: Config,
+    config_path: Option<PathBuf>,
+    options: RunOptions,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let running = start(config, options, shutdown_rx).await?;
+    let mut running = start(config, options, shutdown_rx).await?;
     crate::systemd::notify("READY=1\nSTATUS=serving");
     let watchdog = crate::systemd::watchdog_interval().map(|period| {
         let store = running.state.store.clone();
@@ -67,29 +87,63 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
             }
         })
     });
-    wait_for_signal().await;
-    tracing::info!("shutting down: finishing the current AT commands");
+    let outcome = loop {
+        enum Wake {
+            Stop,
+            Reload,
+            Failed(TaskFailure),
+        }
+        let wake = tokio::select! {
+            _ = wait_for_signal() => Wake::Stop,
+            _ = hangup.recv() => Wake::Reload,
+            failure = running.failed() => Wake::Failed(failure),
+        };
+        match wake {
+            Wake::Stop => break Ok(()),
+            Wake::Failed(failure) => break Err(failure),
+            Wake::Reload => {
+                crate::systemd::notify("RELOADING=1");
+                match &config_path {
+                    None => tracing::warn!("SIGHUP: no config file to reload (built-in defaults)"),
+                    Some(path) => match running.reload_from(path).await {
+                        Ok(()) => {
+                            tracing::info!(path = %path.display(), "reloaded API keys and webhook endpoints")
+                        }
+                        Err(e) => {
+                            tracing::error!("reload refused, the previous settings stay: {e:#}")
+                        }
+                    },
+                }
+                crate::systemd::notify("READY=1");
+            }
+        }
+    };
+    match &outcome {
+        Ok(()) => tracing::info!("shutting down: finishing the current AT commands"),
+        Err(failure) => tracing::error!("{failure}; stopping so that the service is restarted"),
+    }
     crate::systemd::notify("STOPPING=1");
     let _ = shutdown_tx.send(true);
     running.stop().await;
     if let Some(w) = watchdog {
         w.abort();
     }
-    Ok(())
+    outcome.map_err(|failure| anyhow::anyhow!("{failure}"))
 }
 
 /// A started daemon.
 pub struct Running {
     pub state: AppState,
     pub local_addr: std::net::SocketAddr,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    supervisor: Supervisor,
+    webhooks: WebhookTask,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Running {
     /// Waits (bounded) for every task to end after shutdown was signalled.
     pub async fn stop(self) {
-        let all = futures_join(self.tasks);
-        if tokio::time::timeout(Duration::from_secs(20), all)
+        if tokio::time::timeout(Duration::from_secs(20), self.supervisor.join())
             .await
             .is_err()
         {
@@ -99,11 +153,108 @@ impl Running {
             sim.shutdown().await;
         }
     }
+
+    /// Watches one more background task: its panic stops the daemon like any other's.
+    pub fn watch(&mut self, task: impl Into<String>, handle: tokio::task::JoinHandle<()>) {
+        self.supervisor.watch(task, handle);
+    }
+
+    /// The first background task that panicked (pending while none has).
+    pub async fn failed(&mut self) -> TaskFailure {
+        self.supervisor.failed().await
+    }
+
+    /// Reads the config file again and applies [`Running::reload`].
+    pub async fn reload_from(&mut self, path: &Path) -> anyhow::Result<()> {
+        let config = Config::load(path)?;
+        self.reload(&config).await
+    }
+
+    /// Applies the parts of `config` that can change while running: the API keys (at once, for
+    /// new requests) and the `[[webhook]]` endpoints (the dispatcher is restarted; deliveries in
+    /// flight are sent again by the new one, with the same ids). Everything else (listen
+    /// address, modems, storage, limits) keeps its running value until a restart. The new keys
+    /// must pass protected mode for the running listen address, else nothing changes.
+    pub async fn reload(&mut self, config: &Config) -> anyhow::Result<()> {
+        let mut checked = config.clone();
+        checked.server.listen = self.state.config.server.listen.clone();
+        checked.check_protected_mode()?;
+        let mut merged = (*self.state.config).clone();
+        merged.webhooks = config.webhooks.clone();
+        let (task, handle) = WebhookTask::spawn(&self.state, &merged, self.shutdown.clone())?;
+        // The old dispatcher stops first, so no delivery is attempted by both.
+        let old = std::mem::replace(&mut self.webhooks, task);
+        old.stop().await;
+        let ended = self.supervisor.watch("webhook dispatcher", handle.0);
+        self.webhooks.ended = Some(ended);
+        let _ = handle.1.send(());
+        self.state.keys.replace(&config.auth.api_keys);
+        Ok(())
+    }
 }
 
-async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
-    for t in tasks {
-        let _ = t.await;
+/// The webhook dispatcher, restartable on reload: it stops on the daemon's shutdown or when
+/// told to (then a new one takes over).
+struct WebhookTask {
+    stop: Option<oneshot::Sender<()>>,
+    ended: Option<Ended>,
+}
+
+/// A dispatcher task not yet running, and the trigger that lets it start.
+type PendingDispatcher = (tokio::task::JoinHandle<()>, oneshot::Sender<()>);
+
+impl WebhookTask {
+    fn spawn(
+        state: &AppState,
+        config: &Config,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<(WebhookTask, PendingDispatcher)> {
+        let dispatcher = crate::webhook::Dispatcher::new(
+            state.store.clone(),
+            config,
+            &state.secret,
+            state.events_appended.clone(),
+        )
+        .context("starting webhook delivery")?;
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        let (dispatcher_stop_tx, dispatcher_stop_rx) = watch::channel(false);
+        let mut shutdown = shutdown;
+        let handle = tokio::spawn(async move {
+            // Started only once the previous dispatcher has ended.
+            if go_rx.await.is_err() {
+                return;
+            }
+            let run = dispatcher.run(dispatcher_stop_rx);
+            tokio::pin!(run);
+            let mut stop_rx = stop_rx;
+            tokio::select! {
+                _ = &mut run => return,
+                _ = shutdown.wait_for(|s| *s) => {}
+                _ = &mut stop_rx => {}
+            }
+            let _ = dispatcher_stop_tx.send(true);
+            run.await;
+        });
+        let task = WebhookTask {
+            stop: Some(stop_tx),
+            ended: None,
+        };
+        Ok((task, (handle, go_tx)))
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(ended) = self.ended.take() {
+            if tokio::time::timeout(Duration::from_secs(15), ended.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("the previous webhook dispatcher did not stop within 15 s");
+            }
+        }
     }
 }
 
@@ -122,11 +273,12 @@ pub async fn start(
             "recovered the outbound queue after an unclean stop"
         );
     }
+    config.check_protected_mode()?;
     if config
         .auth
         .api_keys
         .iter()
-        .any(|k| k == "sk_live_change_me")
+        .any(|k| k == crate::config::EXAMPLE_API_KEY)
     {
         tracing::warn!("the API accepts the default key sk_live_change_me: set auth.api_keys");
     }
@@ -139,7 +291,7 @@ pub async fn start(
         None
     };
 
-    let mut tasks = Vec::new();
+    let mut tasks = Supervisor::new();
     let (inbound_tx, inbound_rx) = mpsc::channel(64);
     let timings = options.timings.clone().unwrap_or_default();
     let mut modems = Vec::new();
@@ -153,7 +305,7 @@ pub async fn start(
             timings: timings.clone(),
         };
         let (handle, task) = modem::spawn(driver, inbound_tx.clone(), shutdown.clone());
-        tasks.push(task);
+        tasks.watch(format!("modem driver {}", m.name), task);
         let caps = Caps {
             per_minute: m.max_per_minute,
             per_hour: m.max_per_hour,
@@ -173,7 +325,9 @@ pub async fn start(
         ..PoolOptions::default()
     };
     let pool = Pool::new(store.clone(), modems, pool_options);
-    tasks.extend(pool.start(shutdown.clone()));
+    for (i, worker) in pool.start(shutdown.clone()).into_iter().enumerate() {
+        tasks.watch(format!("pool worker {i}"), worker);
+    }
     let verifier = Verifier::new(
         &config,
         store.clone(),
@@ -181,24 +335,34 @@ pub async fn start(
         secret.clone(),
         events_appended.clone(),
     );
-    tasks.push(tokio::spawn(
-        verifier
-            .clone()
-            .run_janitor(Duration::from_secs(30), shutdown.clone()),
-    ));
-    tasks.push(tokio::spawn(crate::api::hooks::run_janitor(
-        store.clone(),
-        Duration::from_secs(30),
-        Duration::from_secs(config.hooks.dedupe_window_secs),
-        shutdown.clone(),
-    )));
-    for handle in pool.handles() {
-        tasks.push(tokio::spawn(announce_modem_status(
-            handle.subscribe(),
+    tasks.watch(
+        "janitor",
+        tokio::spawn(
+            verifier
+                .clone()
+                .run_janitor(Duration::from_secs(30), shutdown.clone()),
+        ),
+    );
+    tasks.watch(
+        "hooks janitor",
+        tokio::spawn(crate::api::hooks::run_janitor(
             store.clone(),
-            events_appended.clone(),
+            Duration::from_secs(30),
+            Duration::from_secs(config.hooks.dedupe_window_secs),
             shutdown.clone(),
-        )));
+        )),
+    );
+    for handle in pool.handles() {
+        let name = format!("modem status of {}", handle.status().name);
+        tasks.watch(
+            name,
+            tokio::spawn(announce_modem_status(
+                handle.subscribe(),
+                store.clone(),
+                events_appended.clone(),
+                shutdown.clone(),
+            )),
+        );
     }
     let numbers_pool = pool.clone();
     let inbound = Inbound {
@@ -210,17 +374,19 @@ pub async fn start(
         events_appended: events_appended.clone(),
         incomplete_after: Duration::from_secs(600),
     };
-    tasks.push(tokio::spawn(inbound.run(inbound_rx, shutdown.clone())));
-    let webhooks =
-        crate::webhook::Dispatcher::new(store.clone(), &config, &secret, events_appended.clone())
-            .context("starting webhook delivery")?;
-    tasks.push(tokio::spawn(webhooks.run(shutdown.clone())));
+    tasks.watch(
+        "inbound pipeline",
+        tokio::spawn(inbound.run(inbound_rx, shutdown.clone())),
+    );
     // Old rows are deleted in batches ([retention]).
-    tasks.push(tokio::spawn(crate::store::retention::run(
-        store.clone(),
-        crate::store::retention::Policy::from_config(&config),
-        shutdown.clone(),
-    )));
+    tasks.watch(
+        "retention",
+        tokio::spawn(crate::store::retention::run(
+            store.clone(),
+            crate::store::retention::Policy::from_config(&config),
+            shutdown.clone(),
+        )),
+    );
 
     let state = AppState {
         config: Arc::new(config.clone()),
@@ -230,30 +396,32 @@ pub async fn start(
         events_appended,
         sim,
         verifier,
+        keys: Keys::new(&config.auth.api_keys),
+        http_metrics: Arc::new(HttpMetrics::default()),
     };
+    let (mut webhooks, (dispatcher, go)) = WebhookTask::spawn(&state, &config, shutdown.clone())?;
+    webhooks.ended = Some(tasks.watch("webhook dispatcher", dispatcher));
+    let _ = go.send(());
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.server.listen))?;
     let local_addr = listener.local_addr()?;
     tracing::info!(%local_addr, "API listening");
     let app = crate::api::router(state.clone());
-    let mut api_shutdown = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = api_shutdown.wait_for(|s| *s).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "API server stopped");
-        }
-    }));
+    let serve = crate::api::serve::serve(
+        listener,
+        app,
+        crate::api::serve::ServeOptions::from_config(&config.server),
+        state.http_metrics.clone(),
+        shutdown.clone(),
+    );
+    tasks.watch("API server", tokio::spawn(serve));
     Ok(Running {
         state,
         local_addr,
-        tasks,
+        supervisor: tasks,
+        webhooks,
+        shutdown,
     })
 }
 

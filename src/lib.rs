@@ -19,6 +19,7 @@ pub mod pool;
 pub mod secret;
 pub mod sim;
 pub mod store;
+pub mod supervise;
 pub mod systemd;
 pub mod verify;
 pub mod webhook;

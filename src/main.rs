@@ -79,8 +79,8 @@ fn main() -> ExitCode {
             }),
         },
         Command::Run { config, simulate } => {
-            let config = match Config::locate(config.config.as_deref()) {
-                Ok((config, _)) => config,
+            let (config, path) = match Config::locate(config.config.as_deref()) {
+                Ok(found) => found,
                 Err(e) => return fail(e),
             };
             init_logging();
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
                 simulate: simulate.unwrap_or(0),
                 timings: None,
             };
-            match runtime.block_on(simgate::daemon::run(config, options)) {
+            match runtime.block_on(simgate::daemon::run_from(config, path, options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(format!("{e:#}")),
             }

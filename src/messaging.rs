@@ -4,6 +4,7 @@ use crate::codec::{self, SubmitOptions};
 use crate::daemon::AppState;
 use crate::pool::Pool;
 use crate::store::outbound::{self, NewMessage};
+use crate::verify::ratelimit;
 
 /// A text to send.
 #[derive(Debug, Clone)]
@@ -38,9 +39,24 @@ pub enum SendError {
     TooLong(usize),
     #[error("cannot encode message: {0}")]
     Encode(String),
+    #[error("texts to {0} are not allowed (see otp.allowed_countries)")]
+    CountryNotAllowed(String),
+    #[error("too many texts for this {scope}; retry in {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        scope: &'static str,
+    },
+    #[error(
+        "the outbound queue is full ({queued} messages waiting); retry in {retry_after_secs} s"
+    )]
+    QueueFull { queued: u64, retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
+
+/// What a refused text is told to wait when the queue is full: long enough for a modem to
+/// send a few messages, short enough not to strand a burst.
+pub const QUEUE_FULL_RETRY_SECS: u64 = 30;
 
 /// More parts than this is abuse or a mistake; 10 parts is ~1500 GSM-7 characters.
 pub const MAX_PARTS: usize = 10;
@@ -92,7 +108,68 @@ pub fn prepare_for(pool: &Pool, text: &SendText) -> Result<(NewMessage, Accepted
     Ok((message, accepted))
 }
 
-/// Validates, encodes and commits a text; the pool is woken to send it.
+/// A plain text from an API caller: [`send_text`] under the abuse policy that OTPs have too.
+///
+/// The destination must be in an allowed country (`otp.allowed_countries`, one list for every
+/// SMS), the caller (`key_id`) and the number must be within `[messages]` limits, and the queue
+/// must hold fewer than `outbound.max_queued` messages. Limits, queue bound and enqueue are
+/// decided in one transaction, so concurrent requests cannot slip past them together.
+pub async fn send_text_checked(
+    state: &AppState,
+    text: SendText,
+    key_id: &str,
+) -> Result<Accepted, SendError> {
+    if !crate::config::is_e164(&text.to) {
+        return Err(SendError::InvalidNumber(text.to.clone()));
+    }
+    if let Err(e) = state.verifier.check_destination(&text.to) {
+        return Err(match e {
+            crate::verify::VerifyError::CountryNotAllowed(country) => {
+                SendError::CountryNotAllowed(country)
+            }
+            _ => SendError::InvalidNumber(text.to.clone()),
+        });
+    }
+    let (message, mut accepted) = prepare(state, &text)?;
+    let limits = ratelimit::Limits::for_texts(&state.config.messages);
+    let max_queued = u64::from(state.config.outbound.max_queued);
+    let key_label = key_id.to_string();
+    accepted.id = state
+        .store
+        .call(move |c| {
+            let tx = c.transaction()?;
+            if max_queued > 0 {
+                let queued = outbound::queue_depth(&tx)?;
+                if queued >= max_queued {
+                    return Ok(Err(SendError::QueueFull {
+                        queued,
+                        retry_after_secs: QUEUE_FULL_RETRY_SECS,
+                    }));
+                }
+            }
+            let subject = ratelimit::Subject {
+                number: &message.recipient,
+                key_label: &key_label,
+                ip: None,
+            };
+            let now = crate::store::now_ms();
+            if let Err(limited) = ratelimit::check_and_record_text(&tx, &limits, &subject, now)? {
+                return Ok(Err(SendError::RateLimited {
+                    retry_after_secs: limited.retry_after_secs,
+                    scope: limited.scope,
+                }));
+            }
+            let id = outbound::enqueue_in(&tx, &message)?;
+            tx.commit()?;
+            Ok(Ok(id))
+        })
+        .await??;
+    state.pool.wake();
+    Ok(accepted)
+}
+
+/// Validates, encodes and commits a text; the pool is woken to send it. No abuse limits: for
+/// the gateway's own messages and tests; API callers go through [`send_text_checked`].
 pub async fn send_text(state: &AppState, text: SendText) -> Result<Accepted, SendError> {
     let (message, mut accepted) = prepare(state, &text)?;
     accepted.id = state

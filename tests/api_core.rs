@@ -9,9 +9,18 @@ use daemon_support::{TestDaemon, SOON};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// A daemon whose SIMs (US numbers) may also text the UK numbers these tests use: plain texts
+/// obey `otp.allowed_countries` (tests/trust_edge.rs shows the refusal).
+async fn start_daemon(modems: u32) -> TestDaemon {
+    TestDaemon::with_config(modems, |c| {
+        c.otp.allowed_countries = vec!["US".into(), "GB".into()];
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_is_required_except_for_health() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     let api = Api::new(&d);
     for path in ["/healthz", "/readyz"] {
         let r = api
@@ -78,7 +87,7 @@ async fn auth_is_required_except_for_health() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routing_errors_speak_each_face() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     let api = Api::new(&d);
 
     let r = api
@@ -119,7 +128,7 @@ async fn routing_errors_speak_each_face() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_text_reaches_the_world_and_picks_lines() {
-    let mut d = TestDaemon::start(2).await;
+    let mut d = start_daemon(2).await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
 
@@ -178,7 +187,7 @@ async fn send_text_reaches_the_world_and_picks_lines() {
 /// Every malformed request to a Contiguity route gets a 4xx Contiguity error, never a 500.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_on_send_text() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     let api = Api::new(&d);
     let cases: Vec<(&str, &str, StatusCode)> = vec![
         ("{", "application/json", StatusCode::BAD_REQUEST),
@@ -285,7 +294,7 @@ async fn bad_input_on_send_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_messages_send_get_and_list() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
 
@@ -386,7 +395,7 @@ async fn native_messages_send_get_and_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_on_native_routes() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     let api = Api::new(&d);
 
     let cases: Vec<(Value, &str, &str)> = vec![
@@ -470,7 +479,7 @@ async fn bad_input_on_native_routes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_key_replays_and_refuses_reuse() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
     let send = |body: Value, key: Option<&'static str>| {
@@ -536,7 +545,7 @@ async fn idempotency_key_replays_and_refuses_reuse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modems_show_state_signal_and_identity() {
-    let mut d = TestDaemon::start(2).await;
+    let mut d = start_daemon(2).await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
     // Wait for the first health poll to publish signal and operator.
@@ -619,7 +628,7 @@ fn parse_prometheus(text: &str) -> Vec<(String, String, f64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_prometheus_text() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
     let (_, created) = api
@@ -678,7 +687,7 @@ async fn metrics_are_prometheus_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_matches_the_router() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     let api = Api::new(&d);
     let (status, doc) = api.get("/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
@@ -726,7 +735,7 @@ async fn openapi_document_matches_the_router() {
 /// No 5xx and no non-JSON error, whatever the body, on every POST route.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_never_yields_500() {
-    let mut d = TestDaemon::start(1).await;
+    let mut d = start_daemon(1).await;
     let api = Api::new(&d);
     let bodies = [
         "",

@@ -106,7 +106,7 @@ async fn kill_9_at_random_points_loses_nothing_and_sends_nothing_twice() {
     let base = format!("http://127.0.0.1:{port}");
     let mut config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"{}\"\n[security]\nsecret_file = \"{}\"\n\
-         [auth]\napi_keys = [\"{KEY}\"]\n[webhooks]\nretry_base_ms = 100\nretry_max_ms = 500\npoll_interval_ms = 200\n\
+         [auth]\napi_keys = [\"{KEY}\"]\n[otp]\nallowed_countries = [\"US\", \"GB\"]\n[messages]\nper_key_per_minute = 0\n[webhooks]\nretry_base_ms = 100\nretry_max_ms = 500\npoll_interval_ms = 200\n\
          [[webhook]]\nurl = \"{hook_url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"*\"]\n",
         dir.path().join("simgate.db").display(),
         dir.path().join("secret.key").display(),

@@ -22,6 +22,8 @@ fn systemd_unit_verifies() {
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
         "KillSignal=SIGTERM",
+        "LimitNOFILE=",
+        "ExecReload=/bin/kill -HUP $MAINPID",
     ] {
         assert!(unit.contains(required), "unit lacks {required}");
     }
@@ -58,6 +60,61 @@ fn systemd_unit_verifies() {
         .filter(|l| l.contains("simgate.service"))
         .collect();
     assert!(ours.is_empty(), "warnings: {ours:#?}");
+}
+
+/// `systemctl reload` must not stop the gateway: the unit never reloads with SIGTERM.
+#[test]
+fn reload_is_sighup_not_a_stop() {
+    let unit = read("systemd/simgate.service");
+    for line in unit.lines().filter(|l| l.starts_with("ExecReload=")) {
+        assert!(!line.contains("TERM"), "{line}");
+    }
+}
+
+/// The postinst replaces the example key (only it) with a random 24-byte key, once, and leaves
+/// a config without the example key untouched.
+#[test]
+fn postinst_writes_a_random_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = read("config/simgate.example.toml");
+    let installed = dir.path().join("simgate.toml");
+    std::fs::write(&installed, &example).unwrap();
+    let run = |file: &Path| {
+        let out = Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/postinst"))
+            .arg("write-api-key")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let said = run(&installed);
+    assert!(said.contains(&installed.display().to_string()), "{said}");
+    let first = std::fs::read_to_string(&installed).unwrap();
+    assert!(!first.contains("sk_live_change_me"));
+    let key = first
+        .lines()
+        .find_map(|l| l.strip_prefix("api_keys = [\""))
+        .and_then(|rest| rest.strip_suffix("\"]"))
+        .expect("api_keys line")
+        .to_string();
+    assert!(!said.contains(&key), "the key is not printed");
+    assert_eq!(key.len(), "sk_live_".len() + 48, "{key}");
+    assert!(key[8..].bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    // Only the key changed.
+    assert_eq!(first.replace(&key, "sk_live_change_me"), example);
+    // The result passes protected mode on an open address.
+    let exposed = first.replace("listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:8080\"");
+    simgate::config::Config::parse(&exposed).expect("valid when exposed");
+    // Run again (an upgrade): nothing changes, nothing is said.
+    assert_eq!(run(&installed), "");
+    assert_eq!(std::fs::read_to_string(&installed).unwrap(), first);
+    // Another installation's random key differs.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, &example).unwrap();
+    run(&other);
+    assert!(!std::fs::read_to_string(&other).unwrap().contains(&key));
 }
 
 /// One udev rule: `KEY[{attr}] OP "value"` tokens separated by commas.

@@ -13,31 +13,37 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 
-/// The configured keys, as hashes with their ids.
+/// The configured keys, as hashes with their ids. Clones share the set, which
+/// [`Keys::replace`] swaps at once for every clone (a reload, SIGHUP).
 #[derive(Clone)]
 pub struct Keys {
-    keys: Arc<Vec<([u8; 32], String)>>,
+    keys: Arc<RwLock<Arc<KeySet>>>,
 }
+
+type KeySet = Vec<([u8; 32], String)>;
 
 impl Keys {
     pub fn new(configured: &[String]) -> Keys {
-        let keys = configured
-            .iter()
-            .map(|k| (digest(k.trim()), key_id(k.trim())))
-            .collect();
         Keys {
-            keys: Arc::new(keys),
+            keys: Arc::new(RwLock::new(Arc::new(hash_all(configured)))),
         }
+    }
+
+    /// From now on, these keys and no others are accepted.
+    pub fn replace(&self, configured: &[String]) {
+        let set = Arc::new(hash_all(configured));
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = set;
     }
 
     /// The id of the matching key, checking every key in constant time.
     pub fn check(&self, presented: &str) -> Option<String> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
         let presented = digest(presented);
         let mut found: Option<String> = None;
-        for (hash, id) in self.keys.iter() {
+        for (hash, id) in keys.iter() {
             let equal: bool = hash.ct_eq(&presented).into();
             if equal && found.is_none() {
                 found = Some(id.clone());
@@ -45,6 +51,13 @@ impl Keys {
         }
         found
     }
+}
+
+fn hash_all(configured: &[String]) -> KeySet {
+    configured
+        .iter()
+        .map(|k| (digest(k.trim()), key_id(k.trim())))
+        .collect()
 }
 
 fn digest(key: &str) -> [u8; 32] {
@@ -118,6 +131,18 @@ mod tests {
         assert_eq!(keys.check(""), None);
         assert_ne!(key_id("sk_first_key"), key_id("sk_second_key"));
         assert!(!key_id("sk_first_key").contains("first"));
+    }
+
+    #[test]
+    fn replaced_keys_apply_to_every_clone() {
+        let keys = Keys::new(&["sk_old_key_0001".into()]);
+        let in_router = keys.clone();
+        keys.replace(&["sk_new_key_0002".into()]);
+        assert_eq!(in_router.check("sk_old_key_0001"), None);
+        assert_eq!(
+            in_router.check("sk_new_key_0002"),
+            Some(key_id("sk_new_key_0002"))
+        );
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub enum ErrorKind {
     RateLimited,
     /// No modem can carry the message now.
     NoLineAvailable,
+    /// The outbound queue holds `outbound.max_queued` messages.
+    QueueFull,
+    /// The `Host` header names a host this server does not answer for (DNS rebinding).
+    HostNotAllowed,
     /// The request took longer than `server.request_timeout_secs`.
     Timeout,
     /// A fault of ours (storage failed…). Never caused by input.
@@ -82,6 +86,8 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::RateLimited => "rate-limited",
             ErrorKind::NoLineAvailable => "no-line-available",
+            ErrorKind::QueueFull => "queue-full",
+            ErrorKind::HostNotAllowed => "host-not-allowed",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Internal => "internal",
         }
@@ -106,6 +112,8 @@ impl ErrorKind {
             ErrorKind::Conflict => "Conflict",
             ErrorKind::RateLimited => "Too many requests",
             ErrorKind::NoLineAvailable => "No line available",
+            ErrorKind::QueueFull => "Outbound queue full",
+            ErrorKind::HostNotAllowed => "Host not allowed",
             ErrorKind::Timeout => "Request timed out",
             ErrorKind::Internal => "Internal error",
         }
@@ -140,7 +148,10 @@ impl ErrorKind {
             ErrorKind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::IdempotencyInProgress | ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorKind::NoLineAvailable | ErrorKind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::NoLineAvailable | ErrorKind::Timeout | ErrorKind::QueueFull => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ErrorKind::HostNotAllowed => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -309,6 +320,17 @@ impl From<crate::messaging::SendError> for ApiError {
             SendError::TooLong(_) | SendError::Encode(_) => {
                 ApiError::invalid("message", e.to_string())
             }
+            SendError::CountryNotAllowed(_) => {
+                ApiError::new(ErrorKind::CountryNotAllowed, e.to_string()).with_field("to")
+            }
+            SendError::RateLimited {
+                retry_after_secs, ..
+            } => ApiError::new(ErrorKind::RateLimited, e.to_string())
+                .with_retry_after(retry_after_secs),
+            SendError::QueueFull {
+                retry_after_secs, ..
+            } => ApiError::new(ErrorKind::QueueFull, e.to_string())
+                .with_retry_after(retry_after_secs),
             SendError::Store(store) => store.into(),
         }
     }

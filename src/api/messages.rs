@@ -6,10 +6,11 @@
 
 use super::contiguity::Envelope;
 use super::error::ApiError;
+use super::extract::Caller;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::rfc3339;
 use crate::daemon::AppState;
-use crate::messaging::{send_text, SendText};
+use crate::messaging::{send_text_checked, SendText};
 use crate::store::{inbound, outbound};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -34,12 +35,13 @@ pub struct NewMessageRequest {
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(request): ApiJson<NewMessageRequest>,
 ) -> Result<Response, ApiError> {
     if request.body.is_empty() {
         return Err(ApiError::invalid("body", "body must not be empty"));
     }
-    let accepted = send_text(
+    let accepted = send_text_checked(
         &state,
         SendText {
             to: request.to,
@@ -49,6 +51,7 @@ pub async fn create(
             purpose: "text".into(),
             purpose_id: None,
         },
+        &caller.key_id,
     )
     .await
     .map_err(|e| match e {
@@ -374,6 +377,7 @@ pub struct SendTextRequest {
 
 pub async fn send_text_contiguity(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(request): ApiJson<SendTextRequest>,
 ) -> Result<Envelope, ApiError> {
     if request.message.is_empty() {
@@ -394,7 +398,7 @@ pub async fn send_text_contiguity(
             )
         })?),
     };
-    let accepted = send_text(
+    let accepted = send_text_checked(
         &state,
         SendText {
             to: request.to,
@@ -404,6 +408,7 @@ pub async fn send_text_contiguity(
             purpose: "text".into(),
             purpose_id: None,
         },
+        &caller.key_id,
     )
     .await?;
     Ok(Envelope::ok(json!({ "message_id": accepted.id })))

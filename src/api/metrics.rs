@@ -10,6 +10,7 @@ use crate::modem::{ModemState, ModemStatus};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,20 +20,52 @@ pub(crate) struct RequestStats {
     seconds: f64,
 }
 
-/// Requests answered, by (route template, method, status).
+/// Requests answered, by (route template, method, status), and the connections the server
+/// holds. Every label comes from a bounded set: route templates (or `unmatched`), the methods
+/// of [`method_label`], status codes.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<(String, String, u16), RequestStats>>,
+    requests: Mutex<BTreeMap<(String, &'static str, u16), RequestStats>>,
+    connections_open: AtomicU64,
+    closed_slow_headers: AtomicU64,
+    closed_idle: AtomicU64,
+}
+
+/// The method as a metrics label: the standard methods by name, anything invented by a client
+/// as `OTHER` (one label, however many methods are tried).
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("OTHER")
 }
 
 impl HttpMetrics {
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection ended; `closed` says why when the server closed it.
+    pub fn connection_closed(&self, closed: Option<super::serve::Closed>) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+        match closed {
+            Some(super::serve::Closed::SlowHeaders) => &self.closed_slow_headers,
+            Some(super::serve::Closed::Idle) => &self.closed_idle,
+            None => return,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn record(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         let mut map = self
             .requests
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = map
-            .entry((route.to_string(), method.to_string(), status))
+            .entry((route.to_string(), method_label(method), status))
             .or_default();
         entry.count += 1;
         entry.seconds += elapsed.as_secs_f64();
@@ -43,7 +76,7 @@ impl HttpMetrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
-            .map(|(k, v)| (k.clone(), *v))
+            .map(|((route, method, status), v)| ((route.clone(), method.to_string(), *status), *v))
             .collect()
     }
 }
@@ -271,6 +304,31 @@ pub fn render_text(modems: &[ModemStatus], counts: &StoreCounts, http: &HttpMetr
         per_modem(&|m| Some(m.opens.to_string())),
     );
 
+    family(
+        "simgate_http_connections_open",
+        "gauge",
+        "HTTP connections open now (at most server.max_connections).",
+        vec![(
+            String::new(),
+            http.connections_open.load(Ordering::Relaxed).to_string(),
+        )],
+    );
+    family(
+        "simgate_http_connections_closed_total",
+        "counter",
+        "HTTP connections closed by the server: headers too slow, or idle.",
+        vec![
+            (
+                labels(&[("reason", "slow_headers")]),
+                http.closed_slow_headers.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                labels(&[("reason", "idle")]),
+                http.closed_idle.load(Ordering::Relaxed).to_string(),
+            ),
+        ],
+    );
+
     let requests = http.snapshot();
     family(
         "simgate_http_requests_total",
@@ -358,6 +416,27 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let http = HttpMetrics::default();
+        for method in ["GET", "FOO", "BAR", "PROPFIND", "get"] {
+            http.record("unmatched", method, 401, Duration::from_millis(1));
+        }
+        let methods: Vec<String> = http
+            .snapshot()
+            .into_iter()
+            .map(|((_, m, _), _)| m)
+            .collect();
+        assert_eq!(methods, ["GET", "OTHER"]);
+        let other = http
+            .snapshot()
+            .into_iter()
+            .find(|((_, m, _), _)| m == "OTHER")
+            .unwrap()
+            .1;
+        assert_eq!(other.count, 4);
+    }
 
     #[test]
     fn escapes_label_values() {

@@ -20,11 +20,13 @@ pub mod error;
 pub mod extract;
 pub mod face;
 pub mod hooks;
+pub mod host;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
 pub mod modems;
 pub mod openapi;
+pub mod serve;
 pub mod simulator;
 pub mod verifications;
 pub mod webhooks;
@@ -249,7 +251,9 @@ pub fn router(state: AppState) -> Router {
     let server = &state.config.server;
     let timeout = Duration::from_secs(server.request_timeout_secs.max(1));
     let max_body = server.max_body_bytes;
-    let http_metrics = Arc::new(metrics::HttpMetrics::default());
+    let http_metrics = state.http_metrics.clone();
+    let body_timeout = Duration::from_secs(server.body_timeout_secs.max(1));
+    let allowed_hosts = host::AllowedHosts::new(&server.listen, &server.allowed_hosts);
 
     let idempotency = idempotency::IdempotencyContext {
         store: state.store.clone(),
@@ -273,7 +277,7 @@ pub fn router(state: AppState) -> Router {
         .merge(simulator::routes())
         .layer(Extension(http_metrics.clone()))
         .layer(middleware::from_fn_with_state(
-            auth::Keys::new(&state.config.auth.api_keys),
+            state.keys.clone(),
             auth::require_key,
         ));
     let face = face::FaceContext {
@@ -288,7 +292,15 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(face::tag_route))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        // Inside the face layer, so that a refused Host is answered in the face's format.
+        .layer(middleware::from_fn_with_state(
+            allowed_hosts,
+            host::check_host,
+        ))
         .layer(middleware::from_fn_with_state(face, face::face_layer))
         .with_state(state)
 }

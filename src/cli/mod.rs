@@ -48,7 +48,8 @@ pub enum Command {
         /// Recipient in E.164, e.g. +15551234567.
         #[arg(long)]
         to: String,
-        #[arg(long)]
+        /// The message; may start with `-` ("-5 degrees").
+        #[arg(long, allow_hyphen_values = true)]
         text: String,
         /// Send from this line (modem name or its number).
         #[arg(long)]
@@ -100,7 +101,7 @@ pub enum SimCommand {
         /// The virtual SIM's number (default: the first modem's).
         #[arg(long)]
         to: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         text: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -136,7 +137,8 @@ pub enum PduCommand {
     Encode {
         #[arg(long)]
         to: String,
-        #[arg(long)]
+        /// The message; may start with `-` ("-5 degrees").
+        #[arg(long, allow_hyphen_values = true)]
         text: String,
         /// Request a status report.
         #[arg(long)]

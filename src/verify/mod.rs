@@ -569,6 +569,12 @@ impl Verifier {
             .map_err(|_| VerifyError::InvalidNumber(number.to_string()))
     }
 
+    /// The country policy applied to plain texts too ([`crate::messaging::send_text_checked`]):
+    /// one allow-list for every SMS sent to a number a caller chose.
+    pub fn check_destination(&self, number: &str) -> Result<(), VerifyError> {
+        self.check_country(number, phone::country_of(number).as_deref())
+    }
+
     /// Refuses numbers outside the allowed countries: `otp.allowed_countries` when set, else
     /// the countries of our SIM numbers (configured, or learned from the modems) and the
     /// default country. Numbers of no country (`+800…`) are refused.

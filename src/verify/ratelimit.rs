@@ -1,5 +1,9 @@
-//! Rate limits on verification requests: sliding windows per destination number, per API key
-//! and per end-user IP.
+//! Rate limits on verification requests and plain texts: sliding windows per destination
+//! number, per API key and per end-user IP.
+//!
+//! Two families share the table and never count against each other: verifications (`otp`,
+//! `resend`, `reverse`, limited by `[otp]`) and plain texts (`text`, limited by `[messages]`),
+//! so a newsletter cannot use up the codes' budget for a number, nor the other way round.
 //!
 //! Why SQLite and a sliding log rather than in-memory token buckets: the limits that matter
 //! most are per number and per IP over an hour — they stop SMS pumping (toll fraud) and a
@@ -53,6 +57,15 @@ impl Limits {
             per_number: Window::per_hour(otp.rate_per_number_per_hour),
             per_key: Window::per_minute(otp.rate_per_key_per_minute),
             per_ip: Window::per_hour(otp.rate_per_ip_per_hour),
+        }
+    }
+
+    /// The limits of plain texts (`[messages]`); no per-IP limit (the API is not told the IP).
+    pub fn for_texts(messages: &crate::config::Messages) -> Limits {
+        Limits {
+            per_number: Window::per_hour(messages.per_number_per_hour),
+            per_key: Window::per_minute(messages.per_key_per_minute),
+            per_ip: Window::per_hour(0),
         }
     }
 
@@ -136,6 +149,31 @@ pub fn check_and_record(
     kind: &str,
     now: i64,
 ) -> rusqlite::Result<Result<(), Limited>> {
+    debug_assert_ne!(kind, TEXT_KIND);
+    check_and_record_in(conn, limits, subject, kind, false, now)
+}
+
+/// The `kind` of plain texts' rows.
+pub const TEXT_KIND: &str = "text";
+
+/// [`check_and_record`] for a plain text: counts only earlier plain texts.
+pub fn check_and_record_text(
+    conn: &Connection,
+    limits: &Limits,
+    subject: &Subject<'_>,
+    now: i64,
+) -> rusqlite::Result<Result<(), Limited>> {
+    check_and_record_in(conn, limits, subject, TEXT_KIND, true, now)
+}
+
+fn check_and_record_in(
+    conn: &Connection,
+    limits: &Limits,
+    subject: &Subject<'_>,
+    kind: &str,
+    texts: bool,
+    now: i64,
+) -> rusqlite::Result<Result<(), Limited>> {
     conn.execute(
         "DELETE FROM verify_requests WHERE created_at <= ?1",
         [now - limits.longest_ms()],
@@ -155,7 +193,14 @@ pub fn check_and_record(
         if window.limit == 0 {
             continue;
         }
-        let recent = recent(conn, column, value, now - window.window_ms, window.limit)?;
+        let recent = recent(
+            conn,
+            column,
+            value,
+            texts,
+            now - window.window_ms,
+            window.limit,
+        )?;
         if let Err(ms) = decide(now, window, &recent) {
             return Ok(Err(Limited {
                 retry_after_secs: retry_secs(ms),
@@ -174,16 +219,18 @@ fn recent(
     conn: &Connection,
     column: &str,
     value: &str,
+    texts: bool,
     after: i64,
     limit: u32,
 ) -> rusqlite::Result<Vec<i64>> {
     // `column` is one of three constants above, never input.
     let sql = format!(
-        "SELECT created_at FROM verify_requests WHERE {column} = ?1 AND created_at > ?2
+        "SELECT created_at FROM verify_requests
+         WHERE {column} = ?1 AND created_at > ?2 AND (kind = 'text') = ?4
          ORDER BY created_at DESC LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![value, after, i64::from(limit)], |r| r.get(0))?;
+    let rows = stmt.query_map(params![value, after, i64::from(limit), texts], |r| r.get(0))?;
     rows.collect()
 }
 
@@ -357,6 +404,49 @@ mod tests {
         assert_eq!(
             check_and_record(&conn, &l, &s, "otp", t0 + MIN + 1).unwrap(),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn texts_and_verifications_are_counted_apart() {
+        let conn = db();
+        let l = limits(2, 0, 0);
+        let s = Subject {
+            number: "+15550000001",
+            key_label: "k",
+            ip: None,
+        };
+        let t0 = 1_700_000_000_000;
+        for i in 0..2 {
+            assert_eq!(
+                check_and_record_text(&conn, &l, &s, t0 + i).unwrap(),
+                Ok(())
+            );
+        }
+        let limited = check_and_record_text(&conn, &l, &s, t0 + 2)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(limited.scope, "number");
+        // The texts did not use up the number's verification budget, nor the other way round.
+        for i in 0..2 {
+            assert_eq!(
+                check_and_record(&conn, &l, &s, "otp", t0 + 3 + i).unwrap(),
+                Ok(())
+            );
+        }
+        assert!(check_and_record(&conn, &l, &s, "otp", t0 + 5)
+            .unwrap()
+            .is_err());
+        assert_eq!(
+            Limits::for_texts(&crate::config::Messages {
+                per_number_per_hour: 7,
+                per_key_per_minute: 9
+            }),
+            Limits {
+                per_number: Window::per_hour(7),
+                per_key: Window::per_minute(9),
+                per_ip: Window::per_hour(0),
+            }
         );
     }
 
