@@ -125,6 +125,10 @@ pub struct Otp {
     /// Lifetime of a reverse-OTP session: the person has to open their SMS app and send a text,
     /// which takes longer than typing a code.
     pub reverse_ttl_secs: u64,
+    /// A reverse-OTP text delivered through a service centre in another country than the
+    /// sender's number (forged on a bulk route, most likely): `refuse` (verifies nothing,
+    /// counts as a failed attempt), `flag` (matched, marked on the message) or `off`.
+    pub reverse_smsc_country_check: crate::verify::sender::SmscCountryCheck,
 }
 
 impl Default for Otp {
@@ -141,6 +145,7 @@ impl Default for Otp {
             rate_per_key_per_minute: 120,
             rate_per_ip_per_hour: 30,
             reverse_ttl_secs: 600,
+            reverse_smsc_country_check: Default::default(),
         }
     }
 }
@@ -252,6 +257,9 @@ pub struct Outbound {
     /// A long message whose first parts left from one modem waits this long for it before another
     /// modem sends it whole again (a phone joins parts only from one number).
     pub restart_long_message_after_secs: u64,
+    /// Share (percent, rounded up) of each per-SIM send cap that only verification codes may
+    /// use, so a code goes out within one send slot even behind a backlog of plain texts.
+    pub code_headroom_percent: u32,
 }
 
 impl Default for Outbound {
@@ -260,6 +268,7 @@ impl Default for Outbound {
             max_attempts: 5,
             retry_base_ms: 2_000,
             restart_long_message_after_secs: 600,
+            code_headroom_percent: 20,
         }
     }
 }
@@ -449,6 +458,12 @@ impl Config {
         }
         if self.outbound.retry_base_ms == 0 {
             return Err(invalid("outbound.retry_base_ms", "must be greater than 0"));
+        }
+        if self.outbound.code_headroom_percent > 90 {
+            return Err(invalid(
+                "outbound.code_headroom_percent",
+                "must be between 0 and 90",
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for (i, m) in self.modems.iter().enumerate() {
@@ -640,6 +655,10 @@ events = ["*"]
             ),
             ("[otp]\nreverse_ttl_secs = 0", "otp.reverse_ttl_secs"),
             (
+                "[otp]\nreverse_smsc_country_check = \"maybe\"",
+                "reverse_smsc_country_check",
+            ),
+            (
                 "[[webhook]]\nurl = \"http://x\"\nevents = [\"message.*.x\"]",
                 "webhook[0].events[0]",
             ),
@@ -654,6 +673,10 @@ events = ["*"]
             ("[webhooks]\nretry_factor = 0", "webhooks.retry_factor"),
             ("[outbound]\nmax_attempts = 0", "outbound.max_attempts"),
             ("[outbound]\nretry_base_ms = 0", "outbound.retry_base_ms"),
+            (
+                "[outbound]\ncode_headroom_percent = 95",
+                "outbound.code_headroom_percent",
+            ),
             (
                 "[webhooks]\nretry_base_ms = 10\nretry_max_ms = 5",
                 "webhooks.retry_max_ms",
