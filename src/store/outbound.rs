@@ -216,8 +216,8 @@ pub fn claim(
 
 /// Queued code SMS whose verification is over (verified, locked, cancelled, or past its expiry)
 /// are withdrawn: status `withdrawn`, parts too, with a `message.status` event. A message
-/// already being sent is left to finish. Returns the withdrawn ids. Served by the partial
-/// index `outbound_codes_waiting`.
+/// already being sent is left to finish. Returns the withdrawn ids. Served by the
+/// index `outbound_codes_waiting` (purpose, status).
 pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
     let ended: Vec<(String, String)> = {
         let mut stmt = conn.prepare_cached(
@@ -655,6 +655,118 @@ mod tests {
     }
 
     const LONG: i64 = 600_000;
+
+    fn code_message(conn: &mut Connection, verification: &str) -> String {
+        let message = NewMessage {
+            recipient: "+447700900002".into(),
+            body: "Your code is 123456".into(),
+            line: None,
+            report: true,
+            encoding: "gsm7".into(),
+            parts: vec![(10, "AA".into())],
+            purpose: PURPOSE_CODE.into(),
+            purpose_id: Some(verification.into()),
+        };
+        enqueue(conn, &message).unwrap()
+    }
+
+    fn verification(conn: &Connection, id: &str, status: &str, expires_at: i64) {
+        conn.execute(
+            "INSERT INTO verifications (id, recipient, code_hmac, status, max_attempts, last_sent_at,
+                 language, message_id, key_label, created_at, expires_at, updated_at)
+             VALUES (?1, '+447700900002', x'00', ?2, 5, 0, 'en', 'm', 'k', 0, ?3, 0)",
+            params![id, status, expires_at],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn codes_are_claimed_before_older_plain_texts() {
+        let mut conn = db();
+        let far = now_ms() + 600_000;
+        verification(&conn, "otp_a", "pending", far);
+        let plain: Vec<String> = (0..3).map(|_| message(&mut conn, 1)).collect();
+        let code = code_message(&mut conn, "otp_a");
+        let first = claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        assert_eq!(first.id, code);
+        // Codes only: nothing else qualifies.
+        let none = claim(&mut conn, "a", LONG, Claimable::CodesOnly).unwrap();
+        assert!(none.claimed.is_none());
+        // Then the plain texts, oldest first.
+        let next = claim(&mut conn, "a", LONG, Claimable::Any).unwrap();
+        assert_eq!(next.claimed.unwrap().id, plain[0]);
+    }
+
+    #[test]
+    fn code_sms_of_ended_verifications_are_withdrawn_not_sent() {
+        let mut conn = db();
+        let now = now_ms();
+        for (id, status, expires_at) in [
+            ("otp_verified", "verified", now + 600_000),
+            ("otp_cancelled", "cancelled", now + 600_000),
+            ("otp_locked", "locked", now + 600_000),
+            ("otp_expired", "pending", now - 1),
+            ("otp_live", "pending", now + 600_000),
+        ] {
+            verification(&conn, id, status, expires_at);
+        }
+        let dead: Vec<String> = ["otp_verified", "otp_cancelled", "otp_locked", "otp_expired"]
+            .iter()
+            .map(|v| code_message(&mut conn, v))
+            .collect();
+        let live = code_message(&mut conn, "otp_live");
+        let claim = claim(&mut conn, "a", LONG, Claimable::CodesOnly).unwrap();
+        assert_eq!(claim.claimed.unwrap().id, live);
+        let mut withdrawn = claim.withdrawn.clone();
+        withdrawn.sort();
+        let mut expected = dead.clone();
+        expected.sort();
+        assert_eq!(withdrawn, expected);
+        for id in &dead {
+            let view = get(&conn, id).unwrap().unwrap();
+            assert_eq!(view.status, "withdrawn");
+            assert!(view.parts.iter().all(|p| p.status == "withdrawn"));
+            assert!(view.error.unwrap().contains("withdrawn before sending"));
+        }
+        let statuses: Vec<String> = events::since(&conn, 0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "message.status")
+            .map(|e| e.data["status"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(statuses, vec!["withdrawn"; 4]);
+        // Nothing withdrawn twice.
+        assert!(withdraw_ended_codes(&conn, now_ms()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn claims_and_withdrawals_use_their_indexes() {
+        let conn = db();
+        let plan = |sql: &str| -> Vec<String> {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let withdraw = plan(
+            "SELECT m.id FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
+             WHERE m.status = 'queued' AND m.purpose = 'otp' AND (v.status != 'pending' OR v.expires_at <= 0)",
+        );
+        assert!(
+            withdraw.iter().any(|s| s.contains("outbound_codes_waiting")),
+            "{withdraw:?}"
+        );
+        let order = plan(
+            "SELECT id FROM outbound_messages WHERE status = 'queued' ORDER BY priority DESC, created_at LIMIT 1",
+        );
+        assert!(
+            order.iter().any(|s| s.contains("outbound_claim"))
+                && !order.iter().any(|s| s.contains("TEMP B-TREE")),
+            "{order:?}"
+        );
+    }
 
     #[test]
     fn a_long_message_begun_on_one_modem_waits_for_it_then_restarts_whole() {

@@ -290,8 +290,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbound_messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
     UPDATE outbound_messages SET priority = 1 WHERE purpose = 'otp';
     CREATE INDEX outbound_claim ON outbound_messages(status, priority DESC, created_at);
-    CREATE INDEX outbound_codes_waiting ON outbound_messages(purpose_id)
-        WHERE status = 'queued' AND purpose = 'otp';
+    CREATE INDEX outbound_codes_waiting ON outbound_messages(purpose, status);
     "#,
 ];
 

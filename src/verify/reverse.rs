@@ -774,6 +774,108 @@ mod tests {
         assert_eq!(status(&conn, "r_otp_d"), ("pending".into(), 0));
     }
 
+    /// The message as the pipeline would have stored it, so the verdict can be recorded on it.
+    fn stored(conn: &Connection, msg: &InboundMessage) -> InboundMessage {
+        let part = crate::store::inbound::InboundPart {
+            modem: msg.modem.clone(),
+            recipient: msg.to.clone(),
+            pdu: new_id("pdu"),
+            sender: msg.from.clone(),
+            sender_type: msg.sender_type.clone(),
+            sender_toa: msg.sender_toa,
+            smsc: msg.smsc.clone(),
+            scts: None,
+            encoding: msg.encoding.clone(),
+            text: msg.body.clone(),
+            concat: None,
+        };
+        match inbound_store::record_part(conn, &part).unwrap() {
+            inbound_store::Recorded::Message(m) => *m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn trust_of(conn: &Connection, id: &str) -> (Option<String>, Option<String>) {
+        let m = inbound_store::get(conn, id).unwrap().unwrap();
+        (m.sender_trust, m.sender_trust_reason)
+    }
+
+    /// Issue 10: an alphanumeric sender whose text is the session's national number, with the
+    /// right factor, verifies nothing and costs the session no attempt.
+    #[test]
+    fn an_alphanumeric_sender_spelling_the_number_verifies_nothing() {
+        let conn = db();
+        insert(&conn, "r_otp_s", "+14155550100", "482913", 1000);
+        let m = ReverseMatcher::new("US");
+        for text in ["4155550100", "+14155550100", "14155550100"] {
+            let mut msg = message(text, Some("+15550000001"), "482913");
+            msg.sender_toa = Some(0xD0);
+            msg.sender_type = "alphanumeric".into();
+            let msg = stored(&conn, &msg);
+            assert_eq!(
+                m.match_message(&conn, &msg, 5).unwrap(),
+                MatchOutcome::default()
+            );
+            let (trust, reason) = trust_of(&conn, &msg.id);
+            assert_eq!(trust.as_deref(), Some("untrusted"));
+            assert!(
+                reason.as_deref().unwrap().starts_with("alphanumeric_sender: "),
+                "{reason:?}"
+            );
+        }
+        // A short code neither.
+        let mut short = message("41555", Some("+15550000001"), "482913");
+        short.sender_toa = Some(0x81);
+        let short = stored(&conn, &short);
+        assert_eq!(
+            m.match_message(&conn, &short, 5).unwrap(),
+            MatchOutcome::default()
+        );
+        assert!(trust_of(&conn, &short.id)
+            .1
+            .unwrap()
+            .starts_with("short_code: "));
+        assert_eq!(status(&conn, "r_otp_s"), ("pending".into(), 0));
+        // The real number verifies, and is recorded as trusted.
+        let real = stored(&conn, &message("+14155550100", Some("+15550000001"), "482913"));
+        assert_eq!(m.match_message(&conn, &real, 6).unwrap().verified.len(), 1);
+        assert_eq!(trust_of(&conn, &real.id), (Some("trusted".into()), None));
+    }
+
+    #[test]
+    fn an_smsc_abroad_is_a_failed_attempt_or_only_flagged() {
+        let conn = db();
+        insert(&conn, "r_otp_f", "+14155550100", "482913", 1000);
+        let mut forged = message("+14155550100", Some("+15550000001"), "482913");
+        forged.smsc = Some("+447785016005".into());
+        // Refused (the default): the right factor counts as a failed attempt.
+        let refusing = ReverseMatcher::new("US");
+        let msg = stored(&conn, &forged);
+        let out = refusing.match_message(&conn, &msg, 5).unwrap();
+        assert!(out.verified.is_empty());
+        assert_eq!(out.failed, vec!["r_otp_f".to_string()]);
+        assert_eq!(status(&conn, "r_otp_f"), ("pending".into(), 1));
+        let (trust, reason) = trust_of(&conn, &msg.id);
+        assert_eq!(trust.as_deref(), Some("refused"));
+        assert!(
+            reason.as_deref().unwrap().starts_with("smsc_country_mismatch: "),
+            "{reason:?}"
+        );
+        assert!(events_of(&conn, "otp.reverse.verified").is_empty());
+        // Flag only: matched, and marked.
+        let flagging = ReverseMatcher::new("US").with_smsc_check(SmscCountryCheck::Flag);
+        let msg = stored(&conn, &forged);
+        let out = flagging.match_message(&conn, &msg, 6).unwrap();
+        assert_eq!(out.verified, vec!["r_otp_f".to_string()]);
+        assert_eq!(trust_of(&conn, &msg.id).0.as_deref(), Some("flagged"));
+        // An SMSC of unknown country (absent, or national format) is no mismatch.
+        insert(&conn, "r_otp_g", "+14155550101", "111111", 1000);
+        let mut no_smsc = message("+14155550101", Some("+15550000001"), "111111");
+        no_smsc.smsc = None;
+        let msg = stored(&conn, &no_smsc);
+        assert_eq!(refusing.match_message(&conn, &msg, 7).unwrap().verified.len(), 1);
+    }
+
     /// Matching stays an index probe however many sessions are pending (see the bench).
     #[test]
     fn matching_uses_the_number_status_index() {

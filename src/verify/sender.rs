@@ -284,7 +284,7 @@ mod tests {
         // Unknown type: as dialled (with the trunk prefix, or an international prefix).
         assert_eq!(verdict("14155552671", 0x81), trusted("+14155552671"));
         assert_eq!(verdict("4155552671", 0x80), trusted("+14155552671"));
-        assert_eq!(verdict("0114155552671", 0x81), trusted("+14155552671"));
+        assert_eq!(verdict("01114155552671", 0x81), trusted("+14155552671"));
         let gb = Sender {
             address: "07700900123",
             type_of_address: 0x81,
