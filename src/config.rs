@@ -257,7 +257,7 @@ pub struct Outbound {
     /// A long message whose first parts left from one modem waits this long for it before another
     /// modem sends it whole again (a phone joins parts only from one number).
     pub restart_long_message_after_secs: u64,
-    /// Share (percent, rounded up) of each per-SIM send cap that only verification codes may
+    /// Share (percent, to the nearest part) of each per-SIM send cap that only verification codes may
     /// use, so a code goes out within one send slot even behind a backlog of plain texts.
     pub code_headroom_percent: u32,
 }

@@ -234,10 +234,7 @@ fn part_from(
 }
 
 /// The message as stored now (hooks may have added to it), or as it was if it is gone.
-fn reload(
-    tx: &Connection,
-    message: Box<InboundMessage>,
-) -> rusqlite::Result<Box<InboundMessage>> {
+fn reload(tx: &Connection, message: Box<InboundMessage>) -> rusqlite::Result<Box<InboundMessage>> {
     Ok(inbound_store::get(tx, &message.id)?.map_or(message, Box::new))
 }
 

@@ -21,15 +21,15 @@ pub struct Caps {
 }
 
 impl Caps {
-    /// The caps plain texts live under: each cap less `headroom_percent` of it (rounded up),
-    /// which only verification codes may use, so that a code finds room in every window
-    /// whatever the backlog of plain texts. A cap of 1 keeps its one part for everyone.
+    /// The caps plain texts live under: each cap less `headroom_percent` of it (rounded to the
+    /// nearest part), which only verification codes may use, so that a code finds room in every
+    /// window whatever the backlog of plain texts. Plain texts always keep at least one part.
     pub fn for_plain_texts(&self, headroom_percent: u32) -> Caps {
         let reduce = |cap: u32| {
             if cap == 0 {
                 return 0;
             }
-            let reserved = (u64::from(cap) * u64::from(headroom_percent)).div_ceil(100);
+            let reserved = (u64::from(cap) * u64::from(headroom_percent) + 50) / 100;
             cap - (reserved as u32).min(cap - 1)
         };
         Caps {
@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(plain.wait([8, 8, 8]), Some(Duration::from_secs(5)));
         assert_eq!(caps.wait([8, 8, 8]), None);
         assert_eq!(caps.wait([10, 10, 10]), Some(Duration::from_secs(5)));
-        // Rounded up, but a cap always keeps one part for plain texts; 0 stays "no cap".
+        // Rounded to the nearest part, leaving plain texts at least one; 0 stays "no cap".
         let small = Caps {
             per_minute: 3,
             per_hour: 1,
@@ -437,5 +437,26 @@ mod tests {
             }
         );
         assert_eq!(caps.for_plain_texts(0), caps);
+        let two = Caps {
+            per_minute: 2,
+            per_hour: 10,
+            per_day: 1,
+        };
+        assert_eq!(
+            two.for_plain_texts(20),
+            Caps {
+                per_minute: 2,
+                per_hour: 8,
+                per_day: 1
+            }
+        );
+        assert_eq!(
+            two.for_plain_texts(90),
+            Caps {
+                per_minute: 1,
+                per_hour: 1,
+                per_day: 1
+            }
+        );
     }
 }

@@ -82,7 +82,11 @@ async fn a_code_jumps_a_backlog_of_plain_texts_under_the_default_caps() {
     let mut backlog = Vec::new();
     for i in 0..16 {
         let to = format!("+1415555{:04}", 1000 + i);
-        backlog.push(send_text(d.state(), plain(&to, &format!("newsletter {i}"))).await.unwrap());
+        backlog.push(
+            send_text(d.state(), plain(&to, &format!("newsletter {i}")))
+                .await
+                .unwrap(),
+        );
     }
     world
         .wait_for("+14155551000", SOON)
@@ -90,7 +94,12 @@ async fn a_code_jumps_a_backlog_of_plain_texts_under_the_default_caps() {
         .expect("the first plain text is on the wire");
 
     let on_wire_before = world.messages().len();
-    let code = d.state().verifier.create(otp("+14155550123")).await.unwrap();
+    let code = d
+        .state()
+        .verifier
+        .create(otp("+14155550123"))
+        .await
+        .unwrap();
     let sent = world
         .wait_for("+14155550123", SOON)
         .await
@@ -107,11 +116,18 @@ async fn a_code_jumps_a_backlog_of_plain_texts_under_the_default_caps() {
     // Plain texts stop at 8 of the 10 parts a minute (20 % headroom) ...
     let deadline = tokio::time::Instant::now() + SOON;
     while world.messages().len() < 8 {
-        assert!(tokio::time::Instant::now() < deadline, "plain texts stalled");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "plain texts stalled"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(world.messages().len(), 8, "plain texts used the codes' headroom");
+    assert_eq!(
+        world.messages().len(),
+        8,
+        "plain texts used the codes' headroom"
+    );
     let mut still_queued = 0;
     for m in &backlog {
         if outbound_view(&d, &m.id).await.status == "queued" {
@@ -121,7 +137,12 @@ async fn a_code_jumps_a_backlog_of_plain_texts_under_the_default_caps() {
     assert_eq!(still_queued, 16 - 7, "7 plain texts and the code went out");
 
     // ... and a new code still goes at once, in the room they left.
-    let second = d.state().verifier.create(otp("+14155550124")).await.unwrap();
+    let second = d
+        .state()
+        .verifier
+        .create(otp("+14155550124"))
+        .await
+        .unwrap();
     let got = world
         .wait_for("+14155550124", SOON)
         .await
@@ -158,7 +179,13 @@ async fn code_sms_of_ended_verifications_are_withdrawn_not_sent() {
     let verified = verifier.create(otp("+14155550132")).await.unwrap();
     let body = outbound_view(&d, &verified.message_id).await.body;
     let code: String = body.chars().filter(char::is_ascii_digit).take(6).collect();
-    assert!(verifier.check(&verified.otp_id, &code).await.unwrap().verified);
+    assert!(
+        verifier
+            .check(&verified.otp_id, &code)
+            .await
+            .unwrap()
+            .verified
+    );
     assert_eq!(
         outbound_view(&d, &verified.message_id).await.status,
         "withdrawn"
@@ -180,7 +207,10 @@ async fn code_sms_of_ended_verifications_are_withdrawn_not_sent() {
         "withdrawn"
     );
     // Both codes that expired in the queue.
-    assert_eq!(outbound_view(&d, &also_expiring.message_id).await.status, "withdrawn");
+    assert_eq!(
+        outbound_view(&d, &also_expiring.message_id).await.status,
+        "withdrawn"
+    );
     wait_out(&d, &fresh.message_id).await;
     let reached: Vec<String> = world.messages().into_iter().map(|m| m.to).collect();
     assert_eq!(reached, ["+14155550135"], "only the live code went out");

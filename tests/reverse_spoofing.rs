@@ -199,7 +199,10 @@ async fn an_alphanumeric_sender_spelling_the_number_never_verifies() {
             "{event}"
         );
     }
-    let mut senders: Vec<&str> = announced.iter().filter_map(|e| e["from"].as_str()).collect();
+    let mut senders: Vec<&str> = announced
+        .iter()
+        .filter_map(|e| e["from"].as_str())
+        .collect();
     senders.sort();
     assert_eq!(senders, ["14155552671", "4155552671", "4155552671"]);
     let listed = inbound_listing(&d).await;
@@ -311,7 +314,10 @@ async fn in_flag_mode_a_foreign_smsc_verifies_and_is_marked() {
         .await
         .unwrap();
     d.network
-        .inject_pdu(SIM1, &alphanumeric_pdu("4155552672", "777111", FOREIGN_SMSC))
+        .inject_pdu(
+            SIM1,
+            &alphanumeric_pdu("4155552672", "777111", FOREIGN_SMSC),
+        )
         .unwrap();
     wait_inbound(&d, 2).await;
     let view = verifier.reverse_get(&second.otp_id).await.unwrap();

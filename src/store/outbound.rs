@@ -755,7 +755,9 @@ mod tests {
              WHERE m.status = 'queued' AND m.purpose = 'otp' AND (v.status != 'pending' OR v.expires_at <= 0)",
         );
         assert!(
-            withdraw.iter().any(|s| s.contains("outbound_codes_waiting")),
+            withdraw
+                .iter()
+                .any(|s| s.contains("outbound_codes_waiting")),
             "{withdraw:?}"
         );
         let order = plan(

@@ -280,11 +280,17 @@ impl Verifier {
             match result {
                 Ok((withdrawn, redacted)) => {
                     if withdrawn > 0 {
-                        tracing::info!(messages = withdrawn, "code SMS withdrawn: their verification ended");
+                        tracing::info!(
+                            messages = withdrawn,
+                            "code SMS withdrawn: their verification ended"
+                        );
                         self.inner.events_appended.notify_waiters();
                     }
                     if redacted > 0 {
-                        tracing::debug!(messages = redacted, "codes removed from finished OTP messages");
+                        tracing::debug!(
+                            messages = redacted,
+                            "codes removed from finished OTP messages"
+                        );
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot redact finished OTP messages"),

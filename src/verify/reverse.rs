@@ -819,7 +819,10 @@ mod tests {
             let (trust, reason) = trust_of(&conn, &msg.id);
             assert_eq!(trust.as_deref(), Some("untrusted"));
             assert!(
-                reason.as_deref().unwrap().starts_with("alphanumeric_sender: "),
+                reason
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("alphanumeric_sender: "),
                 "{reason:?}"
             );
         }
@@ -837,7 +840,10 @@ mod tests {
             .starts_with("short_code: "));
         assert_eq!(status(&conn, "r_otp_s"), ("pending".into(), 0));
         // The real number verifies, and is recorded as trusted.
-        let real = stored(&conn, &message("+14155550100", Some("+15550000001"), "482913"));
+        let real = stored(
+            &conn,
+            &message("+14155550100", Some("+15550000001"), "482913"),
+        );
         assert_eq!(m.match_message(&conn, &real, 6).unwrap().verified.len(), 1);
         assert_eq!(trust_of(&conn, &real.id), (Some("trusted".into()), None));
     }
@@ -858,7 +864,10 @@ mod tests {
         let (trust, reason) = trust_of(&conn, &msg.id);
         assert_eq!(trust.as_deref(), Some("refused"));
         assert!(
-            reason.as_deref().unwrap().starts_with("smsc_country_mismatch: "),
+            reason
+                .as_deref()
+                .unwrap()
+                .starts_with("smsc_country_mismatch: "),
             "{reason:?}"
         );
         assert!(events_of(&conn, "otp.reverse.verified").is_empty());
@@ -873,7 +882,14 @@ mod tests {
         let mut no_smsc = message("+14155550101", Some("+15550000001"), "111111");
         no_smsc.smsc = None;
         let msg = stored(&conn, &no_smsc);
-        assert_eq!(refusing.match_message(&conn, &msg, 7).unwrap().verified.len(), 1);
+        assert_eq!(
+            refusing
+                .match_message(&conn, &msg, 7)
+                .unwrap()
+                .verified
+                .len(),
+            1
+        );
     }
 
     /// Matching stays an index probe however many sessions are pending (see the bench).

@@ -338,10 +338,7 @@ mod tests {
     #[test]
     fn short_codes_never_match_a_number() {
         // Abbreviated type, whatever its digits.
-        assert_eq!(
-            untrusted_code(&verdict("4155552671", 0xE1)),
-            "short_code"
-        );
+        assert_eq!(untrusted_code(&verdict("4155552671", 0xE1)), "short_code");
         // National or unknown type with 3 to 6 digits, in any country.
         for (digits, toa) in [("72345", 0x81), ("123", 0xA1), ("898211", 0x81)] {
             for country in ["US", "GB", "DE", "SH", "NU"] {
@@ -383,7 +380,12 @@ mod tests {
     fn an_unknown_smsc_country_is_no_mismatch() {
         let number = "+14155552671";
         // Absent, national-format, too short to be E.164, or an unknown calling code.
-        for smsc in [None, Some("5550009999"), Some("+1555"), Some("+99912345678")] {
+        for smsc in [
+            None,
+            Some("5550009999"),
+            Some("+1555"),
+            Some("+99912345678"),
+        ] {
             assert_eq!(smsc_mismatch(number, smsc), None, "{smsc:?}");
         }
         // Countries sharing a calling code count as one (Canada's SMSC, a US number).
