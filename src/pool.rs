@@ -1,7 +1,9 @@
 //! The modem pool: drains the outbound queue (in SQLite) through the modems.
 //!
 //! Each modem has a worker that, while its modem is ready and under its send caps, claims the
-//! oldest due message it may send and sends its parts. A free modem takes the next message, so
+//! next due message it may send (verification codes first, then the oldest) and sends its
+//! parts. Plain texts stop short of the caps by `code_headroom_percent`, so a code always finds
+//! a send slot. A free modem takes the next message, so
 //! work spreads to the least busy lines by itself; a message pinned to a line waits for that
 //! line. A failed attempt puts the message back with a back-off, and any other ready modem
 //! may take it: that is the failover.

@@ -11,7 +11,10 @@
 //! - Rate limits per number, per API key and per end-user IP, and a country allow-list
 //!   ([`ratelimit`]).
 //! - Reverse OTP sessions are matched against inbound SMS inside the inbound transaction by
-//!   [`ReverseMatcher`] (see [`reverse`]).
+//!   [`ReverseMatcher`] (see [`reverse`]), from numeric senders only and with the SMSC-country
+//!   check ([`sender`]).
+//! - A code SMS still queued when its verification ends is withdrawn unsent
+//!   ([`outbound::withdraw_ended_codes`]).
 //!
 //! Times are Unix milliseconds throughout; the API formats them.
 
