@@ -59,12 +59,14 @@ fn message(from: &str, body: &str) -> InboundMessage {
         to: Some("+15550000001".into()),
         from: from.into(),
         sender_type: "international".into(),
+        sender_toa: Some(0x91),
+        smsc: Some("+15550009999".into()),
         body: body.into(),
         encoding: "gsm7".into(),
         parts_total: 1,
         complete: true,
-        scts: None,
         received_at: now_ms(),
+        ..Default::default()
     }
 }
 

@@ -173,6 +173,10 @@ pub struct Otp {
     /// Lifetime of a reverse-OTP session: the person has to open their SMS app and send a text,
     /// which takes longer than typing a code.
     pub reverse_ttl_secs: u64,
+    /// A reverse-OTP text delivered through a service centre in another country than the
+    /// sender's number (forged on a bulk route, most likely): `refuse` (verifies nothing,
+    /// counts as a failed attempt), `flag` (matched, marked on the message) or `off`.
+    pub reverse_smsc_country_check: crate::verify::sender::SmscCountryCheck,
 }
 
 impl Default for Otp {
@@ -189,6 +193,7 @@ impl Default for Otp {
             rate_per_key_per_minute: 120,
             rate_per_ip_per_hour: 30,
             reverse_ttl_secs: 600,
+            reverse_smsc_country_check: Default::default(),
         }
     }
 }
@@ -346,6 +351,9 @@ pub struct Outbound {
     /// Plain texts are refused (503 with `Retry-After`) while this many messages wait to be
     /// sent. 0 = no bound.
     pub max_queued: u32,
+    /// Share (percent, to the nearest part) of each per-SIM send cap that only verification codes may
+    /// use, so a code goes out within one send slot even behind a backlog of plain texts.
+    pub code_headroom_percent: u32,
 }
 
 impl Default for Outbound {
@@ -355,6 +363,7 @@ impl Default for Outbound {
             retry_base_ms: 2_000,
             restart_long_message_after_secs: 600,
             max_queued: 1000,
+            code_headroom_percent: 20,
         }
     }
 }
@@ -804,6 +813,12 @@ impl Config {
         if self.outbound.retry_base_ms == 0 {
             return Err(invalid("outbound.retry_base_ms", "must be greater than 0"));
         }
+        if self.outbound.code_headroom_percent > 90 {
+            return Err(invalid(
+                "outbound.code_headroom_percent",
+                "must be between 0 and 90",
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, m) in self.modems.iter().enumerate() {
             if m.name.is_empty() {
@@ -1056,6 +1071,10 @@ events = ["*"]
             ),
             ("[otp]\nreverse_ttl_secs = 0", "otp.reverse_ttl_secs"),
             (
+                "[otp]\nreverse_smsc_country_check = \"maybe\"",
+                "reverse_smsc_country_check",
+            ),
+            (
                 "[[webhook]]\nurl = \"http://x\"\nevents = [\"message.*.x\"]",
                 "webhook[0].events[0]",
             ),
@@ -1070,6 +1089,10 @@ events = ["*"]
             ("[webhooks]\nretry_factor = 0", "webhooks.retry_factor"),
             ("[outbound]\nmax_attempts = 0", "outbound.max_attempts"),
             ("[outbound]\nretry_base_ms = 0", "outbound.retry_base_ms"),
+            (
+                "[outbound]\ncode_headroom_percent = 95",
+                "outbound.code_headroom_percent",
+            ),
             (
                 "[webhooks]\nretry_base_ms = 10\nretry_max_ms = 5",
                 "webhooks.retry_max_ms",

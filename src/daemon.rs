@@ -322,6 +322,7 @@ pub async fn start(
             config.outbound.restart_long_message_after_secs,
         ),
         events_appended: events_appended.clone(),
+        code_headroom_percent: config.outbound.code_headroom_percent,
         ..PoolOptions::default()
     };
     let pool = Pool::new(store.clone(), modems, pool_options);

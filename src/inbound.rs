@@ -123,6 +123,8 @@ impl Inbound {
                                 for hook in &hooks {
                                     hook.on_message(&tx, &message)?;
                                 }
+                                // As the hooks left it (the sender's trust).
+                                let message = reload(&tx, message)?;
                                 events::append(&tx, "message.received", &message_event(&message))?;
                                 Outcome::Message(message)
                             }
@@ -182,11 +184,12 @@ impl Inbound {
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 let messages = inbound_store::surface_incomplete(&tx, max_age, |m| number_of(m))?;
-                for message in &messages {
+                for message in messages.iter().cloned() {
                     for hook in &hooks {
-                        hook.on_message(&tx, message)?;
+                        hook.on_message(&tx, &message)?;
                     }
-                    events::append(&tx, "message.received", &message_event(message))?;
+                    let message = reload(&tx, Box::new(message))?;
+                    events::append(&tx, "message.received", &message_event(&message))?;
                 }
                 tx.commit()?;
                 Ok(messages.len())
@@ -221,6 +224,7 @@ fn part_from(
         pdu: pdu.to_string(),
         sender: deliver.originator.to_display(),
         sender_type: deliver.originator.kind().as_str().to_string(),
+        sender_toa: Some(deliver.originator.type_of_address),
         smsc: deliver.smsc.as_ref().map(|a| a.to_display()),
         scts: Some(deliver.timestamp.to_rfc3339()),
         encoding: deliver.dcs.encoding.as_str().to_string(),
@@ -229,11 +233,20 @@ fn part_from(
     }
 }
 
+/// The message as stored now (hooks may have added to it), or as it was if it is gone.
+fn reload(tx: &Connection, message: Box<InboundMessage>) -> rusqlite::Result<Box<InboundMessage>> {
+    Ok(inbound_store::get(tx, &message.id)?.map_or(message, Box::new))
+}
+
 /// The `data` of a `message.received` event.
 pub fn message_event(m: &InboundMessage) -> serde_json::Value {
     serde_json::json!({
         "message_id": m.id,
         "from": m.from,
+        "sender_type": m.sender_type,
+        "smsc": m.smsc,
+        "sender_trust": m.sender_trust,
+        "sender_trust_reason": m.sender_trust_reason,
         "to": m.to,
         "modem": m.modem,
         "body": m.body,

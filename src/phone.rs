@@ -76,6 +76,13 @@ pub fn country_of(e164: &str) -> Option<String> {
     region_of(&exact(e164)?)
 }
 
+/// The country calling code of an E.164 number (`1` for `+1 415…`, `44`, `882`…), `None` when
+/// it is not E.164 or no numbering plan has that code. Numbers of countries that share a code
+/// (the 25 of +1, RU and KZ on +7…) share it here too.
+pub fn calling_code(e164: &str) -> Option<u16> {
+    exact(e164).map(|n| n.code().value())
+}
+
 /// The number as people in `viewer_country` would dial it: national format for a number of
 /// that country (`"(555) 000-0001"`, `"07700 900123"`), international format otherwise
 /// (`"+44 7700 900123"`). Input that is not E.164 comes back unchanged.
@@ -323,6 +330,17 @@ mod tests {
         assert_eq!(country_of("+79161234567").as_deref(), Some("RU"));
         assert_eq!(country_of("447700900123"), None);
         assert_eq!(country_of("+80012345678"), None);
+    }
+
+    #[test]
+    fn calling_codes() {
+        assert_eq!(calling_code("+14155550100"), Some(1));
+        assert_eq!(calling_code("+16135550100"), Some(1));
+        assert_eq!(calling_code("+447700900123"), Some(44));
+        assert_eq!(calling_code("+35312345678"), Some(353));
+        assert_eq!(calling_code("+79161234567"), Some(7));
+        assert_eq!(calling_code("447700900123"), None);
+        assert_eq!(calling_code("+999123456789"), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The modem pool: drains the outbound queue (in SQLite) through the modems.
 //!
 //! Each modem has a worker that, while its modem is ready and under its send caps, claims the
-//! oldest due message it may send and sends its parts. A free modem takes the next message, so
+//! next due message it may send (verification codes first, then the oldest) and sends its
+//! parts. Plain texts stop short of the caps by `code_headroom_percent`, so a code always finds
+//! a send slot. A free modem takes the next message, so
 //! work spreads to the least busy lines by itself; a message pinned to a line waits for that
 //! line. A failed attempt puts the message back with a back-off, and any other ready modem
 //! may take it: that is the failover.
@@ -21,6 +23,24 @@ pub struct Caps {
 }
 
 impl Caps {
+    /// The caps plain texts live under: each cap less `headroom_percent` of it (rounded to the
+    /// nearest part), which only verification codes may use, so that a code finds room in every
+    /// window whatever the backlog of plain texts. Plain texts always keep at least one part.
+    pub fn for_plain_texts(&self, headroom_percent: u32) -> Caps {
+        let reduce = |cap: u32| {
+            if cap == 0 {
+                return 0;
+            }
+            let reserved = (u64::from(cap) * u64::from(headroom_percent) + 50) / 100;
+            cap - (reserved as u32).min(cap - 1)
+        };
+        Caps {
+            per_minute: reduce(self.per_minute),
+            per_hour: reduce(self.per_hour),
+            per_day: reduce(self.per_day),
+        }
+    }
+
     /// `None` when another part may go now, else how long to wait before asking again.
     pub fn wait(&self, sent: [u32; 3]) -> Option<Duration> {
         let limits = [
@@ -49,6 +69,8 @@ pub struct PoolOptions {
     pub restart_multipart_after: Duration,
     /// Woken when a message's status event was appended (webhook delivery listens).
     pub events_appended: Arc<Notify>,
+    /// Share of each send cap kept for verification codes (`outbound.code_headroom_percent`).
+    pub code_headroom_percent: u32,
 }
 
 impl Default for PoolOptions {
@@ -59,6 +81,7 @@ impl Default for PoolOptions {
             idle_poll: Duration::from_secs(1),
             restart_multipart_after: Duration::from_secs(600),
             events_appended: Arc::new(Notify::new()),
+            code_headroom_percent: 20,
         }
     }
 }
@@ -163,31 +186,50 @@ impl Pool {
                 .call(move |c| Ok(outbound::sent_counts(c, &name)?))
                 .await
         };
-        match counted {
+        // Plain texts stop short of the caps; codes may use what is left.
+        let plain_wait = match counted {
             Ok(sent) => {
                 if let Some(wait) = caps.wait(sent) {
                     tracing::debug!(modem = %name, ?sent, "send cap reached");
                     return Err(wait);
                 }
+                caps.for_plain_texts(self.options.code_headroom_percent)
+                    .wait(sent)
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read send counts");
                 return Err(Duration::from_secs(1));
             }
-        }
-        let claimed = {
+        };
+        let claimable = if plain_wait.is_some() {
+            outbound::Claimable::CodesOnly
+        } else {
+            outbound::Claimable::Any
+        };
+        let claim = {
             let name = name.clone();
             let restart_after = self.options.restart_multipart_after.as_millis() as i64;
             self.store
-                .call(move |c| Ok(outbound::claim_next(c, &name, restart_after)?))
+                .call(move |c| Ok(outbound::claim(c, &name, restart_after, claimable)?))
                 .await
         };
-        let claimed = match claimed {
-            Ok(Some(c)) => c,
-            Ok(None) => return Ok(false),
+        let claim = match claim {
+            Ok(claim) => claim,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim from the queue");
                 return Err(Duration::from_secs(1));
+            }
+        };
+        if !claim.withdrawn.is_empty() {
+            tracing::info!(messages = ?claim.withdrawn, "code SMS withdrawn: their verification ended");
+            self.options.events_appended.notify_waiters();
+        }
+        let claimed = match (claim.claimed, plain_wait) {
+            (Some(c), _) => c,
+            (None, None) => return Ok(false),
+            (None, Some(wait)) => {
+                tracing::debug!(modem = %name, "plain texts at their share of the send caps");
+                return Err(wait);
             }
         };
         self.send_claimed(line, claimed).await;
@@ -360,5 +402,63 @@ mod tests {
         // per_day 0 = no cap.
         assert_eq!(caps.wait([0, 0, 1_000_000]), None);
         assert_eq!(Caps::default().wait([99, 99, 99]), None);
+    }
+
+    #[test]
+    fn plain_texts_leave_headroom_for_codes() {
+        let caps = Caps {
+            per_minute: 10,
+            per_hour: 200,
+            per_day: 1000,
+        };
+        let plain = caps.for_plain_texts(20);
+        assert_eq!(
+            plain,
+            Caps {
+                per_minute: 8,
+                per_hour: 160,
+                per_day: 800
+            }
+        );
+        // Eight plain parts in the minute: plain texts wait, codes still go.
+        assert_eq!(plain.wait([8, 8, 8]), Some(Duration::from_secs(5)));
+        assert_eq!(caps.wait([8, 8, 8]), None);
+        assert_eq!(caps.wait([10, 10, 10]), Some(Duration::from_secs(5)));
+        // Rounded to the nearest part, leaving plain texts at least one; 0 stays "no cap".
+        let small = Caps {
+            per_minute: 3,
+            per_hour: 1,
+            per_day: 0,
+        };
+        assert_eq!(
+            small.for_plain_texts(20),
+            Caps {
+                per_minute: 2,
+                per_hour: 1,
+                per_day: 0
+            }
+        );
+        assert_eq!(caps.for_plain_texts(0), caps);
+        let two = Caps {
+            per_minute: 2,
+            per_hour: 10,
+            per_day: 1,
+        };
+        assert_eq!(
+            two.for_plain_texts(20),
+            Caps {
+                per_minute: 2,
+                per_hour: 8,
+                per_day: 1
+            }
+        );
+        assert_eq!(
+            two.for_plain_texts(90),
+            Caps {
+                per_minute: 1,
+                per_hour: 1,
+                per_day: 1
+            }
+        );
     }
 }

@@ -823,15 +823,18 @@ fn schemas() -> Value {
             "to": { "type": ["string", "null"] }, "from": { "type": ["string", "null"] }, "line": { "type": ["string", "null"] },
             "body": { "type": ["string", "null"], "description": "null (body_redacted) for messages the gateway sent for its own purposes, such as OTP codes." },
             "body_redacted": { "type": "boolean" }, "purpose": { "type": "string" },
-            "status": { "enum": ["queued", "sending", "sent", "delivered", "failed"] },
+            "status": { "enum": ["queued", "sending", "sent", "delivered", "failed", "withdrawn"], "description": "withdrawn: a verification code SMS taken out of the queue unsent because its verification ended." },
             "encoding": { "enum": ["gsm7", "ucs2", "8bit"] }, "parts_total": { "type": "integer" },
             "attempts": { "type": "integer" }, "error": { "type": ["string", "null"] },
             "created_at": { "type": "string", "format": "date-time" }, "updated_at": { "type": "string", "format": "date-time" },
             "received_at": { "type": "string", "format": "date-time" }, "complete": { "type": "boolean" },
-            "sender_type": { "type": "string" },
+            "sender_type": { "enum": ["unknown", "international", "national", "network_specific", "subscriber", "alphanumeric", "abbreviated", "reserved"] },
+            "smsc": { "type": ["string", "null"], "description": "The service centre that delivered it, when the PDU carried one." },
+            "sender_trust": { "enum": ["trusted", "flagged", "refused", "untrusted", null], "description": "What reverse OTP made of the sender: trusted (a numeric sender the network vouches for), flagged (its SMSC is in another country; may still verify), refused (same, refused: verifies nothing, counts as a failed attempt), untrusted (alphanumeric, short code or another non-number: verifies nothing)." },
+            "sender_trust_reason": { "type": ["string", "null"], "description": "Why, when not trusted: `code: detail` (alphanumeric_sender, short_code, untrusted_type_of_number, untrusted_numbering_plan, not_a_number, smsc_country_mismatch)." },
             "parts": { "type": "array", "items": { "type": "object", "properties": {
                 "seq": { "type": "integer" },
-                "status": { "enum": ["queued", "submitting", "sent", "uncertain", "delivered", "failed"] },
+                "status": { "enum": ["queued", "submitting", "sent", "uncertain", "delivered", "failed", "withdrawn"] },
                 "line": { "type": ["string", "null"] }, "message_ref": { "type": ["integer", "null"] },
                 "report_status": { "type": ["integer", "null"] } } } } } }));
     map.insert(

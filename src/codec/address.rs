@@ -21,30 +21,54 @@ pub const TOA_UNKNOWN: u8 = 0x81;
 /// Type-of-address for an alphanumeric sender (TON 5, NPI 0).
 pub const TOA_ALPHANUMERIC: u8 = 0xD0;
 
-/// What kind of address a TON denotes, as the daemon needs it to normalise
-/// senders to E.164.
+/// What kind of address a TON (type of number, TS 23.040 §9.1.2.5) denotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum AddressKind {
+    /// TON 0: read as dialled (a national number with its trunk prefix, a short code…).
+    Unknown,
     /// TON 1: digits include the country code.
     International,
     /// TON 2: digits need the country of the network.
     National,
-    /// TON 5: a name such as "Telia" in GSM 7-bit.
+    /// TON 3: a number of the network's own (operator services).
+    NetworkSpecific,
+    /// TON 4: a subscriber number without its area code.
+    Subscriber,
+    /// TON 5: a name such as "Telia" in GSM 7-bit, set freely by whoever sends.
     Alphanumeric,
-    /// Any other TON (0 unknown, 3 network specific, 4 subscriber, 6
-    /// abbreviated, 7 reserved): read as dialled.
-    Unknown,
+    /// TON 6: an abbreviated number (a short code).
+    Abbreviated,
+    /// TON 7: reserved.
+    Reserved,
 }
 
 impl AddressKind {
-    /// The name used in JSON output.
+    /// The kind a type of number (0 to 7) stands for.
+    pub fn from_ton(ton: u8) -> AddressKind {
+        match ton & 0x07 {
+            1 => AddressKind::International,
+            2 => AddressKind::National,
+            3 => AddressKind::NetworkSpecific,
+            4 => AddressKind::Subscriber,
+            5 => AddressKind::Alphanumeric,
+            6 => AddressKind::Abbreviated,
+            7 => AddressKind::Reserved,
+            _ => AddressKind::Unknown,
+        }
+    }
+
+    /// The name used in JSON output (`sender_type`).
     pub fn as_str(self) -> &'static str {
         match self {
+            AddressKind::Unknown => "unknown",
             AddressKind::International => "international",
             AddressKind::National => "national",
+            AddressKind::NetworkSpecific => "network_specific",
+            AddressKind::Subscriber => "subscriber",
             AddressKind::Alphanumeric => "alphanumeric",
-            AddressKind::Unknown => "unknown",
+            AddressKind::Abbreviated => "abbreviated",
+            AddressKind::Reserved => "reserved",
         }
     }
 }
@@ -73,12 +97,7 @@ impl Address {
 
     /// The kind of address, from its type of number.
     pub fn kind(&self) -> AddressKind {
-        match self.type_of_number() {
-            1 => AddressKind::International,
-            2 => AddressKind::National,
-            5 => AddressKind::Alphanumeric,
-            _ => AddressKind::Unknown,
-        }
+        AddressKind::from_ton(self.type_of_number())
     }
 
     /// How a person would write it: `+` before international numbers.
@@ -308,7 +327,7 @@ mod tests {
     fn star_hash_and_abc_digits() {
         let a = decode_hex_address("09E1BADCBE5AF1").expect("valid");
         assert_eq!(a.digits_or_text, "*#abc#*51");
-        assert_eq!(a.kind(), AddressKind::Unknown);
+        assert_eq!(a.kind(), AddressKind::Abbreviated);
     }
 
     #[test]

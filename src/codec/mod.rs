@@ -24,7 +24,7 @@ pub use address::{Address, AddressKind};
 pub use concat::{join_in_order, Reassembler};
 pub use dcs::{DataCoding, MessageClass};
 pub use error::{EncodeError, PduError};
-pub use network::{encode_deliver, encode_status_report, DeliverOptions};
+pub use network::{encode_deliver, encode_deliver_from, encode_status_report, DeliverOptions};
 pub use pdu::{
     decode, decode_bytes, Deliver, DeliveryOutcome, Pdu, StatusReport, Submit, UserData,
     ValidityPeriod,

@@ -34,7 +34,18 @@ pub fn encode_deliver(
     ts: &Timestamp,
     opts: &DeliverOptions,
 ) -> Vec<String> {
-    let originator = sender_address(sender);
+    encode_deliver_from(&sender_address(sender), text, ts, opts)
+}
+
+/// [`encode_deliver`] from an originating address given whole, type-of-address included: for
+/// senders a network may deliver but [`encode_deliver`] never guesses, such as an
+/// alphanumeric sender whose text is all digits.
+pub fn encode_deliver_from(
+    originator: &Address,
+    text: &str,
+    ts: &Timestamp,
+    opts: &DeliverOptions,
+) -> Vec<String> {
     let smsc = opts.smsc.as_deref().and_then(Address::parse_number);
     let plan = plan_with(text, opts.concat_16bit);
     let total = u8::try_from(plan.parts.len()).unwrap_or(u8::MAX);
@@ -58,7 +69,7 @@ pub fn encode_deliver(
             encode_smsc(smsc.as_ref(), &mut pdu);
             // TP-MTI = SMS-DELIVER, TP-MMS = no more messages, TP-UDHI.
             pdu.push(if concat.is_some() { 0x44 } else { 0x04 });
-            encode_tp_address(&originator, &mut pdu);
+            encode_tp_address(originator, &mut pdu);
             pdu.push(0x00);
             pdu.push(DataCoding::octet_for(plan.encoding));
             pdu.extend_from_slice(&timestamp);
@@ -161,6 +172,20 @@ mod tests {
         assert_eq!(sr.recipient.to_display(), "+31628870634");
         assert_eq!(sr.status, 0);
         assert_eq!(sr.discharge_time, ts());
+    }
+
+    #[test]
+    fn an_all_digit_alphanumeric_sender_stays_alphanumeric() {
+        let originator = Address {
+            digits_or_text: "4155552671".into(),
+            type_of_address: super::super::address::TOA_ALPHANUMERIC,
+        };
+        let pdus = encode_deliver_from(&originator, "482913", &ts(), &DeliverOptions::default());
+        let Ok(Pdu::Deliver(d)) = decode(&pdus[0], true) else {
+            panic!("{pdus:?}")
+        };
+        assert_eq!(d.originator.kind(), crate::codec::AddressKind::Alphanumeric);
+        assert_eq!(d.originator.digits_or_text, "4155552671");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct InboundPart {
     pub pdu: String,
     pub sender: String,
     pub sender_type: String,
+    /// The originating address's type-of-address octet (TON and NPI), as received.
+    pub sender_toa: Option<u8>,
     pub smsc: Option<String>,
     pub scts: Option<String>,
     pub encoding: String,
@@ -25,19 +27,29 @@ pub struct InboundPart {
 }
 
 /// A whole inbound message.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct InboundMessage {
     pub id: String,
     pub modem: String,
     pub to: Option<String>,
     pub from: String,
     pub sender_type: String,
+    /// The originating address's type-of-address octet; `None` for messages stored before it
+    /// was kept.
+    pub sender_toa: Option<u8>,
+    /// The service centre that delivered it (`+…` when international), if the PDU said.
+    pub smsc: Option<String>,
     pub body: String,
     pub encoding: String,
     pub parts_total: u32,
     pub complete: bool,
     pub scts: Option<String>,
     pub received_at: i64,
+    /// What reverse OTP made of the sender (`trusted`, `flagged`, `refused`, `untrusted`;
+    /// see [`crate::verify::sender`]), set by the matcher in the storing transaction.
+    pub sender_trust: Option<String>,
+    /// Why, when not `trusted`: `code: detail`.
+    pub sender_trust_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,8 +77,8 @@ pub fn record_part(conn: &Connection, part: &InboundPart) -> rusqlite::Result<Re
     let now = now_ms();
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO inbound_parts (modem, pdu, pdu_key, sender, sender_type, smsc, scts, encoding, text,
-             concat_ref, concat_total, concat_seq, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             concat_ref, concat_total, concat_seq, received_at, sender_toa)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             part.modem,
             part.pdu,
@@ -80,7 +92,8 @@ pub fn record_part(conn: &Connection, part: &InboundPart) -> rusqlite::Result<Re
             part.concat.map(|c| c.0),
             part.concat.map(|c| c.1),
             part.concat.map(|c| c.2),
-            now
+            now,
+            part.sender_toa
         ],
     )?;
     if inserted == 0 {
@@ -176,16 +189,21 @@ fn insert_message(
         to: part.recipient.clone(),
         from: part.sender.clone(),
         sender_type: part.sender_type.clone(),
+        sender_toa: part.sender_toa,
+        smsc: part.smsc.clone(),
         body: body.to_string(),
         encoding: part.encoding.clone(),
         parts_total,
         complete,
         scts: part.scts.clone(),
         received_at: now,
+        sender_trust: None,
+        sender_trust_reason: None,
     };
     conn.execute(
-        "INSERT INTO inbound_messages (id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO inbound_messages (id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at,
+             sender_toa, smsc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             message.id,
             message.modem,
@@ -197,7 +215,9 @@ fn insert_message(
             message.parts_total,
             message.complete,
             message.scts,
-            message.received_at
+            message.received_at,
+            message.sender_toa,
+            message.smsc
         ],
     )?;
     Ok(message)
@@ -226,18 +246,25 @@ pub fn surface_incomplete(
     for (modem, sender, reference, total) in groups {
         let group = group_parts(conn, &modem, &sender, reference, total)?;
         let Some(first) = group.first() else { continue };
-        let (sender_type, encoding, scts, smsc): (String, String, Option<String>, Option<String>) =
-            conn.query_row(
-                "SELECT sender_type, encoding, scts, smsc FROM inbound_parts WHERE id = ?1",
-                [first.id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
+        #[allow(clippy::type_complexity)]
+        let (sender_type, encoding, scts, smsc, sender_toa): (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<u8>,
+        ) = conn.query_row(
+            "SELECT sender_type, encoding, scts, smsc, sender_toa FROM inbound_parts WHERE id = ?1",
+            [first.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
         let template = InboundPart {
             recipient: recipient_of(&modem),
             modem,
             pdu: String::new(),
             sender,
             sender_type,
+            sender_toa,
             smsc,
             scts,
             encoding,
@@ -260,7 +287,8 @@ pub fn surface_incomplete(
 
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<InboundMessage>> {
     conn.query_row(
-        "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at
+        "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at,
+                sender_toa, smsc, sender_trust, sender_trust_reason
          FROM inbound_messages WHERE id = ?1",
         [id],
         row_to_message,
@@ -275,7 +303,8 @@ pub fn list(
     before_ms: Option<i64>,
 ) -> rusqlite::Result<Vec<InboundMessage>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at
+        "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at,
+                sender_toa, smsc, sender_trust, sender_trust_reason
          FROM inbound_messages WHERE received_at < ?1 ORDER BY received_at DESC, id LIMIT ?2",
     )?;
     let rows = stmt.query_map(
@@ -298,7 +327,25 @@ fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboundMessage> {
         complete: r.get(8)?,
         scts: r.get(9)?,
         received_at: r.get(10)?,
+        sender_toa: r.get(11)?,
+        smsc: r.get(12)?,
+        sender_trust: r.get(13)?,
+        sender_trust_reason: r.get(14)?,
     })
+}
+
+/// Records what reverse OTP made of a message's sender (inside the storing transaction).
+pub fn set_sender_trust(
+    conn: &Connection,
+    id: &str,
+    trust: &str,
+    reason: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE inbound_messages SET sender_trust = ?2, sender_trust_reason = ?3 WHERE id = ?1",
+        params![id, trust, reason],
+    )?;
+    Ok(())
 }
 
 /// A status report as recorded.
@@ -341,6 +388,7 @@ mod tests {
             pdu: pdu.into(),
             sender: "+15551234567".into(),
             sender_type: "international".into(),
+            sender_toa: Some(0x91),
             smsc: None,
             scts: None,
             encoding: "gsm7".into(),

@@ -32,14 +32,26 @@ pub fn enqueue(conn: &mut Connection, message: &NewMessage) -> rusqlite::Result<
     Ok(id)
 }
 
+/// Purpose of the SMS that carry verification codes.
+pub const PURPOSE_CODE: &str = "otp";
+
+/// Purpose of an SMS carrying an auth server's code (`/hooks/…`).
+pub const PURPOSE_HOOK_CODE: &str = "hook";
+
+/// Claim priority of a message: verification codes, ours or an auth server's (they expire, and a
+/// person is waiting for them), before everything else.
+pub fn priority_for(purpose: &str) -> i64 {
+    i64::from(purpose == PURPOSE_CODE || purpose == PURPOSE_HOOK_CODE)
+}
+
 /// The same inside the caller's transaction (an OTP and its SMS commit together).
 pub fn enqueue_in(conn: &Connection, message: &NewMessage) -> rusqlite::Result<String> {
     let id = new_id("msg");
     let now = now_ms();
     conn.execute(
         "INSERT INTO outbound_messages (id, recipient, body, line, status, encoding, parts_total, report,
-             purpose, purpose_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+             purpose, purpose_id, created_at, updated_at, priority)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
         params![
             id,
             message.recipient,
@@ -50,7 +62,8 @@ pub fn enqueue_in(conn: &Connection, message: &NewMessage) -> rusqlite::Result<S
             message.report,
             message.purpose,
             message.purpose_id,
-            now
+            now,
+            priority_for(&message.purpose)
         ],
     )?;
     let mut insert = conn.prepare_cached(
@@ -81,36 +94,76 @@ pub struct PendingPart {
     pub pdu: String,
 }
 
-/// Claims the oldest due message this modem may send (unpinned, or pinned to it).
+/// Which messages a claim may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimable {
+    /// Any: codes first, then the oldest.
+    Any,
+    /// Verification codes only (plain texts have used their share of the send caps).
+    CodesOnly,
+}
+
+/// What [`claim`] did.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub claimed: Option<Claimed>,
+    /// Code SMS withdrawn on the way because their verification had ended.
+    pub withdrawn: Vec<String>,
+}
+
+/// [`claim`] of any message, codes first.
+pub fn claim_next(
+    conn: &mut Connection,
+    modem: &str,
+    restart_after_ms: i64,
+) -> rusqlite::Result<Option<Claimed>> {
+    Ok(claim(conn, modem, restart_after_ms, Claimable::Any)?.claimed)
+}
+
+/// Claims the next due message this modem may send (unpinned, or pinned to it): verification
+/// codes first, then the oldest. Code SMS whose verification has ended are withdrawn first, in
+/// the same transaction, so a dead code is never sent.
 ///
 /// A phone joins the parts of a long SMS only when they come from the same number, so a
 /// message some of whose parts already left from another modem stays with that modem. Only
 /// when it has been back in the queue for `restart_after_ms` (that modem is gone, or keeps
 /// failing) may this modem take it, and then it sends the whole message again: the recipient
 /// gets it complete from this number, plus the stray first parts from the old one.
-pub fn claim_next(
+pub fn claim(
     conn: &mut Connection,
     modem: &str,
     restart_after_ms: i64,
-) -> rusqlite::Result<Option<Claimed>> {
+    claimable: Claimable,
+) -> rusqlite::Result<Claim> {
     let tx = conn.transaction()?;
     let now = now_ms();
+    let withdrawn = withdraw_ended_codes(&tx, now)?;
     let row: Option<(String, String, u32)> = tx
         .query_row(
             "SELECT id, recipient, attempts FROM outbound_messages m
              WHERE status = 'queued' AND not_before <= ?1 AND (line IS NULL OR line = ?2)
+               AND (?4 = 0 OR priority > 0)
                AND (updated_at <= ?3 OR NOT (
                      EXISTS (SELECT 1 FROM outbound_parts p
                              WHERE p.message_id = m.id AND p.modem IS NOT NULL AND p.modem != ?2)
                  AND EXISTS (SELECT 1 FROM outbound_parts p
                              WHERE p.message_id = m.id AND p.status = 'queued')))
-             ORDER BY created_at LIMIT 1",
-            params![now, modem, now - restart_after_ms],
+             ORDER BY priority DESC, created_at LIMIT 1",
+            params![
+                now,
+                modem,
+                now - restart_after_ms,
+                claimable == Claimable::CodesOnly
+            ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     let Some((id, recipient, attempts)) = row else {
-        return Ok(None);
+        tx.commit()?;
+        return Ok(Claim {
+            claimed: None,
+            withdrawn,
+        });
     };
     let started_elsewhere: Option<String> = tx
         .query_row(
@@ -152,13 +205,55 @@ pub fn claim_next(
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     tx.commit()?;
-    Ok(Some(Claimed {
-        id,
-        recipient,
-        attempts: attempts + 1,
-        pending,
-        restarted_from: started_elsewhere,
-    }))
+    Ok(Claim {
+        claimed: Some(Claimed {
+            id,
+            recipient,
+            attempts: attempts + 1,
+            pending,
+            restarted_from: started_elsewhere,
+        }),
+        withdrawn,
+    })
+}
+
+/// Queued code SMS whose verification is over (verified, locked, cancelled, or past its expiry)
+/// are withdrawn: status `withdrawn`, parts too, with a `message.status` event. A message
+/// already being sent is left to finish. Returns the withdrawn ids. Served by the
+/// index `outbound_codes_waiting` (purpose, status).
+pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
+    let ended: Vec<(String, String)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.id, v.status FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
+             WHERE m.status = 'queued' AND m.purpose = 'otp'
+               AND (v.status != 'pending' OR v.expires_at <= ?1)",
+        )?;
+        let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut withdrawn = Vec::with_capacity(ended.len());
+    for (id, verification) in ended {
+        let why = match verification.as_str() {
+            "pending" => "the verification expired".to_string(),
+            other => format!("the verification is {other}"),
+        };
+        let reason = format!("withdrawn before sending: {why}");
+        let changed = conn.execute(
+            "UPDATE outbound_messages SET status = 'withdrawn', error = ?2, updated_at = ?3
+             WHERE id = ?1 AND status = 'queued'",
+            params![id, reason, now],
+        )?;
+        if changed == 0 {
+            continue;
+        }
+        conn.execute(
+            "UPDATE outbound_parts SET status = 'withdrawn' WHERE message_id = ?1 AND status = 'queued'",
+            [&id],
+        )?;
+        status_event(conn, &id, "withdrawn", Some(&reason))?;
+        withdrawn.push(id);
+    }
+    Ok(withdrawn)
 }
 
 /// The part is about to be written to the modem (see the crash rule above).
@@ -563,6 +658,120 @@ mod tests {
     }
 
     const LONG: i64 = 600_000;
+
+    fn code_message(conn: &mut Connection, verification: &str) -> String {
+        let message = NewMessage {
+            recipient: "+447700900002".into(),
+            body: "Your code is 123456".into(),
+            line: None,
+            report: true,
+            encoding: "gsm7".into(),
+            parts: vec![(10, "AA".into())],
+            purpose: PURPOSE_CODE.into(),
+            purpose_id: Some(verification.into()),
+        };
+        enqueue(conn, &message).unwrap()
+    }
+
+    fn verification(conn: &Connection, id: &str, status: &str, expires_at: i64) {
+        conn.execute(
+            "INSERT INTO verifications (id, recipient, code_hmac, status, max_attempts, last_sent_at,
+                 language, message_id, key_label, created_at, expires_at, updated_at)
+             VALUES (?1, '+447700900002', x'00', ?2, 5, 0, 'en', 'm', 'k', 0, ?3, 0)",
+            params![id, status, expires_at],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn codes_are_claimed_before_older_plain_texts() {
+        let mut conn = db();
+        let far = now_ms() + 600_000;
+        verification(&conn, "otp_a", "pending", far);
+        let plain: Vec<String> = (0..3).map(|_| message(&mut conn, 1)).collect();
+        let code = code_message(&mut conn, "otp_a");
+        let first = claim_next(&mut conn, "a", LONG).unwrap().unwrap();
+        assert_eq!(first.id, code);
+        // Codes only: nothing else qualifies.
+        let none = claim(&mut conn, "a", LONG, Claimable::CodesOnly).unwrap();
+        assert!(none.claimed.is_none());
+        // Then the plain texts, oldest first.
+        let next = claim(&mut conn, "a", LONG, Claimable::Any).unwrap();
+        assert_eq!(next.claimed.unwrap().id, plain[0]);
+    }
+
+    #[test]
+    fn code_sms_of_ended_verifications_are_withdrawn_not_sent() {
+        let mut conn = db();
+        let now = now_ms();
+        for (id, status, expires_at) in [
+            ("otp_verified", "verified", now + 600_000),
+            ("otp_cancelled", "cancelled", now + 600_000),
+            ("otp_locked", "locked", now + 600_000),
+            ("otp_expired", "pending", now - 1),
+            ("otp_live", "pending", now + 600_000),
+        ] {
+            verification(&conn, id, status, expires_at);
+        }
+        let dead: Vec<String> = ["otp_verified", "otp_cancelled", "otp_locked", "otp_expired"]
+            .iter()
+            .map(|v| code_message(&mut conn, v))
+            .collect();
+        let live = code_message(&mut conn, "otp_live");
+        let claim = claim(&mut conn, "a", LONG, Claimable::CodesOnly).unwrap();
+        assert_eq!(claim.claimed.unwrap().id, live);
+        let mut withdrawn = claim.withdrawn.clone();
+        withdrawn.sort();
+        let mut expected = dead.clone();
+        expected.sort();
+        assert_eq!(withdrawn, expected);
+        for id in &dead {
+            let view = get(&conn, id).unwrap().unwrap();
+            assert_eq!(view.status, "withdrawn");
+            assert!(view.parts.iter().all(|p| p.status == "withdrawn"));
+            assert!(view.error.unwrap().contains("withdrawn before sending"));
+        }
+        let statuses: Vec<String> = events::since(&conn, 0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "message.status")
+            .map(|e| e.data["status"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(statuses, vec!["withdrawn"; 4]);
+        // Nothing withdrawn twice.
+        assert!(withdraw_ended_codes(&conn, now_ms()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn claims_and_withdrawals_use_their_indexes() {
+        let conn = db();
+        let plan = |sql: &str| -> Vec<String> {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let withdraw = plan(
+            "SELECT m.id FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
+             WHERE m.status = 'queued' AND m.purpose = 'otp' AND (v.status != 'pending' OR v.expires_at <= 0)",
+        );
+        assert!(
+            withdraw
+                .iter()
+                .any(|s| s.contains("outbound_codes_waiting")),
+            "{withdraw:?}"
+        );
+        let order = plan(
+            "SELECT id FROM outbound_messages WHERE status = 'queued' ORDER BY priority DESC, created_at LIMIT 1",
+        );
+        assert!(
+            order.iter().any(|s| s.contains("outbound_claim"))
+                && !order.iter().any(|s| s.contains("TEMP B-TREE")),
+            "{order:?}"
+        );
+    }
 
     #[test]
     fn a_long_message_begun_on_one_modem_waits_for_it_then_restarts_whole() {

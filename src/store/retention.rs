@@ -106,11 +106,11 @@ fn delete_selected(
     )
 }
 
-/// Finished outbound messages (sent, delivered, failed) last changed before the cutoff, with
+/// Finished outbound messages (sent, delivered, failed, withdrawn) last changed before the cutoff, with
 /// their parts. Queued and sending ones stay: nothing accepted is lost.
 fn outbound_messages(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
     const SELECTION: &str = "SELECT id FROM outbound_messages
-         WHERE updated_at < ?1 AND status IN ('sent', 'delivered', 'failed')
+         WHERE updated_at < ?1 AND status IN ('sent', 'delivered', 'failed', 'withdrawn')
          ORDER BY updated_at, id LIMIT ?2";
     let tx = conn.transaction()?;
     tx.execute(

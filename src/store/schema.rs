@@ -295,6 +295,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX verifications_expiry ON verifications(expires_at);
     CREATE INDEX reverse_verifications_expiry ON reverse_verifications(expires_at);
     "#,
+    // trust-match: what reverse OTP may trust about an inbound sender: the originating
+    // address's type-of-address octet (TON/NPI), the delivering SMSC on the message, and the
+    // verdict with its reason (NULL until assessed; rows from before stay NULL).
+    r#"
+    ALTER TABLE inbound_parts ADD COLUMN sender_toa INTEGER;
+    ALTER TABLE inbound_messages ADD COLUMN sender_toa INTEGER;
+    ALTER TABLE inbound_messages ADD COLUMN smsc TEXT;
+    -- trusted | flagged | refused | untrusted (see verify::sender)
+    ALTER TABLE inbound_messages ADD COLUMN sender_trust TEXT;
+    ALTER TABLE inbound_messages ADD COLUMN sender_trust_reason TEXT;
+    "#,
+    // trust-match: codes first. Verification SMS are claimed before plain texts (priority 1
+    // over 0), and queued ones whose verification ended are found fast to be withdrawn.
+    r#"
+    ALTER TABLE outbound_messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    UPDATE outbound_messages SET priority = 1 WHERE purpose = 'otp';
+    CREATE INDEX outbound_claim ON outbound_messages(status, priority DESC, created_at);
+    CREATE INDEX outbound_codes_waiting ON outbound_messages(purpose, status);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -11,7 +11,10 @@
 //! - Rate limits per number, per API key and per end-user IP, and a country allow-list
 //!   ([`ratelimit`]).
 //! - Reverse OTP sessions are matched against inbound SMS inside the inbound transaction by
-//!   [`ReverseMatcher`] (see [`reverse`]).
+//!   [`ReverseMatcher`] (see [`reverse`]), from numeric senders only and with the SMSC-country
+//!   check ([`sender`]).
+//! - A code SMS still queued when its verification ends is withdrawn unsent
+//!   ([`outbound::withdraw_ended_codes`]).
 //!
 //! Times are Unix milliseconds throughout; the API formats them.
 
@@ -20,6 +23,7 @@ pub mod factor;
 pub mod proof;
 pub mod ratelimit;
 pub mod reverse;
+pub mod sender;
 pub mod template;
 
 pub use reverse::{ReverseInit, ReverseMatcher, ReverseView};
@@ -250,8 +254,8 @@ impl Verifier {
         }
     }
 
-    /// Removes codes from the outbound queue once they cannot be used any more, every `every`,
-    /// until shutdown. The verification keeps only its HMAC; the SMS text and PDUs had to
+    /// Withdraws queued code SMS of ended verifications and removes codes from the outbound
+    /// queue once they cannot be used any more, every `every`, until shutdown. The verification keeps only its HMAC; the SMS text and PDUs had to
     /// carry the code while it could still be (re)sent.
     pub async fn run_janitor(
         self,
@@ -267,11 +271,31 @@ impl Verifier {
             let result = self
                 .inner
                 .store
-                .call(|c| Ok(redact_finished_codes(c, crate::store::now_ms())?))
+                .call(|c| {
+                    let now = crate::store::now_ms();
+                    // Expired verifications end by time alone: their queued SMS go first.
+                    let tx = c.transaction()?;
+                    let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
+                    tx.commit()?;
+                    Ok((withdrawn, redact_finished_codes(c, now)?))
+                })
                 .await;
             match result {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(messages = n, "codes removed from finished OTP messages"),
+                Ok((withdrawn, redacted)) => {
+                    if withdrawn > 0 {
+                        tracing::info!(
+                            messages = withdrawn,
+                            "code SMS withdrawn: their verification ended"
+                        );
+                        self.inner.events_appended.notify_waiters();
+                    }
+                    if redacted > 0 {
+                        tracing::debug!(
+                            messages = redacted,
+                            "codes removed from finished OTP messages"
+                        );
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot redact finished OTP messages"),
             }
         }
@@ -280,6 +304,7 @@ impl Verifier {
     /// The inbound hook that matches texts to reverse-OTP sessions.
     pub fn reverse_matcher(&self) -> ReverseMatcher {
         ReverseMatcher::new(&self.inner.otp.default_country)
+            .with_smsc_check(self.inner.otp.reverse_smsc_country_check)
     }
 
     /// Starts a verification: a code is generated and its SMS queued, both in one transaction.
@@ -389,12 +414,16 @@ impl Verifier {
                     if status == OtpStatus::Expired && row.status == OtpStatus::Pending {
                         set_status(&tx, &id, OtpStatus::Expired, now)?;
                     }
+                    let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
                     tx.commit()?;
-                    return Ok(Ok(CheckResult {
-                        verified: false,
-                        status,
-                        attempts_left: row.attempts_left(),
-                    }));
+                    return Ok(Ok((
+                        CheckResult {
+                            verified: false,
+                            status,
+                            attempts_left: row.attempts_left(),
+                        },
+                        withdrawn,
+                    )));
                 }
                 let counted = tx.execute(
                     "UPDATE verifications SET attempts = attempts + 1, updated_at = ?2
@@ -403,12 +432,16 @@ impl Verifier {
                 )?;
                 if counted == 0 {
                     set_status(&tx, &id, OtpStatus::Locked, now)?;
+                    let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
                     tx.commit()?;
-                    return Ok(Ok(CheckResult {
-                        verified: false,
-                        status: OtpStatus::Locked,
-                        attempts_left: 0,
-                    }));
+                    return Ok(Ok((
+                        CheckResult {
+                            verified: false,
+                            status: OtpStatus::Locked,
+                            attempts_left: 0,
+                        },
+                        withdrawn,
+                    )));
                 }
                 let attempts = row.attempts + 1;
                 let attempts_left = row.max_attempts.saturating_sub(attempts);
@@ -442,11 +475,18 @@ impl Verifier {
                         attempts_left,
                     }
                 };
+                // A code SMS still queued (a resend) is of no use any more.
+                let withdrawn = if result.status == OtpStatus::Pending {
+                    0
+                } else {
+                    outbound::withdraw_ended_codes(&tx, now)?.len()
+                };
                 tx.commit()?;
-                Ok(Ok(result))
+                Ok(Ok((result, withdrawn)))
             })
             .await??;
-        if result.verified {
+        let (result, withdrawn) = result;
+        if result.verified || withdrawn > 0 {
             self.inner.events_appended.notify_waiters();
         }
         Ok(result)
@@ -537,21 +577,30 @@ impl Verifier {
     }
 
     /// Cancels a pending verification; any other verification is returned as it is.
+    /// Its code SMS, if still queued, is withdrawn.
     pub async fn cancel(&self, otp_id: &str) -> Result<OtpView, VerifyError> {
         let id = otp_id.to_string();
-        self.inner
+        let (view, withdrawn) = self
+            .inner
             .store
             .call(move |c| {
                 let now = now_ms();
-                c.execute(
+                let tx = c.transaction()?;
+                tx.execute(
                     "UPDATE verifications SET status = 'cancelled', updated_at = ?2
                      WHERE id = ?1 AND status = 'pending' AND expires_at > ?2",
                     params![id, now],
                 )?;
-                Ok(VerificationRow::load(c, &id)?.map(|row| row.view(now)))
+                let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
+                let view = VerificationRow::load(&tx, &id)?.map(|row| row.view(now));
+                tx.commit()?;
+                Ok((view, withdrawn))
             })
-            .await?
-            .ok_or(VerifyError::NotFound)
+            .await?;
+        if withdrawn > 0 {
+            self.inner.events_appended.notify_waiters();
+        }
+        view.ok_or(VerifyError::NotFound)
     }
 
     /// A verification, never with its code.

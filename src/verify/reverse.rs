@@ -4,13 +4,14 @@
 //! message commit together, and a re-delivered PDU (recognised before hooks run) can never
 //! match twice.
 
+use super::sender::{self, SmscCountryCheck};
 use super::{
     code, factor, proof, rate_limited, ratelimit, template, OtpStatus, Verifier, VerifyError,
 };
 use crate::inbound::InboundHook;
 use crate::modem::ModemState;
 use crate::phone;
-use crate::store::inbound::InboundMessage;
+use crate::store::inbound::{self as inbound_store, InboundMessage};
 use crate::store::{events, new_id, now_ms};
 use ratelimit::Subject;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -360,6 +361,7 @@ impl ReverseRow {
 #[derive(Debug, Clone)]
 pub struct ReverseMatcher {
     default_country: String,
+    smsc_check: SmscCountryCheck,
 }
 
 /// What one inbound message did to reverse verifications.
@@ -376,21 +378,33 @@ pub struct MatchOutcome {
 }
 
 impl ReverseMatcher {
+    /// A matcher that refuses texts delivered through an SMSC abroad (the default).
     pub fn new(default_country: &str) -> ReverseMatcher {
         ReverseMatcher {
             default_country: default_country.to_string(),
+            smsc_check: SmscCountryCheck::default(),
         }
+    }
+
+    /// The same with another SMSC-country policy (`otp.reverse_smsc_country_check`).
+    pub fn with_smsc_check(mut self, check: SmscCountryCheck) -> ReverseMatcher {
+        self.smsc_check = check;
+        self
     }
 
     /// Matches `message` at `now`, inside the caller's transaction.
     ///
-    /// A session is considered when the sender, read as E.164 (national senders in the
-    /// country of the receiving SIM), is its number, it is pending, and the message arrived
-    /// on its `to` (or, when that modem's number is unknown, on the modem that had it). Then:
-    /// past its expiry → expired; the body holds its factor as a whole token → verified
-    /// (`UPDATE … WHERE status = 'pending'`: once) with `otp.reverse.verified` appended for the
-    /// webhooks and its `success_url`. When the message verified none of the sender's
-    /// sessions, each considered one counts a failed attempt and locks at the maximum.
+    /// First the sender is assessed ([`sender::assess`], recorded on the message): only a
+    /// numeric originating address the network vouches for is anyone's number (national and
+    /// unknown-type senders read in the country of the receiving SIM); alphanumeric senders,
+    /// short codes and other types verify nothing and are no one's attempt. A session is then
+    /// considered when the sender's number is its number, it is pending, and the message
+    /// arrived on its `to` (or, when that modem's number is unknown, on the modem that had
+    /// it). Then: past its expiry → expired; the body holds its factor as a whole token and
+    /// the sender was not refused (SMSC abroad) → verified (`UPDATE … WHERE status =
+    /// 'pending'`: once) with `otp.reverse.verified` appended for the webhooks and its
+    /// `success_url`. When the message verified none of the sender's sessions, each
+    /// considered one counts a failed attempt and locks at the maximum.
     pub fn match_message(
         &self,
         conn: &Connection,
@@ -398,18 +412,36 @@ impl ReverseMatcher {
         now: i64,
     ) -> rusqlite::Result<MatchOutcome> {
         let mut outcome = MatchOutcome::default();
-        if !message.complete {
-            return Ok(outcome);
-        }
         let receiving_country = message
             .to
             .as_deref()
             .and_then(phone::country_of)
             .unwrap_or_else(|| self.default_country.clone());
-        // Alphanumeric and malformed senders are no one's number.
-        let Ok(sender) = phone::normalize(&message.from, &receiving_country) else {
+        let verdict = sender::assess(
+            &sender::Sender {
+                address: &message.from,
+                type_of_address: message
+                    .sender_toa
+                    .unwrap_or_else(|| sender::legacy_type_of_address(&message.sender_type)),
+                smsc: message.smsc.as_deref(),
+            },
+            &receiving_country,
+            self.smsc_check,
+        );
+        inbound_store::set_sender_trust(
+            conn,
+            &message.id,
+            verdict.as_str(),
+            verdict.reason().map(ToString::to_string).as_deref(),
+        )?;
+        if !message.complete {
+            return Ok(outcome);
+        }
+        // Alphanumeric senders, short codes and malformed senders are no one's number.
+        let Some(sender) = verdict.number().map(str::to_string) else {
             return Ok(outcome);
         };
+        let may_verify = verdict.may_verify();
         let sessions = {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, factor_key, recipient, line, attempts, max_attempts, expires_at, success_url
@@ -451,7 +483,7 @@ impl ReverseMatcher {
                 outcome.expired.push(session.id.clone());
                 continue;
             }
-            if factor::contains_token(&body, &session.factor_key) {
+            if may_verify && factor::contains_token(&body, &session.factor_key) {
                 let changed = conn.execute(
                     "UPDATE reverse_verifications SET status = 'verified', verified_at = ?2,
                          message_id = ?3, updated_at = ?2
@@ -545,19 +577,31 @@ mod tests {
         .unwrap();
     }
 
+    /// A message as the pipeline stores it: `+…` international, digits of unknown type,
+    /// anything else alphanumeric; through the US SMSC of the simulator.
     fn message(from: &str, to: Option<&str>, body: &str) -> InboundMessage {
+        let toa = if from.starts_with('+') {
+            0x91
+        } else if !from.is_empty() && from.bytes().all(|b| b.is_ascii_digit()) {
+            0x81
+        } else {
+            0xD0
+        };
         InboundMessage {
             id: new_id("in"),
             modem: "sim1".into(),
             to: to.map(String::from),
             from: from.into(),
-            sender_type: "international".into(),
+            sender_type: crate::codec::AddressKind::from_ton(toa >> 4)
+                .as_str()
+                .into(),
+            sender_toa: Some(toa),
+            smsc: Some("+15550009999".into()),
             body: body.into(),
             encoding: "gsm7".into(),
             parts_total: 1,
             complete: true,
-            scts: None,
-            received_at: 0,
+            ..Default::default()
         }
     }
 
@@ -728,6 +772,124 @@ mod tests {
         assert_eq!(out.verified, vec!["r_otp_e".to_string()]);
         assert!(out.failed.is_empty());
         assert_eq!(status(&conn, "r_otp_d"), ("pending".into(), 0));
+    }
+
+    /// The message as the pipeline would have stored it, so the verdict can be recorded on it.
+    fn stored(conn: &Connection, msg: &InboundMessage) -> InboundMessage {
+        let part = crate::store::inbound::InboundPart {
+            modem: msg.modem.clone(),
+            recipient: msg.to.clone(),
+            pdu: new_id("pdu"),
+            sender: msg.from.clone(),
+            sender_type: msg.sender_type.clone(),
+            sender_toa: msg.sender_toa,
+            smsc: msg.smsc.clone(),
+            scts: None,
+            encoding: msg.encoding.clone(),
+            text: msg.body.clone(),
+            concat: None,
+        };
+        match inbound_store::record_part(conn, &part).unwrap() {
+            inbound_store::Recorded::Message(m) => *m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn trust_of(conn: &Connection, id: &str) -> (Option<String>, Option<String>) {
+        let m = inbound_store::get(conn, id).unwrap().unwrap();
+        (m.sender_trust, m.sender_trust_reason)
+    }
+
+    /// Issue 10: an alphanumeric sender whose text is the session's national number, with the
+    /// right factor, verifies nothing and costs the session no attempt.
+    #[test]
+    fn an_alphanumeric_sender_spelling_the_number_verifies_nothing() {
+        let conn = db();
+        insert(&conn, "r_otp_s", "+14155550100", "482913", 1000);
+        let m = ReverseMatcher::new("US");
+        for text in ["4155550100", "+14155550100", "14155550100"] {
+            let mut msg = message(text, Some("+15550000001"), "482913");
+            msg.sender_toa = Some(0xD0);
+            msg.sender_type = "alphanumeric".into();
+            let msg = stored(&conn, &msg);
+            assert_eq!(
+                m.match_message(&conn, &msg, 5).unwrap(),
+                MatchOutcome::default()
+            );
+            let (trust, reason) = trust_of(&conn, &msg.id);
+            assert_eq!(trust.as_deref(), Some("untrusted"));
+            assert!(
+                reason
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("alphanumeric_sender: "),
+                "{reason:?}"
+            );
+        }
+        // A short code neither.
+        let mut short = message("41555", Some("+15550000001"), "482913");
+        short.sender_toa = Some(0x81);
+        let short = stored(&conn, &short);
+        assert_eq!(
+            m.match_message(&conn, &short, 5).unwrap(),
+            MatchOutcome::default()
+        );
+        assert!(trust_of(&conn, &short.id)
+            .1
+            .unwrap()
+            .starts_with("short_code: "));
+        assert_eq!(status(&conn, "r_otp_s"), ("pending".into(), 0));
+        // The real number verifies, and is recorded as trusted.
+        let real = stored(
+            &conn,
+            &message("+14155550100", Some("+15550000001"), "482913"),
+        );
+        assert_eq!(m.match_message(&conn, &real, 6).unwrap().verified.len(), 1);
+        assert_eq!(trust_of(&conn, &real.id), (Some("trusted".into()), None));
+    }
+
+    #[test]
+    fn an_smsc_abroad_is_a_failed_attempt_or_only_flagged() {
+        let conn = db();
+        insert(&conn, "r_otp_f", "+14155550100", "482913", 1000);
+        let mut forged = message("+14155550100", Some("+15550000001"), "482913");
+        forged.smsc = Some("+447785016005".into());
+        // Refused (the default): the right factor counts as a failed attempt.
+        let refusing = ReverseMatcher::new("US");
+        let msg = stored(&conn, &forged);
+        let out = refusing.match_message(&conn, &msg, 5).unwrap();
+        assert!(out.verified.is_empty());
+        assert_eq!(out.failed, vec!["r_otp_f".to_string()]);
+        assert_eq!(status(&conn, "r_otp_f"), ("pending".into(), 1));
+        let (trust, reason) = trust_of(&conn, &msg.id);
+        assert_eq!(trust.as_deref(), Some("refused"));
+        assert!(
+            reason
+                .as_deref()
+                .unwrap()
+                .starts_with("smsc_country_mismatch: "),
+            "{reason:?}"
+        );
+        assert!(events_of(&conn, "otp.reverse.verified").is_empty());
+        // Flag only: matched, and marked.
+        let flagging = ReverseMatcher::new("US").with_smsc_check(SmscCountryCheck::Flag);
+        let msg = stored(&conn, &forged);
+        let out = flagging.match_message(&conn, &msg, 6).unwrap();
+        assert_eq!(out.verified, vec!["r_otp_f".to_string()]);
+        assert_eq!(trust_of(&conn, &msg.id).0.as_deref(), Some("flagged"));
+        // An SMSC of unknown country (absent, or national format) is no mismatch.
+        insert(&conn, "r_otp_g", "+14155550101", "111111", 1000);
+        let mut no_smsc = message("+14155550101", Some("+15550000001"), "111111");
+        no_smsc.smsc = None;
+        let msg = stored(&conn, &no_smsc);
+        assert_eq!(
+            refusing
+                .match_message(&conn, &msg, 7)
+                .unwrap()
+                .verified
+                .len(),
+            1
+        );
     }
 
     /// Matching stays an index probe however many sessions are pending (see the bench).

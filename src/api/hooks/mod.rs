@@ -45,7 +45,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// `purpose` of the outbound messages hooks queue.
-pub const PURPOSE: &str = "hook";
+pub const PURPOSE: &str = crate::store::outbound::PURPOSE_HOOK_CODE;
 /// What a hook message's text becomes once it has been sent.
 pub const REDACTED_BODY: &str = "[removed after sending: auth-server message]";
 /// Longest code accepted from a caller that sends only a code.
