@@ -273,6 +273,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX status_reports_unmatched ON status_reports(modem, message_ref) WHERE matched = 0;
     "#,
+    // otp-settings: per-verification settings (code type and length, sending line, status
+    // callback URL, the service a proof is for) and the index the expiry sweep reads.
+    r#"
+    ALTER TABLE verifications ADD COLUMN code_type TEXT NOT NULL DEFAULT 'numeric';
+    ALTER TABLE verifications ADD COLUMN code_length INTEGER;
+    ALTER TABLE verifications ADD COLUMN line TEXT;
+    ALTER TABLE verifications ADD COLUMN callback_url TEXT;
+    ALTER TABLE verifications ADD COLUMN service TEXT;
+    CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
