@@ -696,7 +696,7 @@ events = ["*"]
 
     #[test]
     fn operator_templates_and_proof_keys_path() {
-        let long = format!("{} {{{{code}}}}", "x".repeat(140));
+        let long = format!("{} {{{{code}}}}", "x".repeat(155));
         let err = Config::parse(&format!("[otp.templates]\nen = \"{long}\""))
             .unwrap_err()
             .to_string();
