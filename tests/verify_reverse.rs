@@ -109,10 +109,14 @@ async fn texting_the_factor_verifies_and_notifies_the_success_url() {
     assert!(done.verified);
     let verified_at = done.verified_at.expect("verified_at");
     let claims = verifier
-        .verify_proof(done.proof.as_deref().expect("a proof once verified"))
+        .verify_proof(done.proof.as_deref().expect("a proof once verified"), "shop")
         .expect("the proof checks");
     assert_eq!(claims.sub, PERSON);
-    assert_eq!(claims.otp_id, view.otp_id);
+    assert_eq!(claims.verification_id, view.otp_id);
+    assert_eq!(claims.method, "reverse_sms");
+    assert!(verifier
+        .verify_proof(done.proof.as_deref().unwrap(), "another-app")
+        .is_none());
 
     let evs = reverse_events(&d).await;
     assert_eq!(evs.len(), 1);
