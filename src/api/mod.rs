@@ -352,6 +352,6 @@ mod tests {
             }
         }
         let public: Vec<&str> = routes.iter().filter(|r| r.public).map(|r| r.path).collect();
-        assert_eq!(public, ["/healthz", "/readyz"]);
+        assert_eq!(public, ["/healthz", "/readyz", "/.well-known/jwks.json"]);
     }
 }
