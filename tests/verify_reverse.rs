@@ -150,7 +150,7 @@ async fn wrong_sender_wrong_factor_and_substrings_do_not_verify() {
         })
         .await
         .unwrap();
-    assert_eq!(view.ui_text, "Envia Blue-Fox por SMS al (555) 000-0001");
+    assert_eq!(view.ui_text, "Envía Blue-Fox por SMS al (555) 000-0001");
     assert_eq!(view.attempts_left, 3);
 
     // Another phone sends the right factor: not an attempt, not a match.
