@@ -489,12 +489,16 @@ impl Config {
         if self.otp.reverse_ttl_secs == 0 {
             return Err(invalid("otp.reverse_ttl_secs", "must be greater than 0"));
         }
-        let worst_minutes = crate::verify::template::minutes(self.otp.ttl_secs)
-            .max(crate::verify::template::minutes(crate::verify::MAX_TTL_SECS));
+        let worst_minutes = crate::verify::template::minutes(self.otp.ttl_secs).max(
+            crate::verify::template::minutes(crate::verify::MAX_TTL_SECS),
+        );
         for (lang, template) in &self.otp.templates {
             let key = format!("otp.templates.{lang}");
             if !is_language_tag(lang) {
-                return Err(invalid(key, "expected a language tag like \"en\" or \"pt-br\""));
+                return Err(invalid(
+                    key,
+                    "expected a language tag like \"en\" or \"pt-br\"",
+                ));
             }
             crate::verify::template::check_code_template(template)
                 .and_then(|()| crate::verify::template::fits_worst_case(template, worst_minutes))
@@ -503,7 +507,10 @@ impl Config {
         for (lang, template) in &self.otp.reverse_templates {
             let key = format!("otp.reverse_templates.{lang}");
             if !is_language_tag(lang) {
-                return Err(invalid(key, "expected a language tag like \"en\" or \"pt-br\""));
+                return Err(invalid(
+                    key,
+                    "expected a language tag like \"en\" or \"pt-br\"",
+                ));
             }
             crate::verify::template::check_reverse_template(template)
                 .map_err(|e| invalid(key, format!("the template {e}")))?;
@@ -700,7 +707,10 @@ events = ["*"]
         let err = Config::parse(&format!("[otp.templates]\nen = \"{long}\""))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("otp.templates.en") && err.contains("one SMS part"), "{err}");
+        assert!(
+            err.contains("otp.templates.en") && err.contains("one SMS part"),
+            "{err}"
+        );
         let c = Config::parse(
             "[security]\nsecret_file = \"/var/lib/simgate/secret.key\"\n[otp.templates]\npt-BR = \"Codigo {{pin}}\"\n[otp.reverse_templates]\nen = \"Send {{factor}} to {{to}}\"",
         )
@@ -767,8 +777,14 @@ events = ["*"]
                 "[otp.templates]\nen = \"{{code}} {{nope}}\"",
                 "otp.templates.en",
             ),
-            ("[otp.templates]\n\"english!\" = \"{{code}}\"", "otp.templates.english!"),
-            ("[otp.reverse_templates]\nen = \"Send {{factor}}\"", "otp.reverse_templates.en"),
+            (
+                "[otp.templates]\n\"english!\" = \"{{code}}\"",
+                "otp.templates.english!",
+            ),
+            (
+                "[otp.reverse_templates]\nen = \"Send {{factor}}\"",
+                "otp.reverse_templates.en",
+            ),
             ("[proofs]\nlifetime_secs = 0", "proofs.lifetime_secs"),
             ("[proofs]\naudience = \" \"", "proofs.audience"),
         ] {

@@ -175,8 +175,13 @@ pub async fn start(
     let pool = Pool::new(store.clone(), modems, pool_options);
     tasks.extend(pool.start(shutdown.clone()));
     let proof_keys_path = config.proof_keys_path();
-    let proof_keys = crate::verify::ProofKeys::load_or_create(&proof_keys_path)
-        .with_context(|| format!("proof keys (proofs.keys_file) {}", proof_keys_path.display()))?;
+    let proof_keys =
+        crate::verify::ProofKeys::load_or_create(&proof_keys_path).with_context(|| {
+            format!(
+                "proof keys (proofs.keys_file) {}",
+                proof_keys_path.display()
+            )
+        })?;
     let verifier = Verifier::new(
         &config,
         store.clone(),

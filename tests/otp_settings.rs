@@ -73,7 +73,10 @@ async fn code_length_and_type_shape_the_code_and_letters_verify_in_any_case() {
     assert!(code.bytes().all(|b| b.is_ascii_uppercase()), "{code}");
     let id = v["id"].as_str().unwrap();
     let result = check(&api, id, &code.to_ascii_lowercase()).await;
-    assert_eq!(result["verified"], true, "lower case letters verify: {result}");
+    assert_eq!(
+        result["verified"], true,
+        "lower case letters verify: {result}"
+    );
 
     // Alphanumeric: 10 symbols, none of 0 O 1 I L.
     let (_, v) = create(
@@ -91,7 +94,12 @@ async fn code_length_and_type_shape_the_code_and_letters_verify_in_any_case() {
     create(&api, json!({"to": "+14155550102", "code_length": 4})).await;
     let sms = sms_to(&d, "+14155550102").await;
     let code = code_in(&sms.text, 4, b"0123456789");
-    assert_eq!(sms.text.matches(char::is_numeric).count(), 4 + 1, "code and minutes: {}", sms.text);
+    assert_eq!(
+        sms.text.matches(char::is_numeric).count(),
+        4 + 1,
+        "code and minutes: {}",
+        sms.text
+    );
     assert_eq!(code.len(), 4);
     d.stop().await;
 }
@@ -150,7 +158,11 @@ async fn templates_per_language_ttl_and_max_attempts() {
     assert_eq!(sms.text, format!("Your Acme PIN: {code}"));
 
     // No template: the built-in text of the language (here Japanese, UCS-2, one part).
-    create(&api, json!({"to": "+14155550102", "language": "ja", "name": "Acme"})).await;
+    create(
+        &api,
+        json!({"to": "+14155550102", "language": "ja", "name": "Acme"}),
+    )
+    .await;
     let sms = sms_to(&d, "+14155550102").await;
     assert!(sms.text.starts_with("Acmeの認証コードは"), "{}", sms.text);
     assert_eq!(sms.parts, 1);
@@ -175,7 +187,10 @@ async fn out_of_bounds_settings_are_refused_naming_the_field() {
         (json!({"template": "{{code}} {{secret}}"}), "template"),
         (json!({"template": too_long_ucs2}), "template"),
         (json!({"templates": {"fr": "Bonjour"}}), "templates.fr"),
-        (json!({"templates": {"not a tag": "{{code}}"}}), "templates.not a tag"),
+        (
+            json!({"templates": {"not a tag": "{{code}}"}}),
+            "templates.not a tag",
+        ),
         (json!({"from": "+15559999999"}), "from"),
         (json!({"callback_url": "ftp://x/y"}), "callback_url"),
     ] {
@@ -184,7 +199,11 @@ async fn out_of_bounds_settings_are_refused_naming_the_field() {
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
         let (status, problem) = create(&api, body.clone()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {problem}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
         assert_eq!(problem["field"], field, "{body}: {problem}");
         assert!(problem["detail"].as_str().unwrap().len() > 10, "{problem}");
     }
@@ -208,7 +227,10 @@ async fn from_picks_the_sending_line_by_number_or_name() {
     let api = Api::new(&d);
     let second = d.modems[1].number().to_string();
     let second_name = d.modems[1].name().to_string();
-    for (i, from) in [second.clone(), second_name, second.clone()].iter().enumerate() {
+    for (i, from) in [second.clone(), second_name, second.clone()]
+        .iter()
+        .enumerate()
+    {
         let to = format!("+1415555011{i}");
         let (status, v) = create(&api, json!({"to": to, "from": from})).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
@@ -242,7 +264,10 @@ async fn callback_url_gets_signed_verified_and_failed_events() {
     assert_eq!(event["type"], "otp.verified");
     assert_eq!(event["data"]["otp_id"], v["id"]);
     assert_eq!(event["data"]["status"], "verified");
-    assert!(standard_signature_ok(SECRET, &got[0]), "signed like other webhooks");
+    assert!(
+        standard_signature_ok(SECRET, &got[0]),
+        "signed like other webhooks"
+    );
 
     let (_, v) = create(
         &api,
@@ -375,7 +400,10 @@ async fn proofs_verify_offline_with_pyjwt_from_the_jwks() {
     let id = v["id"].as_str().unwrap().to_string();
     check(&api, &id, &code).await;
     let (_, v) = api.get(&format!("/v1/verifications/{id}")).await;
-    let token = v["proof"].as_str().expect("a proof once verified").to_string();
+    let token = v["proof"]
+        .as_str()
+        .expect("a proof once verified")
+        .to_string();
     let judged = pyjwt_check(&d, &token, "shop").await;
     let claims = &judged["claims"];
     assert_eq!(claims["sub"], PERSON);

@@ -109,7 +109,10 @@ async fn texting_the_factor_verifies_and_notifies_the_success_url() {
     assert!(done.verified);
     let verified_at = done.verified_at.expect("verified_at");
     let claims = verifier
-        .verify_proof(done.proof.as_deref().expect("a proof once verified"), "shop")
+        .verify_proof(
+            done.proof.as_deref().expect("a proof once verified"),
+            "shop",
+        )
         .expect("the proof checks");
     assert_eq!(claims.sub, PERSON);
     assert_eq!(claims.verification_id, view.otp_id);

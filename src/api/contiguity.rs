@@ -10,7 +10,6 @@ use super::extract::{ApiJson, ApiPath, Caller, Text};
 use super::face::set_header;
 use super::rfc3339;
 use super::verifications::{checked_code, NewReverse, OtpSettings};
-use std::collections::BTreeMap;
 use crate::daemon::AppState;
 use crate::store::{new_id, now_ms};
 use crate::verify::{CreateOtp, OtpStatus, ReverseView};
@@ -19,6 +18,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// A successful Contiguity answer; `data` must be a JSON object.
 #[derive(Debug, Clone)]

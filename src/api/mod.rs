@@ -89,7 +89,11 @@ fn public_table() -> Table {
         .route(Method::GET, "/healthz", get(healthz))
         .route(Method::GET, "/readyz", get(readyz))
         // Public keys of verification proofs (SPEC §3b/§3c): no key needed to check a proof.
-        .route(Method::GET, "/.well-known/jwks.json", get(verifications::jwks))
+        .route(
+            Method::GET,
+            "/.well-known/jwks.json",
+            get(verifications::jwks),
+        )
         .public()
 }
 

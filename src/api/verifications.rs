@@ -6,14 +6,16 @@ use super::error::{ApiError, ErrorKind};
 use super::extract::{parse_ip, ApiJson, ApiPath, Caller, Text};
 use super::rfc3339;
 use crate::daemon::AppState;
-use crate::verify::{CodeType, CreateOtp, OtpOptions, OtpStatus, OtpView, ReverseInit, ReverseView};
-use std::collections::BTreeMap;
+use crate::verify::{
+    CodeType, CreateOtp, OtpOptions, OtpStatus, OtpView, ReverseInit, ReverseView,
+};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Longest code accepted for checking; longer input cannot be a code.
 pub const MAX_CODE_CHARS: usize = 64;
@@ -120,7 +122,9 @@ impl OtpSettings {
             Some(name) => Some(CodeType::parse(name).ok_or_else(|| {
                 ApiError::invalid(
                     "code_type",
-                    format!("code_type {name:?} is not one of \"numeric\", \"alpha\", \"alphanumeric\""),
+                    format!(
+                        "code_type {name:?} is not one of \"numeric\", \"alpha\", \"alphanumeric\""
+                    ),
                 )
             })?),
         };
@@ -129,7 +133,9 @@ impl OtpSettings {
             Some(from) => Some(super::messages::resolve_line(state, from).ok_or_else(|| {
                 ApiError::invalid(
                     "from",
-                    format!("from {from:?} is neither one of this gateway's numbers nor a line name"),
+                    format!(
+                        "from {from:?} is neither one of this gateway's numbers nor a line name"
+                    ),
                 )
             })?),
         };

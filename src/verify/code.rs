@@ -92,7 +92,11 @@ impl CodeType {
 
 /// `length` symbols drawn uniformly from `alphabet` (at most 256 symbols), by rejection
 /// sampling: bytes at or above the largest multiple of the alphabet size are skipped.
-pub fn generate_from<R: RngCore + CryptoRng>(rng: &mut R, alphabet: &[u8], length: usize) -> String {
+pub fn generate_from<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    alphabet: &[u8],
+    length: usize,
+) -> String {
     let n = alphabet.len();
     assert!((2..=256).contains(&n), "alphabet of 2 to 256 symbols");
     let limit = 256 - 256 % n;
@@ -281,7 +285,10 @@ mod tests {
     fn code_type_names_and_input() {
         assert_eq!(CodeType::parse("Letters"), Some(CodeType::Alpha));
         assert_eq!(CodeType::parse("numbers"), Some(CodeType::Numeric));
-        assert_eq!(CodeType::parse("alphanumeric"), Some(CodeType::Alphanumeric));
+        assert_eq!(
+            CodeType::parse("alphanumeric"),
+            Some(CodeType::Alphanumeric)
+        );
         assert_eq!(CodeType::parse("hex"), None);
         assert_eq!(CodeType::from_db(None), CodeType::Numeric);
         assert_eq!(CodeType::Alpha.normalize_input(" abXy "), "ABXY");

@@ -885,7 +885,9 @@ impl Settings {
             Some(t) if !(MIN_TTL_SECS..=MAX_TTL_SECS).contains(&t) => {
                 return Err(bad(
                     "ttl_secs",
-                    format!("ttl_secs must be between {MIN_TTL_SECS} and {MAX_TTL_SECS} seconds, not {t}"),
+                    format!(
+                    "ttl_secs must be between {MIN_TTL_SECS} and {MAX_TTL_SECS} seconds, not {t}"
+                ),
                 ))
             }
             Some(t) => t,
@@ -924,7 +926,12 @@ impl Settings {
         let service = o
             .service
             .as_deref()
-            .map(|s| s.trim().chars().take(reverse::MAX_SERVICE_CHARS).collect::<String>())
+            .map(|s| {
+                s.trim()
+                    .chars()
+                    .take(reverse::MAX_SERVICE_CHARS)
+                    .collect::<String>()
+            })
             .filter(|s| !s.is_empty());
         Ok(Settings {
             code_length,
@@ -1097,6 +1104,118 @@ mod tests {
         assert_eq!(OtpStatus::Pending.at(100, 100), OtpStatus::Expired);
         assert_eq!(OtpStatus::Verified.at(100, 200), OtpStatus::Verified);
         assert_eq!(OtpStatus::Cancelled.at(100, 200), OtpStatus::Cancelled);
+    }
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn insert(conn: &Connection, id: &str, expires_at: i64, callback: Option<&str>) {
+        conn.execute(
+            "INSERT INTO verifications (id, recipient, code_hmac, status, max_attempts, last_sent_at,
+                 language, message_id, key_label, created_at, expires_at, updated_at, callback_url)
+             VALUES (?1, '+14155550100', x'00', 'pending', 3, 0, 'en', 'msg_x', 'k', 0, ?2, 0, ?3)",
+            params![id, expires_at, callback],
+        )
+        .unwrap();
+    }
+
+    /// The sweep ends pending verifications past their expiry, once, and tells the callback
+    /// URL of those that have one.
+    #[test]
+    fn expiry_sweep_marks_expired_and_notifies_callbacks() {
+        let mut conn = db();
+        insert(&conn, "otp_a", 100, Some("https://app.example/otp"));
+        insert(&conn, "otp_b", 100, None);
+        insert(&conn, "otp_c", 500, Some("https://app.example/otp"));
+        assert_eq!(expire_due(&mut conn, 99).unwrap(), 0);
+        assert_eq!(expire_due(&mut conn, 100).unwrap(), 2);
+        assert_eq!(expire_due(&mut conn, 101).unwrap(), 0, "only once");
+        let status = |id: &str| -> String {
+            conn.query_row(
+                "SELECT status FROM verifications WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(status("otp_a"), "expired");
+        assert_eq!(status("otp_b"), "expired");
+        assert_eq!(status("otp_c"), "pending");
+        let events = events::since(&conn, 0, 10).unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].kind, "otp.expired");
+        assert_eq!(events[0].data["otp_id"], "otp_a");
+        assert_eq!(events[0].data["status"], "expired");
+        assert_eq!(
+            events[0].target_url.as_deref(),
+            Some("https://app.example/otp")
+        );
+    }
+
+    #[test]
+    fn settings_bounds_name_their_field() {
+        let otp = Otp::default();
+        let field = |o: OtpOptions| match Settings::check(&otp, &o) {
+            Err(VerifyError::InvalidSetting { field, .. }) => field,
+            Err(other) => panic!("{other}"),
+            Ok(_) => "ok".into(),
+        };
+        assert_eq!(field(OtpOptions::default()), "ok");
+        assert_eq!(
+            field(OtpOptions {
+                code_length: Some(10),
+                ttl_secs: Some(3600),
+                max_attempts: Some(10),
+                ..Default::default()
+            }),
+            "ok"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                code_length: Some(3),
+                ..Default::default()
+            }),
+            "code_length"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                ttl_secs: Some(29),
+                ..Default::default()
+            }),
+            "ttl_secs"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                max_attempts: Some(0),
+                ..Default::default()
+            }),
+            "max_attempts"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                template: Some("no code".into()),
+                ..Default::default()
+            }),
+            "template"
+        );
+        let templates = [("de".to_string(), "{{code}} {{x}}".to_string())].into();
+        assert_eq!(
+            field(OtpOptions {
+                templates,
+                ..Default::default()
+            }),
+            "templates.de"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                callback_url: Some("nope".into()),
+                ..Default::default()
+            }),
+            "callback_url"
+        );
     }
 
     #[test]

@@ -93,9 +93,11 @@ impl ProofKeys {
                     block.tag()
                 ));
             }
-            keys.push(ProofKey::from_pkcs8(block.contents()).ok_or_else(|| {
-                format!("block {} is not a PKCS#8 Ed25519 private key", i + 1)
-            })?);
+            keys.push(
+                ProofKey::from_pkcs8(block.contents()).ok_or_else(|| {
+                    format!("block {} is not a PKCS#8 Ed25519 private key", i + 1)
+                })?,
+            );
         }
         if keys.is_empty() {
             return Err("no PRIVATE KEY block".into());
@@ -325,7 +327,13 @@ mod tests {
         assert_eq!(key["alg"], "EdDSA");
         assert_eq!(key["use"], "sig");
         assert_eq!(key["kid"], keys.current_kid());
-        assert_eq!(URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap().len(), 32);
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(key["x"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
         assert!(key.get("d").is_none(), "no private part: {key}");
         // The JWK alone verifies (what a client library does).
         let jwk: Jwk = serde_json::from_value(key.clone()).unwrap();
@@ -374,7 +382,9 @@ mod tests {
 
     #[test]
     fn bad_files_are_refused_with_a_reason() {
-        assert!(ProofKeys::from_pem(b"").unwrap_err().contains("no PRIVATE KEY"));
+        assert!(ProofKeys::from_pem(b"")
+            .unwrap_err()
+            .contains("no PRIVATE KEY"));
         let wrong_tag = pem::encode(&pem::Pem::new("PUBLIC KEY", vec![1, 2, 3]));
         assert!(ProofKeys::from_pem(wrong_tag.as_bytes())
             .unwrap_err()

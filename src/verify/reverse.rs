@@ -4,9 +4,7 @@
 //! message commit together, and a re-delivered PDU (recognised before hooks run) can never
 //! match twice.
 
-use super::{
-    code, factor, proof, rate_limited, ratelimit, OtpStatus, Verifier, VerifyError,
-};
+use super::{code, factor, proof, rate_limited, ratelimit, OtpStatus, Verifier, VerifyError};
 use crate::inbound::InboundHook;
 use crate::modem::ModemState;
 use crate::phone;

@@ -207,7 +207,11 @@ fn candidates(tag: &str) -> Vec<String> {
     let tag = normalize_tag(tag);
     let mut out = vec![tag.clone()];
     let primary = tag.split('-').next().unwrap_or("").to_string();
-    if tag.starts_with("zh-") && ["-tw", "-hk", "-mo", "-hant"].iter().any(|s| tag.contains(s)) {
+    if tag.starts_with("zh-")
+        && ["-tw", "-hk", "-mo", "-hant"]
+            .iter()
+            .any(|s| tag.contains(s))
+    {
         out.push("zh-tw".into());
     }
     out.push(primary.clone());
@@ -239,11 +243,9 @@ pub fn pick<'a>(
     tag: Option<&str>,
 ) -> Option<(&'a String, &'a String)> {
     let tag = tag?;
-    candidates(tag).iter().find_map(|c| {
-        templates
-            .iter()
-            .find(|(k, _)| normalize_tag(k) == *c)
-    })
+    candidates(tag)
+        .iter()
+        .find_map(|c| templates.iter().find(|(k, _)| normalize_tag(k) == *c))
 }
 
 /// The templates in force: the operator's on top of the built-in ones.
@@ -255,10 +257,7 @@ pub struct Templates {
 
 impl Templates {
     /// From `[otp.templates]` and `[otp.reverse_templates]` (already validated by the config).
-    pub fn new(
-        code: &BTreeMap<String, String>,
-        reverse: &BTreeMap<String, String>,
-    ) -> Templates {
+    pub fn new(code: &BTreeMap<String, String>, reverse: &BTreeMap<String, String>) -> Templates {
         let norm = |m: &BTreeMap<String, String>| {
             m.iter()
                 .map(|(k, v)| (normalize_tag(k), v.clone()))
@@ -284,7 +283,13 @@ impl Templates {
     }
 
     /// The code SMS in `language` (as returned by [`Templates::language`]).
-    pub fn render_code(&self, language: &str, name: Option<&str>, code: &str, ttl_secs: u64) -> String {
+    pub fn render_code(
+        &self,
+        language: &str,
+        name: Option<&str>,
+        code: &str,
+        ttl_secs: u64,
+    ) -> String {
         match self.code.get(language) {
             Some(template) => render(template, name, code, minutes(ttl_secs)),
             None => render_code(language, name, code, ttl_secs),
@@ -516,7 +521,10 @@ mod tests {
             check_code_template(t.named).unwrap();
             check_code_template(t.unnamed).unwrap();
             check_reverse_template(t.reverse).unwrap();
-            assert!(t.named.contains("{{name}}") && !t.unnamed.contains("{{name}}"), "{lang}");
+            assert!(
+                t.named.contains("{{name}}") && !t.unnamed.contains("{{name}}"),
+                "{lang}"
+            );
         }
         assert!(count >= 33, "{count} languages");
         let mut langs: Vec<_> = builtin_languages().collect();
@@ -548,48 +556,80 @@ mod tests {
         let texts: std::collections::HashSet<String> = builtin_languages()
             .map(|l| render_code(l, Some("X"), "1234", 60))
             .collect();
-        assert_eq!(texts.len(), BUILTIN.len(), "every language has its own text");
+        assert_eq!(
+            texts.len(),
+            BUILTIN.len(),
+            "every language has its own text"
+        );
     }
 
     #[test]
     fn operator_templates_override_and_add_languages() {
         let code: BTreeMap<String, String> = [
-            ("en".to_string(), "{{name}} code {{pin}} ({{minutes}}m)".to_string()),
+            (
+                "en".to_string(),
+                "{{name}} code {{pin}} ({{minutes}}m)".to_string(),
+            ),
             ("eo".to_string(), "Via kodo: {{code}}".to_string()),
         ]
         .into();
-        let reverse: BTreeMap<String, String> =
-            [("EN".to_string(), "Send {{factor}} to {{to}} now".to_string())].into();
+        let reverse: BTreeMap<String, String> = [(
+            "EN".to_string(),
+            "Send {{factor}} to {{to}} now".to_string(),
+        )]
+        .into();
         let t = Templates::new(&code, &reverse);
         assert_eq!(t.language(Some("eo")), "eo");
         assert_eq!(t.language(Some("fr-CA")), "fr");
         assert_eq!(t.language(Some("qq")), "en");
-        assert_eq!(t.render_code("en", Some("Acme"), "123456", 120), "Acme code 123456 (2m)");
+        assert_eq!(
+            t.render_code("en", Some("Acme"), "123456", 120),
+            "Acme code 123456 (2m)"
+        );
         // No name: the placeholder leaves no double space.
         assert_eq!(t.render_code("en", None, "123456", 120), "code 123456 (2m)");
         assert_eq!(t.render_code("eo", None, "1234", 60), "Via kodo: 1234");
         // Built-in for languages the operator did not write.
-        assert_eq!(t.render_code("fr", None, "1234", 60), render_code("fr", None, "1234", 60));
-        assert_eq!(t.render_reverse("en", "42", "+1 555"), "Send 42 to +1 555 now");
-        assert_eq!(t.render_reverse("de", "42", "X"), render_reverse("de", "42", "X"));
+        assert_eq!(
+            t.render_code("fr", None, "1234", 60),
+            render_code("fr", None, "1234", 60)
+        );
+        assert_eq!(
+            t.render_reverse("en", "42", "+1 555"),
+            "Send 42 to +1 555 now"
+        );
+        assert_eq!(
+            t.render_reverse("de", "42", "X"),
+            render_reverse("de", "42", "X")
+        );
     }
 
     #[test]
     fn template_checks() {
         check_code_template("Code: {{pin}}").unwrap();
         check_code_template("{{name}}: {{code}} ({{minutes}} min)").unwrap();
-        assert!(check_code_template("no code here").unwrap_err().contains("{{code}}"));
-        assert!(check_code_template("{{code}} {{secret}}").unwrap_err().contains("{{secret}}"));
-        assert!(check_code_template("{{code}} {{name").unwrap_err().contains("without"));
+        assert!(check_code_template("no code here")
+            .unwrap_err()
+            .contains("{{code}}"));
+        assert!(check_code_template("{{code}} {{secret}}")
+            .unwrap_err()
+            .contains("{{secret}}"));
+        assert!(check_code_template("{{code}} {{name")
+            .unwrap_err()
+            .contains("without"));
         assert!(check_code_template("  ").is_err());
         assert!(check_code_template(&format!("{{{{code}}}}{}", "x".repeat(500))).is_err());
         check_reverse_template("Send {{factor}} to {{to}}").unwrap();
-        assert!(check_reverse_template("Send {{factor}}").unwrap_err().contains("{{to}}"));
+        assert!(check_reverse_template("Send {{factor}}")
+            .unwrap_err()
+            .contains("{{to}}"));
         fits_worst_case("Your code is {{code}}", 60).unwrap();
         let long = format!("{} {{{{code}}}}", "x".repeat(150));
         assert!(fits_worst_case(&long, 60).unwrap_err().contains("GSM-7"));
         let cyrillic = format!("{} {{{{code}}}}", "я".repeat(60));
-        assert!(fits_worst_case(&cyrillic, 60).unwrap_err().contains("UCS-2"));
+        assert!(fits_worst_case(&cyrillic, 60)
+            .unwrap_err()
+            .contains("UCS-2"));
     }
 
     #[test]
