@@ -450,11 +450,38 @@ async fn proofs_verify_offline_with_pyjwt_from_the_jwks() {
     assert_eq!(judged["claims"]["verification_id"], rv["id"]);
     assert_eq!(judged["wrong_audience"], "rejected");
 
-    // The key survives a restart (same file), so proofs issued before it still verify.
+    // Rotation: a key appended to the file (as `openssl genpkey -algorithm ed25519 >>` does)
+    // signs after a restart; the old one is still published, so earlier proofs still verify.
     d.stop().await;
+    let keys_file = d.config.proof_keys_path();
+    let text = std::fs::read_to_string(&keys_file).expect("created at first start");
+    assert_eq!(text.matches("BEGIN PRIVATE KEY").count(), 1);
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let appended = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.as_ref().to_vec()));
+    std::fs::write(&keys_file, format!("{text}{appended}")).unwrap();
     d.boot().await;
     d.wait_all_ready().await;
+    let api = Api::new(&d);
+    let (_, rotated) = api.get("/.well-known/jwks.json").await;
+    let kids: Vec<&str> = rotated["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2, "{rotated}");
+    assert_eq!(
+        kids[0],
+        jwks["keys"][0]["kid"].as_str().unwrap(),
+        "the old key stays"
+    );
     let judged = pyjwt_check(&d, token, "simgate").await;
     assert_eq!(judged["claims"]["sub"], PERSON);
+    assert_eq!(judged["header"]["kid"], kids[0]);
+    // A proof made now is signed by the new key (the same verification, signed afresh).
+    let (_, v) = api.get(&path).await;
+    let judged = pyjwt_check(&d, v["proof"].as_str().unwrap(), "simgate").await;
+    assert_eq!(judged["header"]["kid"], kids[1]);
     d.stop().await;
 }

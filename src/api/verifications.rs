@@ -438,6 +438,23 @@ pub async fn reverse_qr(
 mod tests {
     use super::*;
 
+    /// The settings are flattened into the request, and unknown fields are still refused.
+    #[test]
+    fn new_verification_takes_settings_and_refuses_unknown_fields() {
+        let ok: NewVerification = serde_json::from_value(json!({
+            "to": "+14155550100", "code_length": 8, "code_type": "alpha",
+            "templates": {"fr": "{{code}}"}, "from": "sim1", "service": "shop"
+        }))
+        .unwrap();
+        assert_eq!(ok.settings.code_length, Some(8));
+        assert_eq!(ok.settings.templates.unwrap()["fr"], "{{code}}");
+        let err = serde_json::from_value::<NewVerification>(
+            json!({"to": "+14155550100", "pinLength": 5}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("pinLength"), "{err}");
+    }
+
     #[test]
     fn codes_are_checked_for_shape() {
         assert_eq!(checked_code(" 123456 ", "otp").unwrap(), "123456");
