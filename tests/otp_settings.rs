@@ -286,6 +286,28 @@ async fn callback_url_gets_signed_verified_and_failed_events() {
     assert_eq!(event["data"]["otp_id"], id);
     assert_eq!(event["data"]["status"], "failed");
     assert!(standard_signature_ok(SECRET, &got[1]));
+
+    // Expired: requests allow 30 s at least, so the config's TTL (no lower bound but 1 s) makes
+    // a code that is over by the time it is checked.
+    d.stop().await;
+    d.config.otp.ttl_secs = 1;
+    d.boot().await;
+    d.wait_all_ready().await;
+    let api = Api::new(&d);
+    let (_, v) = create(
+        &api,
+        json!({"to": "+14155550102", "callback_url": callback}),
+    )
+    .await;
+    sms_to(&d, "+14155550102").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let result = check(&api, v["id"].as_str().unwrap(), "123456").await;
+    assert_eq!(result["status"], "expired", "{result}");
+    let got = listener.wait_for(3, SOON).await;
+    let event = got[2].json();
+    assert_eq!(event["type"], "otp.expired");
+    assert_eq!(event["data"]["otp_id"], v["id"]);
+    assert!(standard_signature_ok(SECRET, &got[2]));
     d.stop().await;
 }
 
