@@ -350,6 +350,13 @@ async fn contiguity_otp_new_takes_the_settings_and_sms_cx_names() {
         .await;
     assert_eq!(contiguity_ok(status, &body)["verified"], true);
 
+    // The reverse session's answer shows the masked number there too.
+    let (status, body) = api
+        .post("/otp/reverse/initiate", json!({"number": "+14155557890"}))
+        .await;
+    let data = contiguity_ok(status, &body);
+    assert_eq!(data["number_masked"], "+1***-***-7890", "{data}");
+
     // Native names work there too, and bounds are checked the same way.
     let (status, body) = api
         .post("/otp/new", json!({"to": PERSON, "code_length": 12}))

@@ -254,6 +254,7 @@ pub fn reverse_initiated_json(view: &ReverseView) -> Value {
     json!({
         "otp_id": view.otp_id,
         "number": view.number,
+        "number_masked": view.number_masked,
         "factor": view.factor,
         "to": view.to,
         "expires_at": rfc3339(view.expires_at),

@@ -302,7 +302,7 @@ fn paths() -> Map<String, Value> {
                 "properties": {
                     "otp_id": { "type": "string", "description": "r_otp_…" },
                     "number": { "type": "string" }, "number_masked": { "type": "string", "description": "+1***-***-7890." },
-        "factor": { "type": "string" }, "to": { "type": "string" },
+                    "factor": { "type": "string" }, "to": { "type": "string" },
                     "expires_at": { "type": "string", "format": "date-time" },
                     "ui": { "type": "object", "properties": {
                         "text": { "type": "string" },
@@ -842,7 +842,8 @@ fn schemas() -> Value {
         "verified_at": { "type": ["string", "null"], "format": "date-time" } } }));
     map.insert("ReverseVerification".into(), json!({ "type": "object", "properties": {
         "id": { "type": "string" }, "object": { "const": "reverse_verification" },
-        "number": { "type": "string" }, "factor": { "type": "string" }, "to": { "type": "string" },
+        "number": { "type": "string" }, "number_masked": { "type": "string", "description": "+1***-***-7890." },
+        "factor": { "type": "string" }, "to": { "type": "string" },
         "status": { "enum": ["pending", "verified", "expired", "locked", "cancelled"] },
         "verified": { "type": "boolean" }, "attempts_left": { "type": "integer" }, "language": { "type": "string" },
         "created_at": { "type": "string", "format": "date-time" }, "expires_at": { "type": "string", "format": "date-time" },
