@@ -274,7 +274,10 @@ impl Templates {
     pub fn language(&self, tag: Option<&str>) -> String {
         if let Some(tag) = tag {
             for c in candidates(tag) {
-                if self.code.contains_key(&c) || BUILTIN.iter().any(|t| t.lang == c) {
+                if self.code.contains_key(&c)
+                    || self.reverse.contains_key(&c)
+                    || BUILTIN.iter().any(|t| t.lang == c)
+                {
                     return c;
                 }
             }
@@ -597,6 +600,19 @@ mod tests {
         assert_eq!(
             t.render_reverse("en", "42", "+1 555"),
             "Send 42 to +1 555 now"
+        );
+        // A language with only a reverse instruction: known, and its code SMS is English.
+        let reverse_only: BTreeMap<String, String> = [(
+            "cy".to_string(),
+            "Tecstiwch {{factor}} i {{to}}".to_string(),
+        )]
+        .into();
+        let welsh = Templates::new(&BTreeMap::new(), &reverse_only);
+        assert_eq!(welsh.language(Some("cy-GB")), "cy");
+        assert_eq!(welsh.render_reverse("cy", "42", "X"), "Tecstiwch 42 i X");
+        assert_eq!(
+            welsh.render_code("cy", None, "1234", 60),
+            render_code("en", None, "1234", 60)
         );
         assert_eq!(
             t.render_reverse("de", "42", "X"),
