@@ -127,6 +127,7 @@ fn otp_service(c: &mut Criterion) {
             store.clone(),
             pool,
             Secret::from_bytes(vec![7; 32]),
+            simgate::verify::ProofKeys::generate(),
             Arc::new(tokio::sync::Notify::new()),
         )
     });

@@ -36,6 +36,44 @@ pub struct Config {
     pub retention: Retention,
     /// Abuse limits of plain texts (`/send/text`, `POST /v1/messages`); the `[messages]` table.
     pub messages: Messages,
+    /// Offline-verifiable proofs of verification (`[proofs]`).
+    pub proofs: Proofs,
+}
+
+/// Verification proofs: EdDSA JWTs whose public keys are served at `/.well-known/jwks.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proofs {
+    /// PEM file of Ed25519 private keys (PKCS#8), created 0600 with one key when missing; the
+    /// last key signs, all are published. Empty: `proof_keys.pem` beside `security.secret_file`.
+    pub keys_file: PathBuf,
+    /// The `iss` claim.
+    pub issuer: String,
+    /// The `aud` claim when the verification named no `service`.
+    pub audience: String,
+    /// How long a proof is valid after the verification.
+    pub lifetime_secs: u64,
+}
+
+impl Default for Proofs {
+    fn default() -> Self {
+        Proofs {
+            keys_file: PathBuf::new(),
+            issuer: "simgate".into(),
+            audience: "simgate".into(),
+            lifetime_secs: 3600,
+        }
+    }
+}
+
+impl Config {
+    /// `proofs.keys_file`, or `proof_keys.pem` in the directory of `security.secret_file`.
+    pub fn proof_keys_path(&self) -> PathBuf {
+        if !self.proofs.keys_file.as_os_str().is_empty() {
+            return self.proofs.keys_file.clone();
+        }
+        self.security.secret_file.with_file_name("proof_keys.pem")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,6 +215,11 @@ pub struct Otp {
     /// sender's number (forged on a bulk route, most likely): `refuse` (verifies nothing,
     /// counts as a failed attempt), `flag` (matched, marked on the message) or `off`.
     pub reverse_smsc_country_check: crate::verify::sender::SmscCountryCheck,
+    /// Code SMS texts per language tag (`en`, `pt-br`…), overriding the built-in ones; with
+    /// `{{code}}` (or `{{pin}}`), optionally `{{name}}` and `{{minutes}}`. Must fit one SMS part.
+    pub templates: std::collections::BTreeMap<String, String>,
+    /// Reverse-OTP instructions per language tag, with `{{factor}}` and `{{to}}`.
+    pub reverse_templates: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Otp {
@@ -194,6 +237,8 @@ impl Default for Otp {
             rate_per_ip_per_hour: 30,
             reverse_ttl_secs: 600,
             reverse_smsc_country_check: Default::default(),
+            templates: Default::default(),
+            reverse_templates: Default::default(),
         }
     }
 }
@@ -807,6 +852,41 @@ impl Config {
         if self.otp.reverse_ttl_secs == 0 {
             return Err(invalid("otp.reverse_ttl_secs", "must be greater than 0"));
         }
+        let worst_minutes = crate::verify::template::minutes(self.otp.ttl_secs).max(
+            crate::verify::template::minutes(crate::verify::MAX_TTL_SECS),
+        );
+        for (lang, template) in &self.otp.templates {
+            let key = format!("otp.templates.{lang}");
+            if !is_language_tag(lang) {
+                return Err(invalid(
+                    key,
+                    "expected a language tag like \"en\" or \"pt-br\"",
+                ));
+            }
+            crate::verify::template::check_code_template(template)
+                .and_then(|()| crate::verify::template::fits_worst_case(template, worst_minutes))
+                .map_err(|e| invalid(key, format!("the template {e}")))?;
+        }
+        for (lang, template) in &self.otp.reverse_templates {
+            let key = format!("otp.reverse_templates.{lang}");
+            if !is_language_tag(lang) {
+                return Err(invalid(
+                    key,
+                    "expected a language tag like \"en\" or \"pt-br\"",
+                ));
+            }
+            crate::verify::template::check_reverse_template(template)
+                .map_err(|e| invalid(key, format!("the template {e}")))?;
+        }
+        if self.proofs.issuer.trim().is_empty() {
+            return Err(invalid("proofs.issuer", "must not be empty"));
+        }
+        if self.proofs.audience.trim().is_empty() {
+            return Err(invalid("proofs.audience", "must not be empty"));
+        }
+        if self.proofs.lifetime_secs == 0 {
+            return Err(invalid("proofs.lifetime_secs", "must be greater than 0"));
+        }
         if self.outbound.max_attempts == 0 {
             return Err(invalid("outbound.max_attempts", "must be greater than 0"));
         }
@@ -989,6 +1069,15 @@ fn mask(secret: &str) -> String {
     format!("{visible}****")
 }
 
+/// A BCP 47-ish language tag: 2-3 letters, then `-`/`_` and letters or digits (`pt-BR`, `zh-tw`).
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split(['-', '_']);
+    let primary = parts.next().unwrap_or("");
+    (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 /// `+` followed by 8 to 15 digits, the first not 0.
 pub fn is_e164(number: &str) -> bool {
     let Some(digits) = number.strip_prefix('+') else {
@@ -1041,6 +1130,29 @@ events = ["*"]
         let c = Config::parse(text).unwrap();
         assert_eq!(c.modems[0].number.as_deref(), Some("+15550000001"));
         assert_eq!(c.webhooks[0].events, vec!["*"]);
+    }
+
+    #[test]
+    fn operator_templates_and_proof_keys_path() {
+        let long = format!("{} {{{{code}}}}", "x".repeat(155));
+        let err = Config::parse(&format!("[otp.templates]\nen = \"{long}\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("otp.templates.en") && err.contains("one SMS part"),
+            "{err}"
+        );
+        let c = Config::parse(
+            "[security]\nsecret_file = \"/var/lib/simgate/secret.key\"\n[otp.templates]\npt-BR = \"Codigo {{pin}}\"\n[otp.reverse_templates]\nen = \"Send {{factor}} to {{to}}\"",
+        )
+        .unwrap();
+        assert_eq!(c.otp.templates["pt-BR"], "Codigo {{pin}}");
+        assert_eq!(
+            c.proof_keys_path(),
+            PathBuf::from("/var/lib/simgate/proof_keys.pem")
+        );
+        let c = Config::parse("[proofs]\nkeys_file = \"/etc/k.pem\"").unwrap();
+        assert_eq!(c.proof_keys_path(), PathBuf::from("/etc/k.pem"));
     }
 
     #[test]
@@ -1128,6 +1240,22 @@ events = ["*"]
                 "[server]\nallowed_hosts = [\"http://x/\"]",
                 "server.allowed_hosts[0]",
             ),
+            // otp-settings: operator templates and proofs.
+            ("[otp.templates]\nfr = \"Bonjour\"", "otp.templates.fr"),
+            (
+                "[otp.templates]\nen = \"{{code}} {{nope}}\"",
+                "otp.templates.en",
+            ),
+            (
+                "[otp.templates]\n\"english!\" = \"{{code}}\"",
+                "otp.templates.english!",
+            ),
+            (
+                "[otp.reverse_templates]\nen = \"Send {{factor}}\"",
+                "otp.reverse_templates.en",
+            ),
+            ("[proofs]\nlifetime_secs = 0", "proofs.lifetime_secs"),
+            ("[proofs]\naudience = \" \"", "proofs.audience"),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");

@@ -329,11 +329,20 @@ pub async fn start(
     for (i, worker) in pool.start(shutdown.clone()).into_iter().enumerate() {
         tasks.watch(format!("pool worker {i}"), worker);
     }
+    let proof_keys_path = config.proof_keys_path();
+    let proof_keys =
+        crate::verify::ProofKeys::load_or_create(&proof_keys_path).with_context(|| {
+            format!(
+                "proof keys (proofs.keys_file) {}",
+                proof_keys_path.display()
+            )
+        })?;
     let verifier = Verifier::new(
         &config,
         store.clone(),
         pool.clone(),
         secret.clone(),
+        proof_keys,
         events_appended.clone(),
     );
     tasks.watch(

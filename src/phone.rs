@@ -110,6 +110,42 @@ pub fn format_national(e164: &str) -> String {
     }
 }
 
+/// The number with all but its country code and last four digits hidden, grouped the way
+/// libphonenumber writes the country's numbers internationally, groups joined by `-` and no
+/// space after the country code: `+14155557890` → `"+1***-***-7890"`, `+447700900123` →
+/// `"+44****-**0123"`, `+33612345678` → `"+33*-**-**-56-78"`. Short national numbers keep at
+/// least half their digits hidden. Input that is not E.164 gives `"***"` (nothing of it is
+/// shown).
+pub fn mask(e164: &str) -> String {
+    let Some(number) = exact(e164) else {
+        return "***".into();
+    };
+    let code = number.code().value().to_string();
+    let formatted = number.format().mode(Mode::International).to_string();
+    // "+1 415-555-7890" → "415-555-7890"; a format without the code prefix: digits alone.
+    let national_part = formatted
+        .strip_prefix(&format!("+{code}"))
+        .map(str::trim_start)
+        .filter(|rest| {
+            rest.chars().filter(char::is_ascii_digit).count() == e164.len() - 1 - code.len()
+        })
+        .map(String::from)
+        .unwrap_or_else(|| e164[1 + code.len()..].to_string());
+    let digits = national_part.chars().filter(char::is_ascii_digit).count();
+    let shown = 4.min(digits / 2);
+    let mut seen = 0;
+    let mut out = format!("+{code}");
+    for c in national_part.chars() {
+        if c.is_ascii_digit() {
+            seen += 1;
+            out.push(if seen > digits - shown { c } else { '*' });
+        } else if !out.ends_with('-') && !out.ends_with(&format!("+{code}")) {
+            out.push('-');
+        }
+    }
+    out
+}
+
 /// Is `code` an ISO 3166 alpha-2 country the numbering metadata knows?
 pub fn is_known_country(code: &str) -> bool {
     region_id(code).is_ok()
@@ -222,6 +258,31 @@ fn has_possible_length(number: &PhoneNumber) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_numbers_keep_country_code_grouping_and_last_four() {
+        assert_eq!(mask("+14155557890"), "+1***-***-7890");
+        assert_eq!(mask("+447700900123"), "+44****-**0123");
+        assert_eq!(mask("+33612345678"), "+33*-**-**-56-78");
+        assert_eq!(mask("+4930123456"), "+49**-**3456");
+        let br = mask("+5511987654321");
+        assert!(br.starts_with("+55") && br.ends_with("4321"), "{br}");
+        assert_eq!(br.matches('*').count(), 7, "{br}");
+        assert_eq!(mask("not a number"), "***");
+        assert_eq!(mask("+1415"), "***");
+        // Only the country code and the last four digits are shown; every other digit is a star.
+        for (n, code) in [
+            ("+14155557890", "1"),
+            ("+447700900123", "44"),
+            ("+33612345678", "33"),
+            ("+5511987654321", "55"),
+        ] {
+            let m = mask(n);
+            let shown: String = m.chars().filter(char::is_ascii_digit).collect();
+            assert_eq!(shown, format!("{code}{}", &n[n.len() - 4..]), "{m}");
+            assert_eq!(m.matches('*').count(), n.len() - 1 - code.len() - 4, "{m}");
+        }
+    }
 
     #[test]
     fn national_formats_with_default_country() {

@@ -109,10 +109,17 @@ async fn texting_the_factor_verifies_and_notifies_the_success_url() {
     assert!(done.verified);
     let verified_at = done.verified_at.expect("verified_at");
     let claims = verifier
-        .verify_proof(done.proof.as_deref().expect("a proof once verified"))
+        .verify_proof(
+            done.proof.as_deref().expect("a proof once verified"),
+            "shop",
+        )
         .expect("the proof checks");
     assert_eq!(claims.sub, PERSON);
-    assert_eq!(claims.otp_id, view.otp_id);
+    assert_eq!(claims.verification_id, view.otp_id);
+    assert_eq!(claims.method, "reverse_sms");
+    assert!(verifier
+        .verify_proof(done.proof.as_deref().unwrap(), "another-app")
+        .is_none());
 
     let evs = reverse_events(&d).await;
     assert_eq!(evs.len(), 1);
@@ -146,7 +153,7 @@ async fn wrong_sender_wrong_factor_and_substrings_do_not_verify() {
         })
         .await
         .unwrap();
-    assert_eq!(view.ui_text, "Envia Blue-Fox por SMS al (555) 000-0001");
+    assert_eq!(view.ui_text, "Envía Blue-Fox por SMS al (555) 000-0001");
     assert_eq!(view.attempts_left, 3);
 
     // Another phone sends the right factor: not an attempt, not a match.

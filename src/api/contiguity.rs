@@ -9,7 +9,7 @@ use super::error::{ApiError, ErrorKind, API_VERSION};
 use super::extract::{ApiJson, ApiPath, Caller, Text};
 use super::face::set_header;
 use super::rfc3339;
-use super::verifications::{checked_code, NewReverse};
+use super::verifications::{checked_code, NewReverse, OtpSettings};
 use crate::daemon::AppState;
 use crate::store::{new_id, now_ms};
 use crate::verify::{CreateOtp, OtpStatus, ReverseView};
@@ -18,6 +18,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// A successful Contiguity answer; `data` must be a JSON object.
 #[derive(Debug, Clone)]
@@ -72,11 +73,56 @@ impl IntoResponse for Envelope {
 }
 
 /// `POST /otp/new` (and `/otp/send`): `{to, language?, name?}` → `{otp_id}`.
+///
+/// Also takes the native per-request settings (`code_length`, `code_type`, `ttl_secs`,
+/// `max_attempts`, `template`, `templates`, `from`, `callback_url`, `service`) and sms.cx's
+/// names for them (`pinLength`, `pinType` = `numbers`|`letters`|`alphanumeric`, `ttl`,
+/// `maxAttempts`, `template_xx` per language, `callbackUrl`). Other unknown fields are ignored,
+/// as on every Contiguity route.
 #[derive(Debug, Deserialize)]
 pub struct OtpNew {
     pub to: String,
     pub language: Option<String>,
     pub name: Option<String>,
+    #[serde(flatten)]
+    pub settings: OtpSettings,
+    #[serde(rename = "pinLength")]
+    pub pin_length: Option<u32>,
+    #[serde(rename = "pinType")]
+    pub pin_type: Option<String>,
+    pub ttl: Option<u64>,
+    #[serde(rename = "maxAttempts")]
+    pub max_attempts_alias: Option<u32>,
+    #[serde(rename = "callbackUrl")]
+    pub callback_url_alias: Option<String>,
+    /// `template_fr`… (sms.cx) and anything else.
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
+}
+
+impl OtpNew {
+    /// The settings with sms.cx's aliases folded in (a native name wins when both are given).
+    fn settings(self) -> Result<OtpSettings, ApiError> {
+        let mut s = self.settings;
+        s.code_length = s.code_length.or(self.pin_length);
+        s.code_type = s.code_type.or(self.pin_type);
+        s.ttl_secs = s.ttl_secs.or(self.ttl);
+        s.max_attempts = s.max_attempts.or(self.max_attempts_alias);
+        s.callback_url = s.callback_url.or(self.callback_url_alias);
+        for (key, value) in self.rest {
+            let Some(lang) = key.strip_prefix("template_") else {
+                continue;
+            };
+            let Value::String(text) = value else {
+                return Err(ApiError::invalid(&key, format!("{key} must be a string")));
+            };
+            s.templates
+                .get_or_insert_with(BTreeMap::new)
+                .entry(lang.to_string())
+                .or_insert(text);
+        }
+        Ok(s)
+    }
 }
 
 pub async fn otp_new(
@@ -84,15 +130,24 @@ pub async fn otp_new(
     caller: Caller,
     ApiJson(request): ApiJson<OtpNew>,
 ) -> Result<Envelope, ApiError> {
+    let (to, language, name) = (
+        request.to.clone(),
+        request.language.clone(),
+        request.name.clone(),
+    );
+    let options = request.settings()?.into_options(&state)?;
     let created = state
         .verifier
-        .create(CreateOtp {
-            to: request.to,
-            language: request.language,
-            name: request.name,
-            api_key: caller.key_id,
-            client_ip: caller.ip,
-        })
+        .create_with(
+            CreateOtp {
+                to,
+                language,
+                name,
+                api_key: caller.key_id,
+                client_ip: caller.ip,
+            },
+            options,
+        )
         .await
         .map_err(|e| ApiError::from_verify(e, "to"))?;
     Ok(Envelope::ok(json!({ "otp_id": created.otp_id })))
@@ -199,6 +254,7 @@ pub fn reverse_initiated_json(view: &ReverseView) -> Value {
     json!({
         "otp_id": view.otp_id,
         "number": view.number,
+        "number_masked": view.number_masked,
         "factor": view.factor,
         "to": view.to,
         "expires_at": rfc3339(view.expires_at),

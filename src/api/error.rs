@@ -356,6 +356,7 @@ impl ApiError {
                 ApiError::new(ErrorKind::InvalidUrl, detail).with_field("success_url")
             }
             VerifyError::NotOurNumber(_) => ApiError::invalid("to", detail),
+            VerifyError::InvalidSetting { field, .. } => ApiError::invalid(&field, detail),
             VerifyError::RateLimited {
                 retry_after_secs, ..
             } => ApiError::new(ErrorKind::RateLimited, detail).with_retry_after(retry_after_secs),

@@ -91,6 +91,12 @@ fn public_table() -> Table {
     Table::new()
         .route(Method::GET, "/healthz", get(healthz))
         .route(Method::GET, "/readyz", get(readyz))
+        // Public keys of verification proofs (SPEC §3b/§3c): no key needed to check a proof.
+        .route(
+            Method::GET,
+            "/.well-known/jwks.json",
+            get(verifications::jwks),
+        )
         .public()
 }
 
@@ -399,6 +405,7 @@ mod tests {
             [
                 "/healthz",
                 "/readyz",
+                "/.well-known/jwks.json",
                 "/hooks/gotrue/send-sms",
                 "/hooks/zitadel/sms",
                 "/hooks/authentik/sms",

@@ -172,6 +172,25 @@ fn paths() -> Map<String, Value> {
         )),
     );
     add(
+        "/.well-known/jwks.json",
+        "get",
+        public(operation(
+            "service",
+            "Public keys (JWK Set, Ed25519) that verify the proof JWTs of verifications; newest last.",
+            None,
+            200,
+            native_ok(
+                "The key set.",
+                json!({ "type": "object", "properties": { "keys": { "type": "array", "items": {
+                    "type": "object", "properties": {
+                        "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "alg": { "const": "EdDSA" },
+                        "use": { "const": "sig" }, "kid": { "type": "string" }, "x": { "type": "string" } } } } } }),
+            ),
+            &[],
+            false,
+        )),
+    );
+    add(
         "/openapi.json",
         "get",
         operation(
@@ -208,8 +227,22 @@ fn paths() -> Map<String, Value> {
                     json!({ "type": "object", "required": ["to"], "properties": {
                 "to": { "type": "string", "description": "E.164 (or national in otp.default_country)." },
                 "language": { "type": ["string", "null"], "description": "en, es, fr, de, pt, pt-br… (default en)." },
-                "name": { "type": ["string", "null"], "description": "App name shown in the SMS." }
-            } }),
+                "name": { "type": ["string", "null"], "description": "App name shown in the SMS." },
+                    "code_length": { "type": ["integer", "null"], "minimum": 4, "maximum": 10, "description": "Symbols in the code (default otp.code_length)." },
+                    "code_type": { "enum": ["numeric", "alpha", "alphanumeric", null], "description": "alpha and alphanumeric leave out 0/O and 1/I/L; letters verify in any case." },
+                    "ttl_secs": { "type": ["integer", "null"], "minimum": 30, "maximum": 3600 },
+                    "max_attempts": { "type": ["integer", "null"], "minimum": 1, "maximum": 10 },
+                    "template": { "type": ["string", "null"], "maxLength": 480, "description": "The SMS text with {{code}} (or {{pin}}), optionally {{name}} and {{minutes}}; must render in one SMS part." },
+                    "templates": { "type": ["object", "null"], "additionalProperties": { "type": "string" }, "description": "Templates per language tag ({\"fr\": \"…\"}), picked by language before template." },
+                    "from": { "type": ["string", "null"], "description": "A line name or one of our numbers: only that modem sends the code." },
+                    "callback_url": { "type": ["string", "null"], "format": "uri", "description": "Receives otp.verified, otp.failed and otp.expired, signed like every webhook." },
+                    "service": { "type": ["string", "null"], "description": "The app the proof is for: its aud claim (default proofs.audience)." },
+                    "pinLength": { "type": ["integer", "null"], "description": "sms.cx name of code_length." },
+                    "pinType": { "enum": ["numbers", "letters", "alphanumeric", null], "description": "sms.cx name of code_type." },
+                    "ttl": { "type": ["integer", "null"], "description": "sms.cx name of ttl_secs." },
+                    "maxAttempts": { "type": ["integer", "null"], "description": "sms.cx name of max_attempts." },
+                    "callbackUrl": { "type": ["string", "null"], "description": "Alias of callback_url." }
+            }, "patternProperties": { "^template_[A-Za-z0-9_-]+$": { "type": "string", "description": "sms.cx per-language template (template_fr)." } } }),
                 ),
                 200,
                 contiguity_ok(json!({ "type": "object", "required": ["otp_id"],
@@ -268,7 +301,8 @@ fn paths() -> Map<String, Value> {
                 "required": ["otp_id", "number", "factor", "to", "expires_at", "ui"],
                 "properties": {
                     "otp_id": { "type": "string", "description": "r_otp_…" },
-                    "number": { "type": "string" }, "factor": { "type": "string" }, "to": { "type": "string" },
+                    "number": { "type": "string" }, "number_masked": { "type": "string", "description": "+1***-***-7890." },
+                    "factor": { "type": "string" }, "to": { "type": "string" },
                     "expires_at": { "type": "string", "format": "date-time" },
                     "ui": { "type": "object", "properties": {
                         "text": { "type": "string" },
@@ -354,6 +388,15 @@ fn paths() -> Map<String, Value> {
                 Some(
                     json!({ "type": "object", "required": ["to"], "additionalProperties": false, "properties": {
                     "to": { "type": "string" }, "language": { "type": ["string", "null"] }, "name": { "type": ["string", "null"] },
+                    "code_length": { "type": ["integer", "null"], "minimum": 4, "maximum": 10, "description": "Symbols in the code (default otp.code_length)." },
+                    "code_type": { "enum": ["numeric", "alpha", "alphanumeric", null], "description": "alpha and alphanumeric leave out 0/O and 1/I/L; letters verify in any case." },
+                    "ttl_secs": { "type": ["integer", "null"], "minimum": 30, "maximum": 3600 },
+                    "max_attempts": { "type": ["integer", "null"], "minimum": 1, "maximum": 10 },
+                    "template": { "type": ["string", "null"], "maxLength": 480, "description": "The SMS text with {{code}} (or {{pin}}), optionally {{name}} and {{minutes}}; must render in one SMS part." },
+                    "templates": { "type": ["object", "null"], "additionalProperties": { "type": "string" }, "description": "Templates per language tag ({\"fr\": \"…\"}), picked by language before template." },
+                    "from": { "type": ["string", "null"], "description": "A line name or one of our numbers: only that modem sends the code." },
+                    "callback_url": { "type": ["string", "null"], "format": "uri", "description": "Receives otp.verified, otp.failed and otp.expired, signed like every webhook." },
+                    "service": { "type": ["string", "null"], "description": "The app the proof is for: its aud claim (default proofs.audience)." },
                     "client_ip": { "type": ["string", "null"], "description": "The end user's IP for per-IP limits (or header X-End-User-IP)." } } }),
                 ),
                 201,
@@ -785,6 +828,11 @@ fn schemas() -> Value {
         "client_ip": { "type": ["string", "null"], "description": "Native only: the end user's IP for per-IP limits (or header X-End-User-IP)." } } }));
     map.insert("Verification".into(), json!({ "type": "object", "properties": {
         "id": { "type": "string" }, "object": { "const": "verification" }, "to": { "type": "string" },
+        "to_masked": { "type": "string", "description": "+1***-***-7890: country code, grouping and last four digits." },
+        "code_type": { "enum": ["numeric", "alpha", "alphanumeric"] }, "code_length": { "type": ["integer", "null"] },
+        "from": { "type": ["string", "null"], "description": "The line chosen with from." },
+        "callback_url": { "type": ["string", "null"] }, "service": { "type": ["string", "null"] },
+        "proof": { "type": ["string", "null"], "description": "Once verified: an EdDSA JWT (keys at /.well-known/jwks.json) with iss, sub (the number), aud, iat, exp, verification_id, method sms_otp." },
         "country": { "type": ["string", "null"] },
         "status": { "enum": ["pending", "verified", "expired", "locked", "cancelled"] },
         "verified": { "type": "boolean" }, "attempts": { "type": "integer" }, "attempts_left": { "type": "integer" },
@@ -794,7 +842,8 @@ fn schemas() -> Value {
         "verified_at": { "type": ["string", "null"], "format": "date-time" } } }));
     map.insert("ReverseVerification".into(), json!({ "type": "object", "properties": {
         "id": { "type": "string" }, "object": { "const": "reverse_verification" },
-        "number": { "type": "string" }, "factor": { "type": "string" }, "to": { "type": "string" },
+        "number": { "type": "string" }, "number_masked": { "type": "string", "description": "+1***-***-7890." },
+        "factor": { "type": "string" }, "to": { "type": "string" },
         "status": { "enum": ["pending", "verified", "expired", "locked", "cancelled"] },
         "verified": { "type": "boolean" }, "attempts_left": { "type": "integer" }, "language": { "type": "string" },
         "created_at": { "type": "string", "format": "date-time" }, "expires_at": { "type": "string", "format": "date-time" },
@@ -802,7 +851,7 @@ fn schemas() -> Value {
         "ui": { "type": "object", "properties": { "text": { "type": "string" }, "qr_code": { "type": "string" } } },
         "qr_svg_url": { "type": "string" }, "success_url": { "type": ["string", "null"] },
         "service": { "type": ["string", "null"] },
-        "proof": { "type": ["string", "null"], "description": "Once verified: a signed JWT (HS256) saying so." } } }));
+        "proof": { "type": ["string", "null"], "description": "Once verified: an EdDSA JWT (keys at /.well-known/jwks.json) with iss, sub (the number), aud (service or proofs.audience), iat, exp, verification_id, method reverse_sms." } } }));
     map.insert("WebhookEndpoint".into(), json!({ "type": "object", "properties": {
         "id": { "type": "string" }, "url": { "type": "string" },
         "events": { "type": "array", "items": { "type": "string" } },

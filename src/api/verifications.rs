@@ -6,13 +6,16 @@ use super::error::{ApiError, ErrorKind};
 use super::extract::{parse_ip, ApiJson, ApiPath, Caller, Text};
 use super::rfc3339;
 use crate::daemon::AppState;
-use crate::verify::{CreateOtp, OtpStatus, OtpView, ReverseInit, ReverseView};
+use crate::verify::{
+    CodeType, CreateOtp, OtpOptions, OtpStatus, OtpView, ReverseInit, ReverseView,
+};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Longest code accepted for checking; longer input cannot be a code.
 pub const MAX_CODE_CHARS: usize = 64;
@@ -22,6 +25,13 @@ pub fn verification_json(v: &OtpView) -> Value {
         "id": v.otp_id,
         "object": "verification",
         "to": v.to,
+        "to_masked": v.to_masked,
+        "code_type": v.code_type.as_str(),
+        "code_length": v.code_length,
+        "from": v.line,
+        "callback_url": v.callback_url,
+        "service": v.service,
+        "proof": v.proof,
         "country": v.country,
         "status": v.status.as_str(),
         "verified": v.verified,
@@ -43,6 +53,7 @@ pub fn reverse_json(v: &ReverseView) -> Value {
         "id": v.otp_id,
         "object": "reverse_verification",
         "number": v.number,
+        "number_masked": v.number_masked,
         "factor": v.factor,
         "to": v.to,
         "status": v.status.as_str(),
@@ -79,6 +90,67 @@ pub struct NewVerification {
     pub name: Option<String>,
     /// The end user's IP, for per-IP rate limits (overrides `X-End-User-IP`).
     pub client_ip: Option<String>,
+    #[serde(flatten)]
+    pub settings: OtpSettings,
+}
+
+/// Per-request OTP settings, shared by `/v1/verifications` and `/otp/new`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OtpSettings {
+    /// 4..=10.
+    pub code_length: Option<u32>,
+    /// `numeric` | `alpha` | `alphanumeric`.
+    pub code_type: Option<String>,
+    /// 30..=3600.
+    pub ttl_secs: Option<u64>,
+    /// 1..=10.
+    pub max_attempts: Option<u32>,
+    pub template: Option<String>,
+    pub templates: Option<BTreeMap<String, String>>,
+    /// A line name or one of our numbers: only that modem sends the code.
+    pub from: Option<String>,
+    pub callback_url: Option<String>,
+    /// The app the proof is for (its `aud`).
+    pub service: Option<String>,
+}
+
+impl OtpSettings {
+    /// Checked into the verifier's options; `from` is resolved to a line.
+    pub fn into_options(self, state: &AppState) -> Result<OtpOptions, ApiError> {
+        let code_type = match self.code_type.as_deref() {
+            None => None,
+            Some(name) => Some(CodeType::parse(name).ok_or_else(|| {
+                ApiError::invalid(
+                    "code_type",
+                    format!(
+                        "code_type {name:?} is not one of \"numeric\", \"alpha\", \"alphanumeric\""
+                    ),
+                )
+            })?),
+        };
+        let line = match self.from.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(from) => Some(super::messages::resolve_line(state, from).ok_or_else(|| {
+                ApiError::invalid(
+                    "from",
+                    format!(
+                        "from {from:?} is neither one of this gateway's numbers nor a line name"
+                    ),
+                )
+            })?),
+        };
+        Ok(OtpOptions {
+            code_length: self.code_length,
+            code_type,
+            ttl_secs: self.ttl_secs,
+            max_attempts: self.max_attempts,
+            template: self.template,
+            templates: self.templates.unwrap_or_default(),
+            line,
+            callback_url: self.callback_url,
+            service: self.service,
+        })
+    }
 }
 
 /// `POST /v1/verifications`.
@@ -91,15 +163,19 @@ pub async fn create(
         Some(ip) => Some(parse_ip(ip, "client_ip")?),
         None => caller.ip,
     };
+    let options = request.settings.into_options(&state)?;
     let created_otp = state
         .verifier
-        .create(CreateOtp {
-            to: request.to,
-            language: request.language,
-            name: request.name,
-            api_key: caller.key_id,
-            client_ip,
-        })
+        .create_with(
+            CreateOtp {
+                to: request.to,
+                language: request.language,
+                name: request.name,
+                api_key: caller.key_id,
+                client_ip,
+            },
+            options,
+        )
         .await
         .map_err(|e| ApiError::from_verify(e, "to"))?;
     let view = state
@@ -293,6 +369,18 @@ pub async fn reverse_create(
     ))
 }
 
+/// `GET /.well-known/jwks.json`: the public keys of verification proofs (no API key).
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        Json(state.verifier.jwks()),
+    )
+        .into_response()
+}
+
 /// `GET /v1/reverse-verifications/{id}`.
 pub async fn reverse_get(
     State(state): State<AppState>,
@@ -349,6 +437,23 @@ pub async fn reverse_qr(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The settings are flattened into the request, and unknown fields are still refused.
+    #[test]
+    fn new_verification_takes_settings_and_refuses_unknown_fields() {
+        let ok: NewVerification = serde_json::from_value(json!({
+            "to": "+14155550100", "code_length": 8, "code_type": "alpha",
+            "templates": {"fr": "{{code}}"}, "from": "sim1", "service": "shop"
+        }))
+        .unwrap();
+        assert_eq!(ok.settings.code_length, Some(8));
+        assert_eq!(ok.settings.templates.unwrap()["fr"], "{{code}}");
+        let err = serde_json::from_value::<NewVerification>(
+            json!({"to": "+14155550100", "pinLength": 5}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("pinLength"), "{err}");
+    }
 
     #[test]
     fn codes_are_checked_for_shape() {

@@ -314,6 +314,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbound_claim ON outbound_messages(status, priority DESC, created_at);
     CREATE INDEX outbound_codes_waiting ON outbound_messages(purpose, status);
     "#,
+    // otp-settings: per-verification settings (code type and length, sending line, status
+    // callback URL, the service a proof is for) and the index the expiry sweep reads.
+    r#"
+    ALTER TABLE verifications ADD COLUMN code_type TEXT NOT NULL DEFAULT 'numeric';
+    ALTER TABLE verifications ADD COLUMN code_length INTEGER;
+    ALTER TABLE verifications ADD COLUMN line TEXT;
+    ALTER TABLE verifications ADD COLUMN callback_url TEXT;
+    ALTER TABLE verifications ADD COLUMN service TEXT;
+    CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

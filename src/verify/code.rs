@@ -1,5 +1,5 @@
-//! Verification codes: generated from a CSPRNG with uniform digits, stored only as a keyed
-//! HMAC, compared in constant time.
+//! Verification codes: generated from a CSPRNG with uniform symbols (digits, letters, or both
+//! without look-alikes), stored only as a keyed HMAC, compared in constant time.
 
 use hmac::{Hmac, Mac};
 use rand::{CryptoRng, RngCore};
@@ -35,6 +35,95 @@ pub fn generate_digits<R: RngCore + CryptoRng>(rng: &mut R, length: usize) -> St
 /// A fresh code from the thread-local CSPRNG (ChaCha seeded by the OS).
 pub fn generate(length: usize) -> String {
     generate_digits(&mut rand::rng(), length)
+}
+
+/// What a code is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeType {
+    /// `0-9`.
+    #[default]
+    Numeric,
+    /// Upper-case letters without `I`, `L` and `O` (read as 1, 1 and 0).
+    Alpha,
+    /// Digits and upper-case letters without the look-alike pairs 0/O, 1/I/L.
+    Alphanumeric,
+}
+
+/// Letters of [`CodeType::Alpha`]: 23.
+pub const ALPHA: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ";
+/// Symbols of [`CodeType::Alphanumeric`]: 8 digits and 23 letters.
+pub const ALPHANUMERIC: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+impl CodeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeType::Numeric => "numeric",
+            CodeType::Alpha => "alpha",
+            CodeType::Alphanumeric => "alphanumeric",
+        }
+    }
+
+    /// Reads simgate's names and sms.cx's (`numbers`, `letters`), any case.
+    pub fn parse(name: &str) -> Option<CodeType> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "numeric" | "numbers" | "number" | "digits" => Some(CodeType::Numeric),
+            "alpha" | "letters" | "alphabetic" => Some(CodeType::Alpha),
+            "alphanumeric" | "alnum" => Some(CodeType::Alphanumeric),
+            _ => None,
+        }
+    }
+
+    /// Stored value back to a type; anything unknown (rows from before code types) is numeric.
+    pub fn from_db(value: Option<&str>) -> CodeType {
+        value.and_then(CodeType::parse).unwrap_or_default()
+    }
+
+    /// What a person typed, as the code was generated: trimmed, and letters upper-cased (the SMS
+    /// shows capitals; phones often type lower case). Digits are left as they are.
+    pub fn normalize_input(self, input: &str) -> String {
+        let trimmed = input.trim();
+        match self {
+            CodeType::Numeric => trimmed.to_string(),
+            CodeType::Alpha | CodeType::Alphanumeric => trimmed.to_ascii_uppercase(),
+        }
+    }
+}
+
+/// `length` symbols drawn uniformly from `alphabet` (at most 256 symbols), by rejection
+/// sampling: bytes at or above the largest multiple of the alphabet size are skipped.
+pub fn generate_from<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    alphabet: &[u8],
+    length: usize,
+) -> String {
+    let n = alphabet.len();
+    assert!((2..=256).contains(&n), "alphabet of 2 to 256 symbols");
+    let limit = 256 - 256 % n;
+    let mut code = String::with_capacity(length);
+    let mut buffer = [0u8; 16];
+    while code.len() < length {
+        rng.fill_bytes(&mut buffer);
+        for &byte in &buffer {
+            if code.len() == length {
+                break;
+            }
+            if usize::from(byte) < limit {
+                code.push(char::from(alphabet[usize::from(byte) % n]));
+            }
+        }
+    }
+    code
+}
+
+/// A fresh code of `code_type` from the thread-local CSPRNG.
+pub fn generate_typed(code_type: CodeType, length: usize) -> String {
+    let mut rng = rand::rng();
+    match code_type {
+        CodeType::Numeric => generate_digits(&mut rng, length),
+        CodeType::Alpha => generate_from(&mut rng, ALPHA, length),
+        CodeType::Alphanumeric => generate_from(&mut rng, ALPHANUMERIC, length),
+    }
 }
 
 /// What is stored for a code: HMAC-SHA256 keyed by the server pepper over the verification id
@@ -153,6 +242,57 @@ mod tests {
         script.extend([249, 9, 10, 0, 123, 250, 7, 8, 255, 1, 2, 3, 4, 5, 6, 7]);
         let mut rng = Scripted(script, 0);
         assert_eq!(generate_digits(&mut rng, 6), "990037");
+    }
+
+    #[test]
+    fn typed_codes_use_their_alphabet_without_look_alikes() {
+        for length in 4..=10 {
+            let alpha = generate_typed(CodeType::Alpha, length);
+            assert_eq!(alpha.len(), length);
+            assert!(alpha.bytes().all(|b| ALPHA.contains(&b)), "{alpha}");
+            let mixed = generate_typed(CodeType::Alphanumeric, length);
+            assert!(mixed.bytes().all(|b| ALPHANUMERIC.contains(&b)), "{mixed}");
+            let digits = generate_typed(CodeType::Numeric, length);
+            assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{digits}");
+        }
+        for confusing in b"01ILO" {
+            assert!(!ALPHA.contains(confusing) && !ALPHANUMERIC.contains(confusing));
+        }
+        assert_eq!(ALPHA.len(), 23);
+        assert_eq!(ALPHANUMERIC.len(), 31);
+    }
+
+    /// Every symbol of the alphanumeric alphabet comes up about equally often (chi-square, 30
+    /// degrees of freedom: 59.70 is the 0.001 critical value).
+    #[test]
+    fn alphanumeric_symbols_are_uniform() {
+        let mut rng = StdRng::seed_from_u64(0xa1fa);
+        let mut counts = [0u64; 31];
+        for _ in 0..20_000 {
+            for b in generate_from(&mut rng, ALPHANUMERIC, 10).bytes() {
+                counts[ALPHANUMERIC.iter().position(|&s| s == b).unwrap()] += 1;
+            }
+        }
+        let expected = 200_000.0 / 31.0;
+        let chi2: f64 = counts
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2 < 59.70, "chi-square {chi2}");
+    }
+
+    #[test]
+    fn code_type_names_and_input() {
+        assert_eq!(CodeType::parse("Letters"), Some(CodeType::Alpha));
+        assert_eq!(CodeType::parse("numbers"), Some(CodeType::Numeric));
+        assert_eq!(
+            CodeType::parse("alphanumeric"),
+            Some(CodeType::Alphanumeric)
+        );
+        assert_eq!(CodeType::parse("hex"), None);
+        assert_eq!(CodeType::from_db(None), CodeType::Numeric);
+        assert_eq!(CodeType::Alpha.normalize_input(" abXy "), "ABXY");
+        assert_eq!(CodeType::Numeric.normalize_input(" 0123 "), "0123");
     }
 
     #[test]

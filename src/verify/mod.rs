@@ -26,6 +26,8 @@ pub mod reverse;
 pub mod sender;
 pub mod template;
 
+pub use code::CodeType;
+pub use proof::ProofKeys;
 pub use reverse::{ReverseInit, ReverseMatcher, ReverseView};
 
 use crate::config::{Config, Otp};
@@ -37,7 +39,7 @@ use crate::store::{events, new_id, now_ms, outbound, Store, StoreError};
 use ratelimit::{Limits, Subject};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -102,6 +104,35 @@ pub struct CreateOtp {
     pub client_ip: Option<IpAddr>,
 }
 
+/// Bounds of the per-request settings ([`OtpOptions`]).
+pub const MIN_CODE_LENGTH: u32 = 4;
+pub const MAX_CODE_LENGTH: u32 = 10;
+pub const MIN_TTL_SECS: u64 = 30;
+pub const MAX_TTL_SECS: u64 = 3600;
+pub const MAX_ATTEMPTS_LIMIT: u32 = 10;
+
+/// Per-request settings of a standard OTP; each absent one takes its `[otp]` value.
+#[derive(Debug, Clone, Default)]
+pub struct OtpOptions {
+    /// 4..=10 symbols.
+    pub code_length: Option<u32>,
+    pub code_type: Option<CodeType>,
+    /// 30..=3600 seconds.
+    pub ttl_secs: Option<u64>,
+    /// 1..=10.
+    pub max_attempts: Option<u32>,
+    /// The code SMS for any language the request has no `templates` entry for.
+    pub template: Option<String>,
+    /// Code SMS per language tag (`{"fr": "…"}`), picked by the request's `language`.
+    pub templates: BTreeMap<String, String>,
+    /// Send from this line (a modem name, already resolved from a name or number).
+    pub line: Option<String>,
+    /// Receives `otp.verified`, `otp.failed` and `otp.expired`, signed like every webhook.
+    pub callback_url: Option<String>,
+    /// The app or service the verification is for: the proof's `aud`.
+    pub service: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtpCreated {
     /// `otp_…`
@@ -134,6 +165,16 @@ pub struct Resent {
 pub struct OtpView {
     pub otp_id: String,
     pub to: String,
+    /// `+1***-***-7890`: where the code went, for a front end to show.
+    pub to_masked: String,
+    pub code_type: CodeType,
+    pub code_length: Option<u32>,
+    /// The line the code SMS is sent from, when the request chose one.
+    pub line: Option<String>,
+    pub callback_url: Option<String>,
+    pub service: Option<String>,
+    /// Once verified: a signed JWT saying so (see [`proof`]).
+    pub proof: Option<String>,
     pub country: Option<String>,
     pub status: OtpStatus,
     pub verified: bool,
@@ -170,6 +211,9 @@ pub enum VerifyError {
     NoLineAvailable,
     #[error("{0:?} is not the number of one of this gateway's lines")]
     NotOurNumber(String),
+    /// A per-request setting out of bounds; `field` names it as the request did.
+    #[error("{detail}")]
+    InvalidSetting { field: String, detail: String },
     #[error(transparent)]
     Send(#[from] SendError),
     #[error(transparent)]
@@ -209,16 +253,20 @@ struct Inner {
     home_countries: HashSet<String>,
     /// Round-robin position for picking a reverse-OTP line.
     next_line: AtomicUsize,
-    proof_key: [u8; 32],
+    proof_keys: ProofKeys,
+    proofs: crate::config::Proofs,
+    templates: template::Templates,
 }
 
 impl Verifier {
-    /// Builds the service from the daemon's parts; `config` gives `[otp]` and the SIM numbers.
+    /// Builds the service from the daemon's parts; `config` gives `[otp]`, `[proofs]` and the
+    /// SIM numbers; `proof_keys` sign proofs (see [`ProofKeys::load_or_create`]).
     pub fn new(
         config: &Config,
         store: Store,
         pool: Pool,
         secret: Secret,
+        proof_keys: ProofKeys,
         events_appended: Arc<Notify>,
     ) -> Verifier {
         // libphonenumber's metadata loads on first use; do it now, off the async workers, so
@@ -240,7 +288,12 @@ impl Verifier {
         home_countries.insert(config.otp.default_country.to_ascii_uppercase());
         Verifier {
             inner: Arc::new(Inner {
-                proof_key: proof::proof_key(secret.bytes()),
+                proof_keys,
+                proofs: config.proofs.clone(),
+                templates: template::Templates::new(
+                    &config.otp.templates,
+                    &config.otp.reverse_templates,
+                ),
                 store,
                 pepper: secret,
                 otp: config.otp.clone(),
@@ -267,6 +320,19 @@ impl Verifier {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
+            }
+            let expired = self
+                .inner
+                .store
+                .call(|c| Ok(expire_due(c, crate::store::now_ms())?))
+                .await;
+            match expired {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(verifications = n, "OTPs expired");
+                    self.inner.events_appended.notify_waiters();
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot expire OTPs"),
             }
             let result = self
                 .inner
@@ -307,27 +373,75 @@ impl Verifier {
             .with_smsc_check(self.inner.otp.reverse_smsc_country_check)
     }
 
-    /// Starts a verification: a code is generated and its SMS queued, both in one transaction.
+    /// Starts a verification with the `[otp]` settings.
     pub async fn create(&self, req: CreateOtp) -> Result<OtpCreated, VerifyError> {
+        self.create_with(req, OtpOptions::default()).await
+    }
+
+    /// Starts a verification: a code is generated and its SMS queued, both in one transaction.
+    /// `options` override the `[otp]` settings for this verification (bounds checked first).
+    pub async fn create_with(
+        &self,
+        req: CreateOtp,
+        options: OtpOptions,
+    ) -> Result<OtpCreated, VerifyError> {
         let inner = &self.inner;
+        let settings = Settings::check(&inner.otp, &options)?;
         let to = self.normalize(&req.to)?;
         let country = phone::country_of(&to);
         self.check_country(&to, country.as_deref())?;
-        let language = template::language(req.language.as_deref());
         let name = template::clean_name(req.name.as_deref());
+        let request_template = template::pick(&options.templates, req.language.as_deref())
+            .map(|(key, t)| {
+                (
+                    format!("templates.{key}"),
+                    t.clone(),
+                    Some(template::normalize_tag(key)),
+                )
+            })
+            .or_else(|| {
+                options
+                    .template
+                    .clone()
+                    .map(|t| ("template".to_string(), t, None))
+            });
+        let language = match &request_template {
+            Some((_, _, Some(key))) => key.clone(),
+            _ => inner.templates.language(req.language.as_deref()),
+        };
         let otp_id = new_id("otp");
         let digest;
         let message = {
             // The code lives only in this block and in the queued SMS.
-            let code = code::generate(inner.otp.code_length as usize);
+            let code = code::generate_typed(settings.code_type, settings.code_length as usize);
             digest = code::digest(inner.pepper.bytes(), &otp_id, &code);
-            let body = template::render_code(language, name.as_deref(), &code, inner.otp.ttl_secs);
+            let body = match &request_template {
+                Some((field, t, _)) => {
+                    let body = template::render(
+                        t,
+                        name.as_deref(),
+                        &code,
+                        template::minutes(settings.ttl_secs),
+                    );
+                    template::one_part(&body).map_err(|detail| VerifyError::InvalidSetting {
+                        field: field.clone(),
+                        detail: format!("{field} {detail}"),
+                    })?;
+                    body
+                }
+                None => inner.templates.render_code(
+                    &language,
+                    name.as_deref(),
+                    &code,
+                    settings.ttl_secs,
+                ),
+            };
             let (message, _) = messaging::prepare_for(
                 &inner.pool,
                 &SendText {
                     to: to.clone(),
                     body,
-                    line: None,
+                    line: options.line.clone(),
                     report: true,
                     purpose: "otp".into(),
                     purpose_id: Some(otp_id.clone()),
@@ -339,8 +453,15 @@ impl Verifier {
         let key_label = code::key_label(inner.pepper.bytes(), &req.api_key);
         let client_ip = req.client_ip.map(ratelimit::ip_scope);
         let limits = inner.limits;
-        let max_attempts = inner.otp.max_attempts;
-        let ttl_ms = inner.otp.ttl_secs as i64 * 1000;
+        let max_attempts = settings.max_attempts;
+        let ttl_ms = settings.ttl_secs as i64 * 1000;
+        let extra = (
+            settings.code_type.as_str(),
+            settings.code_length,
+            options.line.clone(),
+            settings.callback_url.clone(),
+            settings.service.clone(),
+        );
         let (id, recipient) = (otp_id.clone(), to.clone());
         let (message_id, expires_at) = inner
             .store
@@ -362,8 +483,10 @@ impl Verifier {
                 tx.execute(
                     "INSERT INTO verifications (id, recipient, country, code_hmac, status, max_attempts,
                          last_sent_at, language, app_name, message_id, key_label, client_ip,
-                         created_at, expires_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?6, ?12, ?6)",
+                         created_at, expires_at, updated_at,
+                         code_type, code_length, line, callback_url, service)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?6, ?12, ?6,
+                         ?13, ?14, ?15, ?16, ?17)",
                     params![
                         id,
                         recipient,
@@ -376,7 +499,12 @@ impl Verifier {
                         message_id,
                         key_label,
                         client_ip,
-                        expires_at
+                        expires_at,
+                        extra.0,
+                        extra.1,
+                        extra.2,
+                        extra.3,
+                        extra.4
                     ],
                 )?;
                 tx.commit()?;
@@ -412,7 +540,7 @@ impl Verifier {
                 let status = row.status.at(row.expires_at, now);
                 if status != OtpStatus::Pending {
                     if status == OtpStatus::Expired && row.status == OtpStatus::Pending {
-                        set_status(&tx, &id, OtpStatus::Expired, now)?;
+                        finish(&tx, &row, OtpStatus::Expired, now)?;
                     }
                     let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
                     tx.commit()?;
@@ -431,7 +559,7 @@ impl Verifier {
                     params![id, now],
                 )?;
                 if counted == 0 {
-                    set_status(&tx, &id, OtpStatus::Locked, now)?;
+                    finish(&tx, &row, OtpStatus::Locked, now)?;
                     let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
                     tx.commit()?;
                     return Ok(Ok((
@@ -445,16 +573,23 @@ impl Verifier {
                 }
                 let attempts = row.attempts + 1;
                 let attempts_left = row.max_attempts.saturating_sub(attempts);
-                let result = if code::matches(inner.pepper.bytes(), &id, &code, &row.code_hmac) {
+                let typed = row.code_type.normalize_input(&code);
+                let result = if code::matches(inner.pepper.bytes(), &id, &typed, &row.code_hmac) {
                     tx.execute(
                         "UPDATE verifications SET status = 'verified', verified_at = ?2, updated_at = ?2
                          WHERE id = ?1 AND status = 'pending'",
                         params![id, now],
                     )?;
-                    events::append(
+                    events::append_with_target(
                         &tx,
                         "otp.verified",
-                        &serde_json::json!({ "otp_id": id, "to": row.recipient, "verified_at": now }),
+                        &serde_json::json!({
+                            "otp_id": id,
+                            "to": row.recipient,
+                            "status": "verified",
+                            "verified_at": now,
+                        }),
+                        row.callback_url.as_deref(),
                     )?;
                     CheckResult {
                         verified: true,
@@ -462,7 +597,7 @@ impl Verifier {
                         attempts_left,
                     }
                 } else if attempts >= row.max_attempts {
-                    set_status(&tx, &id, OtpStatus::Locked, now)?;
+                    finish(&tx, &row, OtpStatus::Locked, now)?;
                     CheckResult {
                         verified: false,
                         status: OtpStatus::Locked,
@@ -486,7 +621,7 @@ impl Verifier {
             })
             .await??;
         let (result, withdrawn) = result;
-        if result.verified || withdrawn > 0 {
+        if result.status != OtpStatus::Pending || withdrawn > 0 {
             self.inner.events_appended.notify_waiters();
         }
         Ok(result)
@@ -548,7 +683,7 @@ impl Verifier {
                     &SendText {
                         to: row.recipient.clone(),
                         body,
-                        line: None,
+                        line: row.line.clone(),
                         report: true,
                         purpose: "otp".into(),
                         purpose_id: Some(id.clone()),
@@ -600,17 +735,79 @@ impl Verifier {
         if withdrawn > 0 {
             self.inner.events_appended.notify_waiters();
         }
-        view.ok_or(VerifyError::NotFound)
+        Ok(self.with_proof(view.ok_or(VerifyError::NotFound)?))
     }
 
-    /// A verification, never with its code.
+    /// A verification, never with its code; once verified, with its proof.
     pub async fn get(&self, otp_id: &str) -> Result<OtpView, VerifyError> {
         let id = otp_id.to_string();
-        self.inner
+        let view = self
+            .inner
             .store
             .call(move |c| Ok(VerificationRow::load(c, &id)?.map(|row| row.view(now_ms()))))
             .await?
-            .ok_or(VerifyError::NotFound)
+            .ok_or(VerifyError::NotFound)?;
+        Ok(self.with_proof(view))
+    }
+
+    fn with_proof(&self, mut view: OtpView) -> OtpView {
+        if let (OtpStatus::Verified, Some(at)) = (view.status, view.verified_at) {
+            view.proof = Some(self.sign_proof(
+                &view.to,
+                &view.otp_id,
+                proof::METHOD_SMS_OTP,
+                view.service.as_deref(),
+                at,
+            ));
+        }
+        view
+    }
+
+    /// A proof that `number` was verified at `verified_at_ms` by `method`.
+    fn sign_proof(
+        &self,
+        number: &str,
+        verification_id: &str,
+        method: &str,
+        service: Option<&str>,
+        verified_at_ms: i64,
+    ) -> String {
+        let proofs = &self.inner.proofs;
+        let iat = verified_at_ms / 1000;
+        self.inner.proof_keys.sign(&proof::Claims {
+            iss: proofs.issuer.clone(),
+            sub: number.to_string(),
+            aud: service.unwrap_or(&proofs.audience).to_string(),
+            iat,
+            exp: iat + i64::try_from(proofs.lifetime_secs).unwrap_or(i64::MAX / 2),
+            verification_id: verification_id.to_string(),
+            method: method.to_string(),
+        })
+    }
+
+    /// Checks a proof as an app would (signature by one of our keys, issuer, `audience`,
+    /// expiry); returns its claims.
+    pub fn verify_proof(&self, token: &str, audience: &str) -> Option<proof::Claims> {
+        self.inner
+            .proof_keys
+            .verify(token, &self.inner.proofs.issuer, audience, now_ms() / 1000)
+    }
+
+    /// The public keys of proofs, as a JWK Set.
+    pub fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        self.inner.proof_keys.jwks()
+    }
+
+    /// The reverse-OTP instruction in `language`, from the operator's templates or built in.
+    pub(crate) fn reverse_text(&self, language: &str, factor: &str, to_display: &str) -> String {
+        self.inner
+            .templates
+            .render_reverse(language, factor, to_display)
+    }
+
+    /// The language a reverse session is recorded in.
+    pub(crate) fn language_of(&self, tag: Option<&str>) -> String {
+        self.inner.templates.language(tag)
     }
 
     fn normalize(&self, number: &str) -> Result<String, VerifyError> {
@@ -659,12 +856,145 @@ fn rate_limited(limited: ratelimit::Limited) -> VerifyError {
     }
 }
 
-fn set_status(conn: &Connection, id: &str, status: OtpStatus, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
+/// Ends a pending verification as `status` (locked or expired); when that changed the row and
+/// the verification has a `callback_url`, appends `otp.failed` / `otp.expired` for it.
+fn finish(
+    conn: &Connection,
+    row: &VerificationRow,
+    status: OtpStatus,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
         "UPDATE verifications SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
-        params![id, status.as_str(), now],
-    )?;
-    Ok(())
+        params![row.id, status.as_str(), now],
+    )? == 1;
+    if changed {
+        if let Some(url) = row.callback_url.as_deref() {
+            let (kind, word) = match status {
+                OtpStatus::Locked => ("otp.failed", "failed"),
+                _ => ("otp.expired", "expired"),
+            };
+            events::append_with_target(
+                conn,
+                kind,
+                &serde_json::json!({
+                    "otp_id": row.id,
+                    "to": row.recipient,
+                    "status": word,
+                    "at": now,
+                }),
+                Some(url),
+            )?;
+        }
+    }
+    Ok(changed)
+}
+
+/// Marks pending verifications past their expiry as expired, with `otp.expired` for those
+/// with a `callback_url`. Returns how many expired.
+pub fn expire_due(conn: &mut Connection, now_ms: i64) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare(
+            "SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= ?1 LIMIT 500",
+        )?;
+        let rows = stmt.query_map([now_ms], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut expired = 0;
+    for id in &ids {
+        if let Some(row) = VerificationRow::load(&tx, id)? {
+            expired += usize::from(finish(&tx, &row, OtpStatus::Expired, now_ms)?);
+        }
+    }
+    tx.commit()?;
+    Ok(expired)
+}
+
+/// Per-request settings, checked, with the `[otp]` defaults filled in.
+struct Settings {
+    code_length: u32,
+    code_type: CodeType,
+    ttl_secs: u64,
+    max_attempts: u32,
+    callback_url: Option<String>,
+    service: Option<String>,
+}
+
+impl Settings {
+    fn check(otp: &Otp, o: &OtpOptions) -> Result<Settings, VerifyError> {
+        let bad = |field: &str, detail: String| VerifyError::InvalidSetting {
+            field: field.to_string(),
+            detail,
+        };
+        let code_length = o.code_length.unwrap_or(otp.code_length);
+        if !(MIN_CODE_LENGTH..=MAX_CODE_LENGTH).contains(&code_length) {
+            return Err(bad(
+                "code_length",
+                format!("code_length must be between {MIN_CODE_LENGTH} and {MAX_CODE_LENGTH}, not {code_length}"),
+            ));
+        }
+        let ttl_secs = match o.ttl_secs {
+            Some(t) if !(MIN_TTL_SECS..=MAX_TTL_SECS).contains(&t) => {
+                return Err(bad(
+                    "ttl_secs",
+                    format!(
+                    "ttl_secs must be between {MIN_TTL_SECS} and {MAX_TTL_SECS} seconds, not {t}"
+                ),
+                ))
+            }
+            Some(t) => t,
+            None => otp.ttl_secs,
+        };
+        let max_attempts = match o.max_attempts {
+            Some(m) if !(1..=MAX_ATTEMPTS_LIMIT).contains(&m) => {
+                return Err(bad(
+                    "max_attempts",
+                    format!("max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, not {m}"),
+                ))
+            }
+            Some(m) => m,
+            None => otp.max_attempts,
+        };
+        if let Some(t) = &o.template {
+            template::check_code_template(t)
+                .map_err(|e| bad("template", format!("template {e}")))?;
+        }
+        for (lang, t) in &o.templates {
+            let field = format!("templates.{lang}");
+            if !crate::config::is_language_tag(lang) {
+                return Err(bad(
+                    &field,
+                    format!("{field}: {lang:?} is not a language tag like \"fr\" or \"pt-BR\""),
+                ));
+            }
+            template::check_code_template(t).map_err(|e| bad(&field, format!("{field} {e}")))?;
+        }
+        let callback_url = o
+            .callback_url
+            .as_deref()
+            .map(reverse::validate_url)
+            .transpose()
+            .map_err(|e| bad("callback_url", format!("callback_url: {e}")))?;
+        let service = o
+            .service
+            .as_deref()
+            .map(|s| {
+                s.trim()
+                    .chars()
+                    .take(reverse::MAX_SERVICE_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|s| !s.is_empty());
+        Ok(Settings {
+            code_length,
+            code_type: o.code_type.unwrap_or_default(),
+            ttl_secs,
+            max_attempts,
+            callback_url,
+            service,
+        })
+    }
 }
 
 struct VerificationRow {
@@ -685,6 +1015,11 @@ struct VerificationRow {
     created_at: i64,
     expires_at: i64,
     verified_at: Option<i64>,
+    code_type: CodeType,
+    code_length: Option<u32>,
+    line: Option<String>,
+    callback_url: Option<String>,
+    service: Option<String>,
 }
 
 impl VerificationRow {
@@ -692,7 +1027,8 @@ impl VerificationRow {
         conn.query_row(
             "SELECT id, recipient, country, code_hmac, status, attempts, max_attempts, resends,
                     last_sent_at, language, app_name, message_id, key_label, client_ip,
-                    created_at, expires_at, verified_at
+                    created_at, expires_at, verified_at,
+                    code_type, code_length, line, callback_url, service
              FROM verifications WHERE id = ?1",
             [id],
             |r| {
@@ -714,6 +1050,11 @@ impl VerificationRow {
                     created_at: r.get(14)?,
                     expires_at: r.get(15)?,
                     verified_at: r.get(16)?,
+                    code_type: CodeType::from_db(r.get::<_, Option<String>>(17)?.as_deref()),
+                    code_length: r.get(18)?,
+                    line: r.get(19)?,
+                    callback_url: r.get(20)?,
+                    service: r.get(21)?,
                 })
             },
         )
@@ -733,7 +1074,14 @@ impl VerificationRow {
         OtpView {
             attempts_left: self.attempts_left(),
             otp_id: self.id,
+            to_masked: phone::mask(&self.recipient),
             to: self.recipient,
+            code_type: self.code_type,
+            code_length: self.code_length,
+            line: self.line,
+            callback_url: self.callback_url,
+            service: self.service,
+            proof: None,
             country: self.country,
             status,
             verified: status == OtpStatus::Verified,
@@ -809,6 +1157,118 @@ mod tests {
         assert_eq!(OtpStatus::Pending.at(100, 100), OtpStatus::Expired);
         assert_eq!(OtpStatus::Verified.at(100, 200), OtpStatus::Verified);
         assert_eq!(OtpStatus::Cancelled.at(100, 200), OtpStatus::Cancelled);
+    }
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn insert(conn: &Connection, id: &str, expires_at: i64, callback: Option<&str>) {
+        conn.execute(
+            "INSERT INTO verifications (id, recipient, code_hmac, status, max_attempts, last_sent_at,
+                 language, message_id, key_label, created_at, expires_at, updated_at, callback_url)
+             VALUES (?1, '+14155550100', x'00', 'pending', 3, 0, 'en', 'msg_x', 'k', 0, ?2, 0, ?3)",
+            params![id, expires_at, callback],
+        )
+        .unwrap();
+    }
+
+    /// The sweep ends pending verifications past their expiry, once, and tells the callback
+    /// URL of those that have one.
+    #[test]
+    fn expiry_sweep_marks_expired_and_notifies_callbacks() {
+        let mut conn = db();
+        insert(&conn, "otp_a", 100, Some("https://app.example/otp"));
+        insert(&conn, "otp_b", 100, None);
+        insert(&conn, "otp_c", 500, Some("https://app.example/otp"));
+        assert_eq!(expire_due(&mut conn, 99).unwrap(), 0);
+        assert_eq!(expire_due(&mut conn, 100).unwrap(), 2);
+        assert_eq!(expire_due(&mut conn, 101).unwrap(), 0, "only once");
+        let status = |id: &str| -> String {
+            conn.query_row(
+                "SELECT status FROM verifications WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(status("otp_a"), "expired");
+        assert_eq!(status("otp_b"), "expired");
+        assert_eq!(status("otp_c"), "pending");
+        let events = events::since(&conn, 0, 10).unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].kind, "otp.expired");
+        assert_eq!(events[0].data["otp_id"], "otp_a");
+        assert_eq!(events[0].data["status"], "expired");
+        assert_eq!(
+            events[0].target_url.as_deref(),
+            Some("https://app.example/otp")
+        );
+    }
+
+    #[test]
+    fn settings_bounds_name_their_field() {
+        let otp = Otp::default();
+        let field = |o: OtpOptions| match Settings::check(&otp, &o) {
+            Err(VerifyError::InvalidSetting { field, .. }) => field,
+            Err(other) => panic!("{other}"),
+            Ok(_) => "ok".into(),
+        };
+        assert_eq!(field(OtpOptions::default()), "ok");
+        assert_eq!(
+            field(OtpOptions {
+                code_length: Some(10),
+                ttl_secs: Some(3600),
+                max_attempts: Some(10),
+                ..Default::default()
+            }),
+            "ok"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                code_length: Some(3),
+                ..Default::default()
+            }),
+            "code_length"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                ttl_secs: Some(29),
+                ..Default::default()
+            }),
+            "ttl_secs"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                max_attempts: Some(0),
+                ..Default::default()
+            }),
+            "max_attempts"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                template: Some("no code".into()),
+                ..Default::default()
+            }),
+            "template"
+        );
+        let templates = [("de".to_string(), "{{code}} {{x}}".to_string())].into();
+        assert_eq!(
+            field(OtpOptions {
+                templates,
+                ..Default::default()
+            }),
+            "templates.de"
+        );
+        assert_eq!(
+            field(OtpOptions {
+                callback_url: Some("nope".into()),
+                ..Default::default()
+            }),
+            "callback_url"
+        );
     }
 
     #[test]

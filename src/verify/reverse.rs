@@ -5,9 +5,7 @@
 //! match twice.
 
 use super::sender::{self, SmscCountryCheck};
-use super::{
-    code, factor, proof, rate_limited, ratelimit, template, OtpStatus, Verifier, VerifyError,
-};
+use super::{code, factor, proof, rate_limited, ratelimit, OtpStatus, Verifier, VerifyError};
 use crate::inbound::InboundHook;
 use crate::modem::ModemState;
 use crate::phone;
@@ -51,6 +49,8 @@ pub struct ReverseView {
     /// `r_otp_…`
     pub otp_id: String,
     pub number: String,
+    /// `+1***-***-7890`.
+    pub number_masked: String,
     pub factor: String,
     /// Our number the person texts.
     pub to: String,
@@ -68,7 +68,7 @@ pub struct ReverseView {
     pub qr_code: String,
     pub success_url: Option<String>,
     pub service: Option<String>,
-    /// Once verified: a signed JWT (HS256) saying so (see [`proof`]).
+    /// Once verified: a signed JWT (EdDSA, verifiable with the JWKS) saying so (see [`proof`]).
     pub proof: Option<String>,
 }
 
@@ -90,7 +90,7 @@ impl Verifier {
             .as_deref()
             .map(|s| s.trim().chars().take(MAX_SERVICE_CHARS).collect::<String>())
             .filter(|s| !s.is_empty());
-        let language = template::language(req.language.as_deref());
+        let language = self.language_of(req.language.as_deref());
         let (to, line) = self.pick_line(req.to.as_deref(), country.as_deref())?;
 
         let inner = self.inner.clone();
@@ -180,12 +180,6 @@ impl Verifier {
         qr_svg(&view.qr_code)
     }
 
-    /// Checks a proof token from a [`ReverseView`]; returns its claims when it is ours, intact
-    /// and not expired.
-    pub fn verify_proof(&self, token: &str) -> Option<proof::Claims> {
-        proof::verify(&self.inner.proof_key, token, now_ms() / 1000)
-    }
-
     /// Our number for the session, and the line (modem) that has it.
     fn pick_line(
         &self,
@@ -233,22 +227,18 @@ impl Verifier {
             .country
             .clone()
             .or_else(|| phone::country_of(&row.number));
-        let ui_text = template::render_reverse(
+        let ui_text = self.reverse_text(
             &row.language,
             &row.factor,
             &phone::format_for(&row.recipient, person_country.as_deref()),
         );
         let proof = match (status, row.verified_at) {
-            (OtpStatus::Verified, Some(at)) => Some(proof::sign(
-                &self.inner.proof_key,
-                &proof::Claims {
-                    iss: "simgate".into(),
-                    sub: row.number.clone(),
-                    otp_id: row.id.clone(),
-                    service: row.service.clone(),
-                    iat: at / 1000,
-                    exp: at / 1000 + proof::PROOF_LIFETIME_SECS,
-                },
+            (OtpStatus::Verified, Some(at)) => Some(self.sign_proof(
+                &row.number,
+                &row.id,
+                proof::METHOD_REVERSE_SMS,
+                row.service.as_deref(),
+                at,
             )),
             _ => None,
         };
@@ -260,6 +250,7 @@ impl Verifier {
                 row.max_attempts.saturating_sub(row.attempts)
             },
             otp_id: row.id,
+            number_masked: phone::mask(&row.number),
             number: row.number,
             factor: row.factor,
             to: row.recipient,
@@ -278,7 +269,7 @@ impl Verifier {
 }
 
 /// An `http(s)` URL with a host, at most [`MAX_URL_CHARS`].
-fn validate_url(raw: &str) -> Result<String, VerifyError> {
+pub(crate) fn validate_url(raw: &str) -> Result<String, VerifyError> {
     let raw = raw.trim();
     if raw.len() > MAX_URL_CHARS {
         return Err(VerifyError::InvalidUrl(
