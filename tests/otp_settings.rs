@@ -248,12 +248,16 @@ async fn callback_url_gets_signed_verified_and_failed_events() {
     let callback = listener.url.clone();
     let mut d = TestDaemon::with_config(1, |c| {
         webhook_support::fast_retries(c);
-        // Its secret signs callback deliveries; it subscribes to nothing OTP-related.
+        // An endpoint with a secret of its own, subscribed to nothing OTP-related: its secret
+        // must never sign a callback delivery.
         c.webhooks.push(webhook(&other.url, &["modem.status"]));
     })
     .await;
     d.wait_all_ready().await;
     let api = Api::new(&d);
+    // Callback deliveries are signed like success_url ones: with the key derived from the
+    // server secret that `simgate webhook-secret` prints.
+    let callback_secret = simgate::webhook::sign::derived_secret(d.state().secret.bytes());
 
     let (_, v) = create(&api, json!({"to": PERSON, "callback_url": callback})).await;
     let sms = sms_to(&d, PERSON).await;
@@ -265,8 +269,12 @@ async fn callback_url_gets_signed_verified_and_failed_events() {
     assert_eq!(event["data"]["otp_id"], v["id"]);
     assert_eq!(event["data"]["status"], "verified");
     assert!(
-        standard_signature_ok(SECRET, &got[0]),
-        "signed like other webhooks"
+        standard_signature_ok(&callback_secret, &got[0]),
+        "signed like success_url deliveries"
+    );
+    assert!(
+        !standard_signature_ok(SECRET, &got[0]),
+        "never with an endpoint's secret"
     );
 
     let (_, v) = create(
@@ -285,7 +293,7 @@ async fn callback_url_gets_signed_verified_and_failed_events() {
     assert_eq!(event["type"], "otp.failed");
     assert_eq!(event["data"]["otp_id"], id);
     assert_eq!(event["data"]["status"], "failed");
-    assert!(standard_signature_ok(SECRET, &got[1]));
+    assert!(standard_signature_ok(&callback_secret, &got[1]));
 
     // Expired: requests allow 30 s at least, so the config's TTL (no lower bound but 1 s) makes
     // a code that is over by the time it is checked.
@@ -307,7 +315,7 @@ async fn callback_url_gets_signed_verified_and_failed_events() {
     let event = got[2].json();
     assert_eq!(event["type"], "otp.expired");
     assert_eq!(event["data"]["otp_id"], v["id"]);
-    assert!(standard_signature_ok(SECRET, &got[2]));
+    assert!(standard_signature_ok(&callback_secret, &got[2]));
     d.stop().await;
 }
 
