@@ -30,6 +30,8 @@ pub struct Config {
     pub webhook_delivery: WebhookDelivery,
     pub outbound: Outbound,
     pub simulator: Simulator,
+    /// The status page at `/ui/`.
+    pub ui: Ui,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -286,6 +288,42 @@ impl Default for Simulator {
     }
 }
 
+/// The status page served at `/ui/` (src/api/ui).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ui {
+    /// Serve the page at all.
+    pub enabled: bool,
+    /// Show a read-only view (no message texts, no actions) without logging in, to clients on
+    /// the loopback address. Leave off behind a reverse proxy on the same host: every request
+    /// would then come from loopback.
+    pub read_only_on_loopback: bool,
+    /// A login lasts this long (sessions are kept in memory: a restart logs everyone out).
+    pub session_ttl_secs: u64,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Ui {
+            enabled: true,
+            read_only_on_loopback: false,
+            session_ttl_secs: 8 * 3600,
+        }
+    }
+}
+
+impl Ui {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(60..=30 * 86_400).contains(&self.session_ttl_secs) {
+            return Err(invalid(
+                "ui.session_ttl_secs",
+                "must be between 60 and 2592000 (30 days)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl WebhookDelivery {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.retry_base_ms == 0 {
@@ -523,6 +561,7 @@ impl Config {
             }
         }
         self.webhook_delivery.validate()?;
+        self.ui.validate()?;
         if !is_e164(&self.simulator.first_number) {
             return Err(invalid(
                 "simulator.first_number",

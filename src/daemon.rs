@@ -32,6 +32,8 @@ pub struct AppState {
     pub sim: Option<crate::sim::Network>,
     /// Standard and reverse OTP.
     pub verifier: Verifier,
+    /// Turns true at shutdown: long-lived responses (the status page's event stream) end then.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -218,6 +220,7 @@ pub async fn start(
         events_appended,
         sim,
         verifier,
+        shutdown: shutdown.clone(),
     };
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await

@@ -7,7 +7,9 @@
 //! - [`schema`]: versioned migrations.
 //! - [`outbound`]: the outbound queue (messages and their parts).
 //! - [`inbound`]: inbound parts, joined messages, status reports.
+//! - [`dashboard`]: read-only queries for the status page.
 
+pub mod dashboard;
 pub mod events;
 pub mod inbound;
 pub mod outbound;
