@@ -21,7 +21,8 @@ pub struct TrafficBucket {
     pub received: u32,
 }
 
-/// `buckets` equal slices of `window_ms` ending at `now`, oldest first.
+/// `buckets` equal slices of `window_ms`, oldest first; the last one holds `now`. Slices are
+/// aligned to multiples of their width, so they stay the same until the clock enters the next.
 pub fn traffic(
     conn: &Connection,
     now: i64,
@@ -30,7 +31,8 @@ pub fn traffic(
 ) -> rusqlite::Result<Vec<TrafficBucket>> {
     let buckets = buckets.max(1);
     let width = (window_ms / buckets as i64).max(1);
-    let since = now - width * buckets as i64;
+    let end = (now.div_euclid(width) + 1) * width;
+    let since = end - width * buckets as i64;
     let mut out: Vec<TrafficBucket> = (0..buckets)
         .map(|i| TrafficBucket {
             start: since + width * i as i64,
@@ -360,7 +362,7 @@ mod tests {
         let failed = outbound::enqueue(&mut c, &message(1)).unwrap();
         c.execute(
             "UPDATE outbound_messages SET status = 'failed', updated_at = ?1 WHERE id = ?2",
-            params![now - 50 * 60_000, failed],
+            params![now - 52 * 60_000, failed],
         )
         .unwrap();
         c.execute(
@@ -372,10 +374,12 @@ mod tests {
         .unwrap();
         let t = traffic(&c, now, 3_600_000, 12).unwrap();
         assert_eq!(t.len(), 12);
-        assert_eq!(t[0].start, now - 3_600_000);
+        // Aligned slices: 10_000_000 lies in the one that ends at 10_200_000.
+        assert_eq!(t[0].start, 6_600_000);
+        assert_eq!(t[11].start, 9_900_000);
         assert_eq!(t[11].sent, 1, "two parts, one message");
         assert_eq!(t[11].received, 1, "the old one is outside the window");
-        assert_eq!(t[1].failed, 1, "50 minutes ago is in the second slice");
+        assert_eq!(t[0].failed, 1, "52 minutes ago is in the first slice");
         let total: u32 = t
             .iter()
             .map(|b| b.sent + b.delivered + b.failed + b.received)
