@@ -88,7 +88,9 @@ async fn disabled() -> Response {
         .into_response()
 }
 
-/// The page loads only its own files; it is never framed; its HTML is never cached.
+/// The page loads only its own files; it is never framed; its HTML is never cached. (The
+/// referrer policy is `same-origin`, not `no-referrer`: with the latter, browsers send
+/// `Origin: null` on the page's own form posts, which the origin check would refuse.)
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -103,7 +105,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -185,7 +185,7 @@ fn modem_card(out: &mut String, i: usize, card: &ModemCard, viewer: &Viewer) {
     }
     let _ = write!(
         out,
-        "</tr></tbody></table><p class=\"small\">{} parts sent, {} send failures, {} received since start</p></article>",
+        "</tr></tbody></table><p class=\"small\">Since start: sent {} parts, {} send failures, received {}.</p></article>",
         s.sent_parts, s.send_failures, s.received
     );
 }
@@ -298,7 +298,7 @@ fn messages(out: &mut String, snap: &Snapshot, viewer: &Viewer) {
         for m in &snap.outbound {
             let _ = write!(
                 out,
-                "<tr data-message=\"{id}\"><td>{t}</td><td><code>{id}</code></td><td>{to}</td><td>{purpose}</td><td>{modem}</td><td>{status}{err}</td><td><ol class=\"parts\">",
+                "<tr data-message=\"{id}\"><td>{t}</td><td><code>{id}</code></td><td>{to}</td><td>{purpose}</td><td>{modem}</td><td class=\"status\">{status}{err}</td><td><ol class=\"parts\">",
                 t = time(m.created_at),
                 id = esc(&m.id),
                 to = esc(&viewer.number(&m.to)),
