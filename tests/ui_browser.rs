@@ -5,8 +5,8 @@
 //! an SMS sent through the API appears, and a text to our SIM, without a reload; a reverse
 //! OTP completed by a phone in the virtual world turns `verified`; a failed webhook delivery is
 //! retried from its button; an unplugged modem's card turns `offline`. The test also saves a
-//! screenshot (target/ui-status-page.png; with SIMGATE_UPDATE_SCREENSHOT=1, docs/status-page.png
-//! for the README).
+//! screenshot in light and dark mode (target/tmp/status-page*.png; with
+//! SIMGATE_UPDATE_SCREENSHOT=1, docs/status-page*.png for the README).
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
 //! .ci/run installs them). Without them the test fails and says so.
@@ -15,6 +15,7 @@ mod daemon_support;
 mod webhook_support;
 
 use daemon_support::{TestDaemon, API_KEY};
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -194,6 +195,36 @@ async fn same_document(client: &Client) -> bool {
         .await
         .unwrap()
         == json!(true)
+}
+
+/// Chrome's DevTools command, through chromedriver: the page sees `prefers-color-scheme: dark`.
+#[derive(Debug)]
+struct PrefersDark;
+
+impl WebDriverCompatibleCommand for PrefersDark {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or("")))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (reqwest::Method, Option<String>) {
+        let body = json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": { "features": [{ "name": "prefers-color-scheme", "value": "dark" }] },
+        });
+        (reqwest::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Keeps a screenshot in target/tmp; with SIMGATE_UPDATE_SCREENSHOT=1 also in docs/ (the
+/// README's).
+fn save_screenshot(name: &str, png: &[u8]) {
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join(name), png).unwrap();
+    if std::env::var_os("SIMGATE_UPDATE_SCREENSHOT").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name);
+        std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
+        std::fs::write(&docs, png).unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,16 +426,21 @@ async fn the_status_page_in_a_browser() {
         "shown after: outbound {outbound_shown:?}, inbound {inbound_shown:?}, reverse OTP verified {verified_shown:?}, modem unplugged {unplugged_shown:?}"
     );
 
-    // The README's screenshot: the whole page as a person sees it.
+    // The README's screenshot: the page from the top, as a person sees it.
+    client
+        .execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .unwrap();
     let png = client.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"));
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-status-page.png");
-    std::fs::write(&target, &png).unwrap();
-    if std::env::var_os("SIMGATE_UPDATE_SCREENSHOT").is_some() {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/status-page.png");
-        std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
-        std::fs::write(&docs, &png).unwrap();
-    }
+    save_screenshot("status-page.png", &png);
+    // Dark mode follows the system setting (prefers-color-scheme), here emulated.
+    let background = "return getComputedStyle(document.body).backgroundColor;";
+    let light = client.execute(background, vec![]).await.unwrap();
+    client.issue_cmd(PrefersDark).await.unwrap();
+    let dark = client.execute(background, vec![]).await.unwrap();
+    assert_eq!(light, json!("rgb(246, 247, 249)"));
+    assert_eq!(dark, json!("rgb(13, 17, 23)"));
+    save_screenshot("status-page-dark.png", &client.screenshot().await.unwrap());
 
     // Logging out ends the session: the login form again.
     client

@@ -130,10 +130,13 @@ fn sim_state(card: &ModemCard) -> &'static str {
 fn modem_card(out: &mut String, i: usize, card: &ModemCard, viewer: &Viewer) {
     let s = &card.status;
     let state = s.state.as_str();
-    let bars = signal_bars(s.signal_dbm);
-    let signal = match s.signal_dbm {
-        Some(d) => format!("{d} dBm"),
-        None => "unknown".into(),
+    // An offline modem's last reading is stale: no bars, the reading marked as the last one.
+    let offline = s.state == crate::modem::ModemState::Offline;
+    let bars = if offline { 0 } else { signal_bars(s.signal_dbm) };
+    let signal = match (s.signal_dbm, offline) {
+        (Some(d), false) => format!("{d} dBm"),
+        (Some(d), true) => format!("no signal (last {d} dBm)"),
+        (None, _) => "unknown".into(),
     };
     let _ = write!(
         out,
@@ -230,41 +233,42 @@ fn traffic(out: &mut String, snap: &Snapshot) {
         "Last hour: {} sent, {} delivered, {} failed, {} received",
         totals[0], totals[1], totals[2], totals[3]
     );
-    let (w, h, pad) = (300i64, 80i64, 4i64);
+    // Grouped bars: one group per slice, one bar per series (a line chart of sparse counts
+    // draws slopes that mean nothing).
+    let (h, pad, bar, gap) = (80i64, 4i64, 5i64, 5i64);
+    let group = 4 * bar + gap;
+    let w = group * t.len().max(1) as i64 + gap;
     let max = t
         .iter()
         .flat_map(|b| [b.sent, b.delivered, b.failed, b.received])
         .max()
         .unwrap_or(0)
         .max(1) as i64;
-    let n = t.len().max(2) as i64;
+    let y0 = h - pad;
     let _ = write!(
         out,
         "<figure><svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"chart-t\"><title id=\"chart-t\">{summary}</title>\
-         <line class=\"axis\" x1=\"0\" y1=\"{y0}\" x2=\"{w}\" y2=\"{y0}\"/>",
-        y0 = h - pad
+         <line class=\"axis\" x1=\"0\" y1=\"{y0}\" x2=\"{w}\" y2=\"{y0}\"/>"
     );
-    let series: [(&str, fn(&crate::store::dashboard::TrafficBucket) -> u32); 4] = [
-        ("sent", |b| b.sent),
-        ("delivered", |b| b.delivered),
-        ("failed", |b| b.failed),
-        ("received", |b| b.received),
-    ];
-    for (name, value) in series {
-        let points: Vec<String> = t
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                let x = i as i64 * (w - 2 * pad) / (n - 1) + pad;
-                let y = h - pad - i64::from(value(b)) * (h - 2 * pad) / max;
-                format!("{x},{y}")
-            })
-            .collect();
-        let _ = write!(
-            out,
-            "<polyline class=\"l-{name}\" points=\"{}\"/>",
-            points.join(" ")
-        );
+    for (i, b) in t.iter().enumerate() {
+        let values = [
+            ("sent", b.sent),
+            ("delivered", b.delivered),
+            ("failed", b.failed),
+            ("received", b.received),
+        ];
+        for (j, (name, value)) in values.into_iter().enumerate() {
+            if value == 0 {
+                continue;
+            }
+            let height = (i64::from(value) * (h - 2 * pad) / max).max(1);
+            let _ = write!(
+                out,
+                "<rect class=\"l-{name}\" x=\"{}\" y=\"{}\" width=\"{bar}\" height=\"{height}\"/>",
+                gap + i as i64 * group + j as i64 * bar,
+                y0 - height
+            );
+        }
     }
     let _ = write!(
         out,
@@ -757,7 +761,9 @@ mod tests {
         let html = section("traffic", &snapshot(), &operator());
         assert!(html.contains("role=\"img\""));
         assert!(html.contains("Last hour: 66 sent, 0 delivered, 0 failed, 0 received"));
-        assert_eq!(html.matches("<polyline").count(), 4);
+        // One bar per non-zero count: slices 1..=11 sent something.
+        assert_eq!(html.matches("<rect class=\"l-sent\"").count(), 11);
+        assert_eq!(html.matches("<rect").count(), 11);
     }
 
     #[test]
