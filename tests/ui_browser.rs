@@ -32,7 +32,10 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     names.iter().find_map(|name| {
         std::env::split_paths(&path)
-            .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/lib/chromium")])
+            .chain([
+                PathBuf::from("/usr/bin"),
+                PathBuf::from("/usr/lib/chromium"),
+            ])
             .map(|dir| dir.join(name))
             .find(|p| p.is_file())
     })
@@ -128,7 +131,10 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 async fn until(client: &Client, what: &str, script: &str, args: Vec<Value>) -> (Value, Duration) {
     let started = Instant::now();
     loop {
-        let v = client.execute(script, args.clone()).await.unwrap_or(Value::Null);
+        let v = client
+            .execute(script, args.clone())
+            .await
+            .unwrap_or(Value::Null);
         let truthy = match &v {
             Value::Null | Value::Bool(false) => false,
             Value::String(s) => !s.is_empty(),
@@ -147,7 +153,8 @@ async fn until(client: &Client, what: &str, script: &str, args: Vec<Value>) -> (
 }
 
 /// Text of the first element matching a CSS selector ("" if none).
-const TEXT_OF: &str = "var e = document.querySelector(arguments[0]); return e ? e.textContent : '';";
+const TEXT_OF: &str =
+    "var e = document.querySelector(arguments[0]); return e ? e.textContent : '';";
 
 async fn text_of(client: &Client, selector: &str) -> String {
     client
@@ -202,8 +209,15 @@ async fn same_document(client: &Client) -> bool {
 struct PrefersDark;
 
 impl WebDriverCompatibleCommand for PrefersDark {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or("")))
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or("")
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (reqwest::Method, Option<String>) {
@@ -221,7 +235,9 @@ fn save_screenshot(name: &str, png: &[u8]) {
     assert!(png.starts_with(b"\x89PNG"));
     std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join(name), png).unwrap();
     if std::env::var_os("SIMGATE_UPDATE_SCREENSHOT").is_some() {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name);
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name);
         std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
         std::fs::write(&docs, png).unwrap();
     }
@@ -274,7 +290,10 @@ async fn the_status_page_in_a_browser() {
     assert!(body.contains("sim1") && body.contains("sim2"), "{body}");
     assert!(body.contains("ready"), "{body}");
     let card = text_of(&client, "[data-modem=sim1]").await;
-    assert!(card.contains("dBm") && card.contains("+15550000001"), "{card}");
+    assert!(
+        card.contains("dBm") && card.contains("+15550000001"),
+        "{card}"
+    );
     assert!(card.contains("/ 10"), "caps are shown: {card}");
     // The stylesheet and the script loaded under the page's CSP, and the stream is open.
     let styled = client
@@ -325,7 +344,9 @@ async fn the_status_page_in_a_browser() {
         "the message sent",
         "var e = document.querySelector(arguments[0]);
          return !!e && ['sent', 'delivered'].indexOf(e.textContent) >= 0;",
-        vec![json!(format!("[data-message='{message_id}'] .status .badge"))],
+        vec![json!(format!(
+            "[data-message='{message_id}'] .status .badge"
+        ))],
     )
     .await;
     assert!(same_document(&client).await, "no reload");

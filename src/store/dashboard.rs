@@ -197,14 +197,16 @@ impl Funnel {
     }
 }
 
-/// The funnel of verifications created after `since`, as a total and per country (ISO code;
-/// `None` when the number's country is unknown), countries by volume.
-pub fn funnel(
-    conn: &Connection,
-    flow: Flow,
-    since: i64,
-    now: i64,
-) -> rusqlite::Result<(Funnel, Vec<(Option<String>, Funnel)>)> {
+/// A funnel as a total and per country.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Funnels {
+    pub total: Funnel,
+    /// ISO country code (`None` when the number's country is unknown), by volume.
+    pub per_country: Vec<(Option<String>, Funnel)>,
+}
+
+/// The funnel of verifications created after `since`.
+pub fn funnel(conn: &Connection, flow: Flow, since: i64, now: i64) -> rusqlite::Result<Funnels> {
     let sql = format!(
         "SELECT country, COUNT(*),
                 COALESCE(SUM(status = 'verified'), 0),
@@ -234,7 +236,7 @@ pub fn funnel(
     for (_, f) in &per_country {
         total.add(f);
     }
-    Ok((total, per_country))
+    Ok(Funnels { total, per_country })
 }
 
 /// A verification as the page lists it (no code, no factor).
@@ -422,7 +424,7 @@ mod tests {
         verification(&c, "r2", "US", "pending", 4_000); // past its time
         verification(&c, "r3", "US", "pending", 9_000);
         verification(&c, "r4", "GB", "locked", 9_000);
-        let (total, per_country) = funnel(&c, Flow::Reverse, 0, now).unwrap();
+        let Funnels { total, per_country } = funnel(&c, Flow::Reverse, 0, now).unwrap();
         assert_eq!(total.started, 4);
         assert_eq!(total.verified, 1);
         assert_eq!(total.expired, 1);
@@ -432,13 +434,13 @@ mod tests {
         assert_eq!(per_country[0].0.as_deref(), Some("US"));
         assert_eq!(per_country[0].1.started, 3);
         assert_eq!(per_country[1].0.as_deref(), Some("GB"));
-        let (later, _) = funnel(&c, Flow::Reverse, 2_000, now).unwrap();
+        let later = funnel(&c, Flow::Reverse, 2_000, now).unwrap().total;
         assert_eq!(later.started, 0, "created before the window");
         assert_eq!(later.conversion(), None);
         let recent = recent_verifications(&c, Flow::Reverse, now, 10).unwrap();
         let r2 = recent.iter().find(|v| v.id == "r2").unwrap();
         assert_eq!(r2.status, "expired");
-        assert_eq!(funnel(&c, Flow::Standard, 0, now).unwrap().0.started, 0);
+        assert_eq!(funnel(&c, Flow::Standard, 0, now).unwrap().total.started, 0);
     }
 
     #[test]

@@ -105,7 +105,10 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -268,24 +271,39 @@ struct CsrfForm {
     csrf: String,
 }
 
+/// Why a state-changing POST was refused.
+enum Refused {
+    /// No live session: the login form.
+    NoSession,
+    /// Another site's origin, or not this session's CSRF token: nothing done.
+    BadToken,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::NoSession => html(
+                StatusCode::UNAUTHORIZED,
+                render::login_page(Some("Your session has ended; log in again.")),
+            ),
+            Refused::BadToken => see_other("/ui/?notice=bad-token"),
+        }
+    }
+}
+
 /// The session behind a state-changing POST, if its origin and CSRF token are right.
 fn checked_session(
     headers: &HeaderMap,
     ui: &UiContext,
     form: &Result<Form<CsrfForm>, FormRejection>,
-) -> Result<(String, Session), Response> {
-    let Some((id, session)) = session_of(headers, ui) else {
-        return Err(html(
-            StatusCode::UNAUTHORIZED,
-            render::login_page(Some("Your session has ended; log in again.")),
-        ));
-    };
+) -> Result<(String, Session), Refused> {
+    let (id, session) = session_of(headers, ui).ok_or(Refused::NoSession)?;
     let token_ok = match form {
         Ok(Form(f)) => session.csrf_matches(&f.csrf),
         Err(_) => false,
     };
     if !same_origin(headers) || !token_ok {
-        return Err(see_other("/ui/?notice=bad-token"));
+        return Err(Refused::BadToken);
     }
     Ok((id, session))
 }
@@ -297,7 +315,7 @@ async fn logout(
 ) -> Response {
     let (id, _) = match checked_session(&headers, &ui, &form) {
         Ok(s) => s,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     ui.sessions.remove(&id);
     let mut response = see_other("/ui/");
@@ -316,8 +334,8 @@ async fn retry(
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Err(response) = checked_session(&headers, &ui, &form) {
-        return response;
+    if let Err(refused) = checked_session(&headers, &ui, &form) {
+        return refused.into_response();
     }
     let lookup = id.clone();
     let current = match state
@@ -361,7 +379,11 @@ async fn retry(
 
 fn storage_error(e: crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "status page: storage error");
-    (StatusCode::SERVICE_UNAVAILABLE, "the database is not answering").into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database is not answering",
+    )
+        .into_response()
 }
 
 /// One inbound text, for an operator who asked to see it.
@@ -415,7 +437,10 @@ mod tests {
             HeaderValue::from_static("http://127.0.0.1:8080"),
         );
         assert!(same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h));

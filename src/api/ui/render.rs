@@ -132,7 +132,11 @@ fn modem_card(out: &mut String, i: usize, card: &ModemCard, viewer: &Viewer) {
     let state = s.state.as_str();
     // An offline modem's last reading is stale: no bars, the reading marked as the last one.
     let offline = s.state == crate::modem::ModemState::Offline;
-    let bars = if offline { 0 } else { signal_bars(s.signal_dbm) };
+    let bars = if offline {
+        0
+    } else {
+        signal_bars(s.signal_dbm)
+    };
     let signal = match (s.signal_dbm, offline) {
         (Some(d), false) => format!("{d} dBm"),
         (Some(d), true) => format!("no signal (last {d} dBm)"),
@@ -408,7 +412,13 @@ fn flow(out: &mut String, title: &str, id: &str, stats: &FlowStats, viewer: &Vie
 
 fn verifications(out: &mut String, snap: &Snapshot, viewer: &Viewer) {
     flow(out, "Codes by SMS", "otp", &snap.standard, viewer);
-    flow(out, "Reverse (texted to us)", "reverse", &snap.reverse, viewer);
+    flow(
+        out,
+        "Reverse (texted to us)",
+        "reverse",
+        &snap.reverse,
+        viewer,
+    );
 }
 
 /// A URL as the read-only view shows it: scheme and host only (paths may hold tokens).
@@ -425,7 +435,9 @@ fn url_for(viewer: &Viewer, url: &str) -> String {
 fn webhooks(out: &mut String, snap: &Snapshot, viewer: &Viewer) {
     out.push_str("<h3>Endpoints</h3>");
     if snap.endpoints.is_empty() {
-        out.push_str("<p>None. Add a <code>[[webhook]]</code> table or POST /v1/webhooks/endpoints.</p>");
+        out.push_str(
+            "<p>None. Add a <code>[[webhook]]</code> table or POST /v1/webhooks/endpoints.</p>",
+        );
     } else {
         out.push_str("<ul class=\"endpoints\">");
         for e in &snap.endpoints {
@@ -556,7 +568,9 @@ fn head(out: &mut String, title: &str) {
 }
 
 fn login_form(out: &mut String, error: Option<&str>) {
-    out.push_str("<form class=\"login\" method=\"post\" action=\"/ui/login\"><h2 id=\"h-login\">Log in</h2>");
+    out.push_str(
+        "<form class=\"login\" method=\"post\" action=\"/ui/login\"><h2 id=\"h-login\">Log in</h2>",
+    );
     if let Some(e) = error {
         let _ = write!(
             out,

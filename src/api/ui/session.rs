@@ -188,10 +188,7 @@ mod tests {
 
     #[test]
     fn cookie_header() {
-        assert_eq!(
-            from_cookie_header("a=1; simgate_ui=abc; b=2"),
-            Some("abc")
-        );
+        assert_eq!(from_cookie_header("a=1; simgate_ui=abc; b=2"), Some("abc"));
         assert_eq!(from_cookie_header("simgate_ui_x=abc"), None);
         assert_eq!(from_cookie_header("simgate_ui="), None);
         let set = set_cookie("abc", Duration::from_secs(60));

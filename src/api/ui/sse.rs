@@ -101,7 +101,11 @@ async fn feed(state: AppState, sessions: Sessions, access: Access, tx: mpsc::Sen
                     if sent.get(id) == Some(&html) {
                         continue;
                     }
-                    if tx.send(Event::default().event(*id).data(&html)).await.is_err() {
+                    if tx
+                        .send(Event::default().event(*id).data(&html))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     sent.insert(id, html);

@@ -73,10 +73,10 @@ impl Snapshot {
                     sent.push(outbound::sent_counts(c, name)?);
                 }
                 let flow = |flow| -> rusqlite::Result<FlowStats> {
-                    let (total, per_country) = dashboard::funnel(c, flow, now - DAY_MS, now)?;
+                    let funnels = dashboard::funnel(c, flow, now - DAY_MS, now)?;
                     Ok(FlowStats {
-                        total,
-                        per_country,
+                        total: funnels.total,
+                        per_country: funnels.per_country,
                         recent: dashboard::recent_verifications(c, flow, now, RECENT)?,
                     })
                 };
