@@ -179,6 +179,27 @@ async fn shows(client: &Client, selector: &str, needle: &str) -> Duration {
     .1
 }
 
+/// Clicks the element, finding it again if a live update replaced it in between (the section
+/// swap makes the old reference stale).
+async fn click(client: &Client, selector: &str) {
+    let mut tries = 0;
+    loop {
+        let clicked = match client.find(Locator::Css(selector)).await {
+            Ok(element) => element.click().await,
+            Err(e) => Err(e),
+        };
+        match clicked {
+            Ok(()) => return,
+            Err(e) if tries < 20 => {
+                tries += 1;
+                eprintln!("retrying a click on {selector}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("cannot click {selector}: {e}"),
+        }
+    }
+}
+
 async fn log_in(client: &Client, base: &str, key: &str) {
     client.goto(&format!("{base}/ui/")).await.unwrap();
     let input = client
@@ -364,13 +385,7 @@ async fn the_status_page_in_a_browser() {
     .await;
     let inbound_id = inbound_id.as_str().unwrap().to_string();
     assert!(!client.source().await.unwrap().contains("see you at 6"));
-    client
-        .find(Locator::Css(&format!("[data-reveal='{inbound_id}']")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, &format!("[data-reveal='{inbound_id}']")).await;
     shows(&client, &format!("#t-{inbound_id}"), "see you at 6").await;
 
     // A reverse OTP: the session appears pending; the phone texts the factor; it turns verified.
@@ -407,20 +422,8 @@ async fn the_status_page_in_a_browser() {
     let failed_id = failed_id.as_str().unwrap().to_string();
     let row = format!("[data-delivery='{failed_id}']");
     assert!(text_of(&client, &row).await.contains("HTTP 500"));
-    client
-        .find(Locator::Css(&format!("{row} summary")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css(&format!("{row} form button")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, &format!("{row} summary")).await;
+    click(&client, &format!("{row} form button")).await;
     shows(&client, "#flash", "Retry scheduled").await;
     shows(&client, &row, "delivered").await;
     let attempts = receiver.received();
