@@ -620,6 +620,17 @@ mod tests {
     }
 
     #[test]
+    fn ui_table() {
+        let c = Config::parse("[ui]\nread_only_on_loopback = true\n").unwrap();
+        assert!(c.ui.enabled && c.ui.read_only_on_loopback);
+        assert_eq!(c.ui.session_ttl_secs, 8 * 3600);
+        let e = Config::parse("[ui]\nsession_ttl_secs = 5\n").unwrap_err();
+        assert!(e.to_string().contains("ui.session_ttl_secs"), "{e}");
+        let e = Config::parse("[ui]\nread_only = true\n").unwrap_err();
+        assert!(e.to_string().contains("read_only"), "{e}");
+    }
+
+    #[test]
     fn spec_example_parses() {
         let text = r#"
 [server]
