@@ -341,6 +341,32 @@ async fn the_status_page_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(a11y, json!([]));
+    // On a phone's width the page reflows: nothing wider than the screen but the tables that
+    // scroll in their own box.
+    client.set_window_size(390, 844).await.unwrap();
+    let width = client
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        width.as_i64().is_some_and(|w| w <= 400),
+        "a phone's width: {width}"
+    );
+    let overflow = client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, json!(0), "the page is wider than a phone");
+    let phone = client.screenshot().await.unwrap();
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page-phone.png"),
+        phone,
+    )
+    .unwrap();
+    client.set_window_size(1280, 2000).await.unwrap();
     client
         .execute("window.__simgateMarker = 42;", vec![])
         .await
