@@ -295,8 +295,8 @@ pub struct Ui {
     /// Serve the page at all.
     pub enabled: bool,
     /// Show a read-only view (no message texts, no actions) without logging in, to clients on
-    /// the loopback address. Leave off behind a reverse proxy on the same host: every request
-    /// would then come from loopback.
+    /// the loopback address that ask for a loopback name (`Host`; not a rebound domain). Leave
+    /// off behind a reverse proxy on the same host: every request would then come from loopback.
     pub read_only_on_loopback: bool,
     /// A login lasts this long (sessions are kept in memory: a restart logs everyone out).
     pub session_ttl_secs: u64,

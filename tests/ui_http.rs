@@ -234,6 +234,15 @@ async fn read_only_view_on_loopback_when_configured() {
     assert!(!html.contains("+15550000001"), "numbers are masked");
     assert!(!html.contains("name=\"csrf\""), "no actions");
     assert!(html.contains("name=\"api_key\""), "a login is offered");
+    // Another site's name rebound to 127.0.0.1 (DNS rebinding) gets only the login form.
+    let r = client()
+        .get(format!("{base}/ui/"))
+        .header("host", "rebound.example")
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("sim1") && html.contains("name=\"api_key\""));
     // The event stream is open to it; texts are not.
     let mut stream = client()
         .get(format!("{base}/ui/events"))

@@ -153,7 +153,25 @@ fn access(
         return Some(Access::Session(id, s));
     }
     let loopback = peer.is_some_and(|Extension(ConnectInfo(addr))| addr.ip().is_loopback());
-    (ui.read_only_on_loopback && loopback).then_some(Access::ReadOnly)
+    (ui.read_only_on_loopback && loopback && loopback_host(headers)).then_some(Access::ReadOnly)
+}
+
+/// Is the `Host` the browser asked for a loopback name? A page on another site that rebinds
+/// its own name to 127.0.0.1 (DNS rebinding) reaches us from loopback too, but under its
+/// name: it gets no read-only view.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        // [::1]:8080
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A POST from another site is refused even before the CSRF token is looked at (defence in
@@ -444,6 +462,34 @@ mod tests {
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        let with_host = |h: &'static str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::HOST, HeaderValue::from_static(h));
+            loopback_host(&m)
+        };
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "localhost:8080",
+            "[::1]:8080",
+            "127.1.2.3",
+        ] {
+            assert!(with_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8080",
+            "evil.example",
+            "10.0.0.1:8080",
+            "[::2]:80",
+            "",
+        ] {
+            assert!(!with_host(bad), "{bad}");
+        }
+        assert!(!loopback_host(&HeaderMap::new()));
     }
 
     #[test]
