@@ -38,6 +38,8 @@ pub struct Config {
     pub messages: Messages,
     /// Offline-verifiable proofs of verification (`[proofs]`).
     pub proofs: Proofs,
+    /// The status page at `/ui/`.
+    pub ui: Ui,
 }
 
 /// Verification proofs: EdDSA JWTs whose public keys are served at `/.well-known/jwks.json`.
@@ -654,6 +656,42 @@ impl HttpHook {
     }
 }
 
+/// The status page served at `/ui/` (src/api/ui).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ui {
+    /// Serve the page at all.
+    pub enabled: bool,
+    /// Show a read-only view (no message texts, no actions) without logging in, to clients on
+    /// the loopback address that ask for a loopback name (`Host`; not a rebound domain). Leave
+    /// off behind a reverse proxy on the same host: every request would then come from loopback.
+    pub read_only_on_loopback: bool,
+    /// A login lasts this long (sessions are kept in memory: a restart logs everyone out).
+    pub session_ttl_secs: u64,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Ui {
+            enabled: true,
+            read_only_on_loopback: false,
+            session_ttl_secs: 8 * 3600,
+        }
+    }
+}
+
+impl Ui {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(60..=30 * 86_400).contains(&self.session_ttl_secs) {
+            return Err(invalid(
+                "ui.session_ttl_secs",
+                "must be between 60 and 2592000 (30 days)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl WebhookDelivery {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.retry_base_ms == 0 {
@@ -979,6 +1017,7 @@ impl Config {
         }
         self.webhook_delivery.validate()?;
         self.hooks.validate()?;
+        self.ui.validate()?;
         if !is_e164(&self.simulator.first_number) {
             return Err(invalid(
                 "simulator.first_number",
@@ -1098,6 +1137,17 @@ mod tests {
         assert_eq!(c.server.listen, "127.0.0.1:8080");
         assert_eq!(c.otp.code_length, 6);
         assert!(c.modems.is_empty());
+    }
+
+    #[test]
+    fn ui_table() {
+        let c = Config::parse("[ui]\nread_only_on_loopback = true\n").unwrap();
+        assert!(c.ui.enabled && c.ui.read_only_on_loopback);
+        assert_eq!(c.ui.session_ttl_secs, 8 * 3600);
+        let e = Config::parse("[ui]\nsession_ttl_secs = 5\n").unwrap_err();
+        assert!(e.to_string().contains("ui.session_ttl_secs"), "{e}");
+        let e = Config::parse("[ui]\nread_only = true\n").unwrap_err();
+        assert!(e.to_string().contains("read_only"), "{e}");
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct AppState {
     pub keys: Keys,
     /// Request and connection counters for `/metrics`.
     pub http_metrics: Arc<HttpMetrics>,
+    /// Turns true at shutdown: long-lived responses (the status page's event stream) end then.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -408,6 +410,7 @@ pub async fn start(
         verifier,
         keys: Keys::new(&config.auth.api_keys),
         http_metrics: Arc::new(HttpMetrics::default()),
+        shutdown: shutdown.clone(),
     };
     let (mut webhooks, (dispatcher, go)) = WebhookTask::spawn(&state, &config, shutdown.clone())?;
     webhooks.ended = Some(tasks.watch("webhook dispatcher", dispatcher));

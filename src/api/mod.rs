@@ -10,6 +10,7 @@
 //! - [`extract`]: JSON/path/query extractors with clear 4xx errors.
 //! - [`auth`], [`idempotency`], [`metrics`], [`openapi`].
 //! - Handlers: [`contiguity`] (§3a), [`verifications`], [`messages`], [`modems`] (§3b).
+//! - [`ui`]: the status page at `/ui/` (its own router, outside the face layer).
 //!
 //! Every route is declared once in a [`Table`], which records its method and path: the OpenAPI
 //! document is checked against that list.
@@ -28,6 +29,7 @@ pub mod modems;
 pub mod openapi;
 pub mod serve;
 pub mod simulator;
+pub mod ui;
 pub mod verifications;
 pub mod webhooks;
 
@@ -233,12 +235,22 @@ const WEBHOOK_ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/v1/events"),
 ];
 
+/// The status page's entry (src/api/ui builds its own router): public, since without a
+/// session it is the login form (SPEC §3b). The page's other routes (form posts, its event
+/// stream, assets) are the page's, not API, and answer in HTML or text.
+const UI_ROUTES: &[(Method, &str)] = &[(Method::GET, "/ui/")];
+
 /// Every route this build serves.
 pub fn routes() -> Vec<RouteSpec> {
     let webhook = WEBHOOK_ROUTES.iter().map(|(method, path)| RouteSpec {
         method: method.clone(),
         path,
         public: false,
+    });
+    let ui = UI_ROUTES.iter().map(|(method, path)| RouteSpec {
+        method: method.clone(),
+        path,
+        public: true,
     });
     [
         public_table(),
@@ -250,6 +262,7 @@ pub fn routes() -> Vec<RouteSpec> {
     .into_iter()
     .flat_map(|t| t.specs)
     .chain(webhook)
+    .chain(ui)
     .collect()
 }
 
@@ -304,10 +317,16 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         // Inside the face layer, so that a refused Host is answered in the face's format.
         .layer(middleware::from_fn_with_state(
-            allowed_hosts,
+            allowed_hosts.clone(),
             host::check_host,
         ))
         .layer(middleware::from_fn_with_state(face, face::face_layer))
+        // The status page: pages and forms, not API answers, so outside the face layer; the
+        // same Host check (DNS rebinding would otherwise reach the login form and the session).
+        .merge(ui::routes(&state).layer(middleware::from_fn_with_state(
+            allowed_hosts,
+            host::check_host,
+        )))
         .with_state(state)
 }
 
@@ -412,6 +431,7 @@ mod tests {
                 "/hooks/logto/sms",
                 "/hooks/keycloak/sms",
                 "/hooks/kratos/sms",
+                "/ui/",
             ]
         );
     }

@@ -216,6 +216,19 @@ fn paths() -> Map<String, Value> {
             false,
         ),
     );
+    add(
+        "/ui/",
+        "get",
+        public(operation(
+            "service",
+            "The status page (HTML). Without a session cookie it is the login form (one input, api_key, posted to /ui/login); after login, modems, queue and traffic, messages, verifications and webhooks, kept live over server-sent events (/ui/events).",
+            None,
+            200,
+            json!({ "description": "An HTML page.", "content": { "text/html": { "schema": { "type": "string" } } } }),
+            &[],
+            false,
+        )),
+    );
 
     // Contiguity face: OTP.
     let otp_new = |summary: &str| {

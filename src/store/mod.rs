@@ -12,7 +12,9 @@
 //! The database, its WAL and shared-memory files are private to the service user (0600): they
 //! hold message bodies, phone numbers and webhook secrets. Deleted rows are overwritten
 //! (`secure_delete`).
+//! - [`dashboard`]: read-only queries for the status page.
 
+pub mod dashboard;
 pub mod events;
 pub mod inbound;
 pub mod outbound;
