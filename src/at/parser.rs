@@ -33,6 +33,7 @@ use crate::at::fields::{
     is_hex, payload_after, split_fields, split_prefix, starts_with_ignore_case,
 };
 use crate::at::response::{parse_registration, Registration};
+use crate::modem::vendor;
 
 /// Longest line kept. The longest legitimate line seen is a Huawei `+CLAC` answer of
 /// about 1.3 KB; anything longer is noise and is dropped up to its line end.
@@ -239,19 +240,16 @@ fn split_glued_final(line: &str) -> Option<(FinalResult, &str)> {
 
 /// URC prefixes that are recognised but carry nothing the gateway acts on. Anything
 /// starting with `^` (Huawei) or `%` (Nordic) is treated the same way.
+/// Vendors' own codes are classified by their family files (`modem::vendor`).
 const UNINTERESTING_URC_PREFIXES: &[&str] = &[
-    "+ZPASR", "+ZDONR", "+ZUSIMR", "+ZEND", "+CUSD", "+WIND", "+CIEV", "+CGEV", "+CTZV", "+CTZE",
-    "+CTZEU", "+NITZ", "+PSUTTZ", "*PSUTTZ", "+QUSIM", "+QSTK", "+CPIN", "+CFUN", "+CSQN",
+    "+CUSD", "+CIEV", "+CGEV", "+CTZV", "+CTZE", "+CTZEU", "+NITZ", "+CPIN", "+CFUN", "+CSQN",
     "+CUSATP", "+STIN", "+CSCON", "+CEDRXP", "+CRTDCP", "+CNEC", "+ECSQ", "+CCWA", "+CSSI",
-    "+CSSU", "+CCCM", "+CBM", "+CBMI", "+CPINR", "+SIMCARD", "+QIURC", "+CMGS", "+CMGR", "+CMGL",
+    "+CSSU", "+CCCM", "+CBM", "+CBMI", "+CPINR", "+CMGS", "+CMGR", "+CMGL",
 ];
 
 /// Plain-text URCs seen at boot or during calls (only checked while a command is
 /// pending; with none pending every line is a URC anyway).
 const UNINTERESTING_URC_WORDS: &[&str] = &[
-    "CALL READY",
-    "PB DONE",
-    "RDY",
     "NORMAL POWER DOWN",
     "POWERED DOWN",
     "HANGUP:",
@@ -297,10 +295,11 @@ impl TwoLineHeader {
 /// Recognises a URC line; `None` when the line is not a known URC.
 fn classify_unsolicited(line: &str) -> Option<Unsolicited> {
     let upper = line.to_ascii_uppercase();
-    match upper.as_str() {
-        "RING" => return Some(Unsolicited::Complete(Urc::Ring)),
-        "SMS DONE" | "SMS READY" => return Some(Unsolicited::Complete(Urc::SmsDone)),
-        _ => {}
+    if upper == "RING" {
+        return Some(Unsolicited::Complete(Urc::Ring));
+    }
+    if let Some(urc) = vendor::classify_word(&upper, line) {
+        return Some(Unsolicited::Complete(urc));
     }
     if UNINTERESTING_URC_WORDS
         .iter()
@@ -352,28 +351,6 @@ fn classify_unsolicited(line: &str) -> Option<Unsolicited> {
             Some(registration) => complete(Urc::Registration(registration)),
             None => other(),
         },
-        "^RSSI" => match split_fields(payload)
-            .first()
-            .and_then(|field| field.as_u32())
-        {
-            Some(rssi) => {
-                u8::try_from(rssi).map_or_else(|_| other(), |rssi| complete(Urc::HuaweiRssi(rssi)))
-            }
-            None => other(),
-        },
-        "^BOOT" => complete(Urc::Boot),
-        "^MODE" => complete(Urc::Mode(payload.to_string())),
-        "+QIND" => {
-            if payload
-                .trim_matches('"')
-                .trim()
-                .eq_ignore_ascii_case("SMS DONE")
-            {
-                complete(Urc::SmsDone)
-            } else {
-                complete(Urc::Qind(payload.to_string()))
-            }
-        }
         "+CRING" => complete(Urc::Ring),
         "+CLIP" => match split_fields(payload).first().map(|field| field.value()) {
             Some(number) if !number.is_empty() => complete(Urc::Clip {
@@ -381,12 +358,8 @@ fn classify_unsolicited(line: &str) -> Option<Unsolicited> {
             }),
             _ => other(),
         },
-        _ if UNINTERESTING_URC_PREFIXES.contains(&prefix.as_str())
-            || prefix.starts_with(['^', '%']) =>
-        {
-            other()
-        }
-        _ => return None,
+        _ if UNINTERESTING_URC_PREFIXES.contains(&prefix.as_str()) => other(),
+        _ => return vendor::classify_urc(&prefix, payload, line).map(Unsolicited::Complete),
     };
     Some(classified)
 }

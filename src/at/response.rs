@@ -563,6 +563,27 @@ pub fn choose_cpms(support: &CpmsSupport) -> Vec<String> {
     commands
 }
 
+/// The storages a sweep lists (`AT+CMGL`) for messages whose URC was lost: `MT` where
+/// offered (it covers `SM` and `ME`), else `SM` and `ME`; `SR` too for stored status reports.
+/// With unknown support, `SM` alone.
+pub fn sweep_storages(support: &CpmsSupport) -> Vec<String> {
+    let offered = &support.mem1;
+    let has = |name: &str| offered.iter().any(|o| o.eq_ignore_ascii_case(name));
+    let mut storages: Vec<String> = if has("MT") {
+        vec!["MT".into()]
+    } else {
+        ["SM", "ME"]
+            .iter()
+            .filter(|s| has(s) || (offered.is_empty() && **s == "SM"))
+            .map(|s| s.to_string())
+            .collect()
+    };
+    if has("SR") {
+        storages.push("SR".into());
+    }
+    storages
+}
+
 /// Used and total slots of one storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageUsage {
@@ -1006,5 +1027,16 @@ mod tests {
             Some("+97254120032")
         );
         assert_eq!(parse_csca("+CSCA: \"\",129"), None);
+    }
+
+    #[test]
+    fn sweep_covers_what_the_modem_offers() {
+        let support = |mem1: &[&str]| CpmsSupport {
+            mem1: mem1.iter().map(|s| s.to_string()).collect(),
+            ..CpmsSupport::default()
+        };
+        assert_eq!(sweep_storages(&support(&[])), vec!["SM"]);
+        assert_eq!(sweep_storages(&support(&["ME", "SM", "SR"])), vec!["SM", "ME", "SR"]);
+        assert_eq!(sweep_storages(&support(&["SM", "ME", "MT"])), vec!["MT"]);
     }
 }
