@@ -264,8 +264,18 @@ fn start_up_sets_the_modem_up_and_reads_what_it_is() {
     // Every answer is instant: no deadline or pause is waited for on the way.
     assert_eq!(took, Duration::ZERO, "{:?}", pair.seen.states);
     let commands = pair.commands();
-    for expected in ["ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CNMI=?", "AT+CREG=1"] {
-        assert!(commands.iter().any(|c| c == expected), "{expected} in {commands:?}");
+    for expected in [
+        "ATE0",
+        "AT+CMEE=1",
+        "AT+CPIN?",
+        "AT+CMGF=0",
+        "AT+CNMI=?",
+        "AT+CREG=1",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} in {commands:?}"
+        );
     }
     assert!(commands.iter().any(|c| c.starts_with("AT+CPMS=\"SM\"")));
     let status = pair.session.status();
@@ -289,7 +299,12 @@ fn the_pin_is_entered_once_and_a_wrong_one_never_again() {
     };
     let mut pair = Pair::new(locked.clone(), Some("1234"), Timings::default());
     pair.until_ready(Duration::from_secs(5));
-    let entered = |p: &Pair| p.commands().iter().filter(|c| c.starts_with("AT+CPIN=")).count();
+    let entered = |p: &Pair| {
+        p.commands()
+            .iter()
+            .filter(|c| c.starts_with("AT+CPIN="))
+            .count()
+    };
     assert_eq!(entered(&pair), 1);
 
     let mut wrong = Pair::new(locked, Some("0000"), Timings::default());
@@ -433,7 +448,12 @@ fn a_part_is_written_only_after_the_pool_recorded_it_at_the_prompt() {
     pair.advance(Duration::from_secs(2));
     assert_eq!(pair.core.sent_pdus().len(), 1);
     match pair.seen.done.as_slice() {
-        [(7, SendOutcome::Sent { message_ref: Some(_) })] => {}
+        [(
+            7,
+            SendOutcome::Sent {
+                message_ref: Some(_),
+            },
+        )] => {}
         other => panic!("{other:?}"),
     }
 
@@ -458,12 +478,18 @@ fn a_modem_that_stops_answering_is_not_ready_within_10s_and_ready_within_5s_of_a
     pair.advance(Duration::from_millis(2345));
     let hung_at = pair.now;
     pair.core.set_hung(true, hung_at);
-    assert!(pair.run_until(hung_at + Duration::from_secs(10), |p| p.state() != ModemState::Ready));
+    assert!(
+        pair.run_until(hung_at + Duration::from_secs(10), |p| p.state()
+            != ModemState::Ready)
+    );
     let noticed = pair.now - hung_at;
     eprintln!("silent modem not ready after {noticed:?} of virtual time");
     assert!(noticed <= Duration::from_secs(10), "{noticed:?}");
     let detail = pair.session.status().detail.clone().unwrap_or_default();
-    assert!(detail.starts_with("not answering: no answer to"), "{detail}");
+    assert!(
+        detail.starts_with("not answering: no answer to"),
+        "{detail}"
+    );
     // A part asked for while it is silent goes back at once, for another modem.
     pair.session.send(1, SUBMIT_LEN, SUBMIT.into(), pair.now);
     pair.settle();
@@ -490,8 +516,15 @@ fn a_modem_that_hangs_before_the_prompt_gives_the_part_back_in_seconds() {
     let asked = pair.now;
     pair.session.send(3, SUBMIT_LEN, SUBMIT.into(), asked);
     assert!(pair.run_until(asked + Duration::from_secs(90), |p| !p.seen.done.is_empty()));
-    assert!(pair.now - asked <= Duration::from_secs(5), "{:?}", pair.now - asked);
-    assert!(matches!(pair.seen.done[0], (3, SendOutcome::NotSent { .. })));
+    assert!(
+        pair.now - asked <= Duration::from_secs(5),
+        "{:?}",
+        pair.now - asked
+    );
+    assert!(matches!(
+        pair.seen.done[0],
+        (3, SendOutcome::NotSent { .. })
+    ));
     assert_ne!(pair.state(), ModemState::Ready);
 }
 
@@ -511,7 +544,8 @@ fn a_modem_silent_for_long_is_reset_and_set_up_again() {
 fn garbage_on_the_line_changes_nothing() {
     let mut pair = Pair::new(sim(), None, Timings::default());
     pair.until_ready(Duration::from_secs(5));
-    pair.core.inject_garbage(b"\xff\xfe\x00\x13junk\r\n\x1b> \r\n+CMTI: \"XX\r\n");
+    pair.core
+        .inject_garbage(b"\xff\xfe\x00\x13junk\r\n\x1b> \r\n+CMTI: \"XX\r\n");
     pair.settle();
     pair.advance(Duration::from_secs(1));
     pair.deliver(DELIVER);
@@ -658,7 +692,11 @@ mod transcripts {
     fn huawei_is_quieted_and_its_rssi_urc_read() {
         let mut modem = Scripted::model("Huawei K3715");
         let (mut session, now, _) = start(&mut modem);
-        assert!(modem.log.iter().any(|c| c == "AT^CURC=0"), "{:?}", modem.log);
+        assert!(
+            modem.log.iter().any(|c| c == "AT^CURC=0"),
+            "{:?}",
+            modem.log
+        );
         assert!(modem.log.iter().any(|c| c == "AT^ICCID?"));
         assert_eq!(session.status().model.as_deref(), Some("K3715"));
         // Its chatter (lines from the Huawei transcripts) between commands.

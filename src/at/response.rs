@@ -1036,7 +1036,10 @@ mod tests {
             ..CpmsSupport::default()
         };
         assert_eq!(sweep_storages(&support(&[])), vec!["SM"]);
-        assert_eq!(sweep_storages(&support(&["ME", "SM", "SR"])), vec!["SM", "ME", "SR"]);
+        assert_eq!(
+            sweep_storages(&support(&["ME", "SM", "SR"])),
+            vec!["SM", "ME", "SR"]
+        );
         assert_eq!(sweep_storages(&support(&["SM", "ME", "MT"])), vec!["MT"]);
     }
 }

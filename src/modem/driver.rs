@@ -284,10 +284,12 @@ impl Driver {
         match opened {
             Ok(port) => Ok(port),
             // Naming who holds the port walks /proc: blocking work, off the runtime.
-            Err(e) => tokio::task::spawn_blocking(move || super::port::describe_open_error(&path, &e))
-                .await
-                .map_err(|e| format!("cannot open port: {e}"))
-                .and_then(Err),
+            Err(e) => {
+                tokio::task::spawn_blocking(move || super::port::describe_open_error(&path, &e))
+                    .await
+                    .map_err(|e| format!("cannot open port: {e}"))
+                    .and_then(Err)
+            }
         }
     }
 
@@ -351,13 +353,23 @@ impl Driver {
             }
             if let Some(reason) = write_error {
                 session.port_closed(&reason);
-                self.act_on_events(&mut session, &mut parts, &mut commit_wait, &mut inbound_wait)
-                    .await;
+                self.act_on_events(
+                    &mut session,
+                    &mut parts,
+                    &mut commit_wait,
+                    &mut inbound_wait,
+                )
+                .await;
                 break PumpEnd::Reopen(format!("port closed: {reason}"), None);
             }
             // 2. Act on its events.
             if let Some(end) = self
-                .act_on_events(&mut session, &mut parts, &mut commit_wait, &mut inbound_wait)
+                .act_on_events(
+                    &mut session,
+                    &mut parts,
+                    &mut commit_wait,
+                    &mut inbound_wait,
+                )
                 .await
             {
                 break end;
@@ -389,14 +401,24 @@ impl Driver {
             match wake {
                 Wake::Read(Ok(0)) => {
                     session.port_closed("end of file");
-                    self.act_on_events(&mut session, &mut parts, &mut commit_wait, &mut inbound_wait)
-                        .await;
+                    self.act_on_events(
+                        &mut session,
+                        &mut parts,
+                        &mut commit_wait,
+                        &mut inbound_wait,
+                    )
+                    .await;
                     break PumpEnd::Reopen("port closed: end of file".into(), None);
                 }
                 Wake::Read(Err(e)) => {
                     session.port_closed(&e.to_string());
-                    self.act_on_events(&mut session, &mut parts, &mut commit_wait, &mut inbound_wait)
-                        .await;
+                    self.act_on_events(
+                        &mut session,
+                        &mut parts,
+                        &mut commit_wait,
+                        &mut inbound_wait,
+                    )
+                    .await;
                     break PumpEnd::Reopen(format!("port closed: {e}"), None);
                 }
                 Wake::Read(Ok(n)) => session.handle_input(&buf[..n], now),
@@ -471,7 +493,10 @@ impl Driver {
                     }
                 }
                 Event::SendDone { id, outcome } => {
-                    if commit_wait.as_ref().is_some_and(|(waiting, _)| *waiting == id) {
+                    if commit_wait
+                        .as_ref()
+                        .is_some_and(|(waiting, _)| *waiting == id)
+                    {
                         *commit_wait = None;
                     }
                     if let Some(channels) = parts.remove(&id) {

@@ -126,7 +126,9 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Sending `AT` until the modem answers. `since`: when the silence began.
-    Probing { since: Instant },
+    Probing {
+        since: Instant,
+    },
     Starting,
     /// The SIM needs a human; re-checked at each health tick.
     SimWait,
@@ -148,17 +150,27 @@ enum Purpose {
     Iccid,
     PduMode,
     StorageTest,
-    StorageSet { remaining: Vec<String> },
+    StorageSet {
+        remaining: Vec<String>,
+    },
     Csms,
     CnmiTest,
-    Cnmi { remaining: Vec<String> },
+    Cnmi {
+        remaining: Vec<String>,
+    },
     Signal,
     Registration,
     Operator,
     OwnNumber,
     UseStorage(String),
-    Read { storage: String, index: u32, since: Instant },
-    List { storage: String },
+    Read {
+        storage: String,
+        index: u32,
+        since: Instant,
+    },
+    List {
+        storage: String,
+    },
     Reenable,
     Send(SendState),
     Reset,
@@ -403,7 +415,8 @@ impl Session {
         if commit {
             send.stage = SendStage::Result;
             flight.deadline = now + self.deadlines.send_result;
-            self.transmit.extend_from_slice(&command::pdu_payload(&send.hex));
+            self.transmit
+                .extend_from_slice(&command::pdu_payload(&send.hex));
         } else {
             send.stage = SendStage::Cancel;
             flight.deadline = now + Duration::from_millis(500);
@@ -642,7 +655,10 @@ impl Session {
         match self.phase {
             Phase::Probing { since } => {
                 if self.status.state != ModemState::Offline {
-                    self.set_state(ModemState::Offline, Some(format!("not answering: {waited}")));
+                    self.set_state(
+                        ModemState::Offline,
+                        Some(format!("not answering: {waited}")),
+                    );
                 }
                 if now.saturating_duration_since(since) >= self.deadlines.reset_after {
                     self.reset(now, since);
@@ -656,7 +672,10 @@ impl Session {
     /// probed until it answers.
     fn on_silence(&mut self, reason: String, now: Instant) {
         tracing::warn!(modem = %self.config.name, %reason, "modem not answering");
-        self.set_state(ModemState::Offline, Some(format!("not answering: {reason}")));
+        self.set_state(
+            ModemState::Offline,
+            Some(format!("not answering: {reason}")),
+        );
         self.fail_queued_sends(&format!("modem not answering: {reason}"));
         self.script.clear();
         self.resume_at = None;

@@ -158,7 +158,12 @@ impl Session {
     }
 
     /// The final result of an `AT+CMGS`, whichever stage it came in.
-    pub(super) fn on_send_answer(&mut self, send: SendState, lines: &[String], result: &FinalResult) {
+    pub(super) fn on_send_answer(
+        &mut self,
+        send: SendState,
+        lines: &[String],
+        result: &FinalResult,
+    ) {
         let outcome = match (send.stage, result) {
             (SendStage::Cancel, _) => SendOutcome::NotSent {
                 reason: "declined at the commit point".into(),

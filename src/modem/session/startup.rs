@@ -136,7 +136,8 @@ impl Session {
     pub(super) fn run_step(&mut self, step: Step, now: Instant) {
         match step {
             Step::VendorStartup => {
-                let [manufacturer, model, revision, imei] = std::mem::take(&mut self.setup.identity);
+                let [manufacturer, model, revision, imei] =
+                    std::mem::take(&mut self.setup.identity);
                 let vendor = Vendor::from_manufacturer(manufacturer.as_deref().unwrap_or(""));
                 self.setup.vendor = Some(vendor);
                 self.status.manufacturer = manufacturer;

@@ -1,6 +1,7 @@
 //! Unit tests of the AT interpreter: bytes in, bytes and effects out, time passed by hand.
 
 use super::*;
+use crate::sim::config::Personality;
 use std::time::Duration;
 
 /// A GSM-7 SMS-SUBMIT with TP-SRR set (diafaan, tests/vectors/sms_pdus.json `pgm_submit_diafaan`).
