@@ -13,6 +13,7 @@
 
 use super::recovery::Backoff;
 use super::session::{Carry, Event, Session, SessionConfig};
+pub use super::session::{InboundSource, SendOutcome, Timings};
 use super::state::{ModemState, ModemStatus};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,44 +21,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-
-/// Timings of the driver. Defaults suit real modems; tests shorten them.
-#[derive(Debug, Clone)]
-pub struct Timings {
-    /// Deadline of an ordinary command and of the `> ` prompt (a live modem answers in
-    /// milliseconds); reads get three times this, the quiet-line probe at most 3 s.
-    pub command: Duration,
-    /// Deadline of the final `+CMGS` result after the PDU (networks can take tens of seconds).
-    pub send: Duration,
-    /// How often signal, registration and operator are polled (and a parked SIM checked).
-    /// A line quiet for this long (at most 4 s) is probed with `AT`; a modem silent for six
-    /// times this long is reset.
-    pub health_every: Duration,
-    /// How often all storages are swept for messages whose URC was lost.
-    pub sweep_every: Duration,
-    /// How long storage may take to confirm an inbound commit.
-    pub commit: Duration,
-    /// First delay before reopening a port; doubles up to `reopen_max`.
-    pub reopen_initial: Duration,
-    pub reopen_max: Duration,
-    /// How long a reset modem is left alone before reopening.
-    pub reset_pause: Duration,
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Timings {
-            command: Duration::from_secs(5),
-            send: Duration::from_secs(90),
-            health_every: Duration::from_secs(30),
-            sweep_every: Duration::from_secs(120),
-            commit: Duration::from_secs(15),
-            reopen_initial: Duration::from_millis(500),
-            reopen_max: Duration::from_secs(30),
-            reset_pause: Duration::from_secs(10),
-        }
-    }
-}
 
 /// What the driver needs to know about its modem.
 #[derive(Debug, Clone)]
@@ -70,15 +33,6 @@ pub struct DriverConfig {
     pub timings: Timings,
 }
 
-/// Where an inbound PDU was found on the modem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InboundSource {
-    /// Stored at `index` in `storage` (announced by `+CMTI`/`+CDSI`, or found by a sweep).
-    Stored { storage: String, index: u32 },
-    /// Routed directly to us (`+CMT`/`+CDS`).
-    Direct,
-}
-
 /// An inbound PDU (SMS-DELIVER or SMS-STATUS-REPORT, SMSC field included) for storage.
 /// Storage must answer on `committed`: `true` once the PDU is durably stored (or recognised as
 /// a duplicate), after which the driver deletes it from the modem.
@@ -88,21 +42,6 @@ pub struct InboundDelivery {
     pub pdu: String,
     pub source: InboundSource,
     pub committed: oneshot::Sender<bool>,
-}
-
-/// How one part's send ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
-    /// Accepted by the network, with its TP message reference.
-    Sent { message_ref: Option<u8> },
-    /// Definitely not sent (no prompt, error before the PDU was written, modem not ready,
-    /// or the caller declined at the commit point): safe to try again or elsewhere.
-    NotSent { reason: String },
-    /// The network rejected the part (`+CMS ERROR`) after the PDU was written.
-    Rejected { reason: String, permanent: bool },
-    /// The PDU was written but no answer came (hung modem or unplug): it may have gone out,
-    /// so it must not be sent again.
-    Uncertain { reason: String },
 }
 
 /// A request to send one part through this modem.
@@ -245,7 +184,6 @@ impl Driver {
             let delay = match self.open().await {
                 Ok(port) => {
                     self.carry.status.opens += 1;
-                    let was_ready_before = self.carry.status.state == ModemState::Ready;
                     let end = self.pump(port).await;
                     let (why, pause) = match end {
                         PumpEnd::Shutdown => break,
@@ -254,7 +192,7 @@ impl Driver {
                     tracing::warn!(modem = %self.config.name, reason = %why, "modem session ended; will reopen");
                     self.set_offline(why);
                     // A session that got as far as Ready earns a fresh back-off.
-                    if was_ready_before || self.reached_ready {
+                    if self.reached_ready {
                         backoff.reset();
                     }
                     pause.unwrap_or_else(|| backoff.next_delay())
@@ -422,7 +360,18 @@ impl Driver {
                     break PumpEnd::Reopen(format!("port closed: {e}"), None);
                 }
                 Wake::Read(Ok(n)) => session.handle_input(&buf[..n], now),
-                Wake::Request(None) | Wake::Shutdown => break PumpEnd::Shutdown,
+                Wake::Request(None) | Wake::Shutdown => {
+                    // A part whose PDU is written is reported uncertain, never resent.
+                    session.port_closed("shutting down");
+                    self.act_on_events(
+                        &mut session,
+                        &mut parts,
+                        &mut commit_wait,
+                        &mut inbound_wait,
+                    )
+                    .await;
+                    break PumpEnd::Shutdown;
+                }
                 Wake::Request(Some(Request::Send(part))) => {
                     let id = next_part;
                     next_part += 1;

@@ -22,7 +22,9 @@
 //! `AT`, so a modem that stops answering is noticed within seconds even when nothing is
 //! being sent, and a modem that answers again is set up again at once over the same port.
 
+mod deadlines;
 mod serve;
+mod silence;
 mod startup;
 
 use std::collections::VecDeque;
@@ -30,11 +32,11 @@ use std::time::{Duration, Instant};
 
 use crate::at::command::{self, fixed, ESCAPE};
 use crate::at::parser::{AtEvent, AtParser, FinalResult, Urc};
-use crate::at::response::{CnmiSupport, RegStatus};
+use crate::at::response::RegStatus;
 
 use super::state::{ModemState, ModemStatus};
 use super::vendor::Vendor;
-use super::{InboundSource, SendOutcome, Timings};
+pub use deadlines::{Deadlines, Timings};
 
 /// Identifies one part handed to [`Session::send`]; chosen by the caller.
 pub type SendId = u64;
@@ -57,40 +59,28 @@ pub struct Carry {
     pub pin_tried: bool,
 }
 
-/// Deadlines per phase, derived from [`Timings`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadlines {
-    /// Echo and final result of an ordinary command.
-    pub command: Duration,
-    /// The `> ` prompt after `AT+CMGS=`.
-    pub prompt: Duration,
-    /// The final `+CMGS` result after the PDU: the network's answer.
-    pub send_result: Duration,
-    /// `AT+CMGR`/`AT+CMGL` (a full storage listing takes a while on slow SIMs).
-    pub read: Duration,
-    /// The light `AT` probe.
-    pub probe: Duration,
-    /// A line quiet this long is probed.
-    pub quiet: Duration,
-    /// How long the pool and the inbound pipeline may take to answer.
-    pub commit: Duration,
-    /// Silent this long: reset the modem (`AT+CFUN=1,1`).
-    pub reset_after: Duration,
+/// Where an inbound PDU was found on the modem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundSource {
+    /// Stored at `index` in `storage` (announced by `+CMTI`/`+CDSI`, or found by a sweep).
+    Stored { storage: String, index: u32 },
+    /// Routed directly to us (`+CMT`/`+CDS`).
+    Direct,
 }
 
-impl Deadlines {
-    pub fn from_timings(t: &Timings) -> Deadlines {
-        Deadlines {
-            command: t.command,
-            prompt: t.command,
-            send_result: t.send,
-            read: t.command * 3,
-            probe: t.command.min(Duration::from_secs(3)),
-            quiet: t.health_every.min(Duration::from_secs(4)),
-            commit: t.commit,
-            reset_after: t.health_every * 6,
-        }
-    }
+/// How one part's send ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Accepted by the network, with its TP message reference.
+    Sent { message_ref: Option<u8> },
+    /// Definitely not sent (no prompt, error before the PDU was written, modem not ready,
+    /// or the caller declined at the commit point): safe to try again or elsewhere.
+    NotSent { reason: String },
+    /// The network rejected the part (`+CMS ERROR`) after the PDU was written.
+    Rejected { reason: String, permanent: bool },
+    /// The PDU was written but no answer came (hung modem or unplug): it may have gone out,
+    /// so it must not be sent again.
+    Uncertain { reason: String },
 }
 
 /// What the session asks of the driver.
@@ -588,116 +578,6 @@ impl Session {
         self.drive(now);
     }
 
-    /// A deadline passed with a command in flight.
-    fn on_deadline(&mut self, now: Instant) {
-        let Some(flight) = self.inflight.take() else {
-            return;
-        };
-        self.parser.command_finished();
-        let waited = match &flight.purpose {
-            Purpose::Send(send) => match send.stage {
-                SendStage::Commit => {
-                    // The pool did not record the part in time: cancel, send nothing.
-                    let mut send = send.clone();
-                    send.stage = SendStage::Cancel;
-                    self.transmit.push(ESCAPE);
-                    self.inflight = Some(InFlight {
-                        deadline: now + Duration::from_millis(500),
-                        purpose: Purpose::Send(send),
-                        ..flight
-                    });
-                    return;
-                }
-                SendStage::Cancel => {
-                    self.finish_send(
-                        send.id,
-                        SendOutcome::NotSent {
-                            reason: "declined at the commit point".into(),
-                        },
-                    );
-                    return;
-                }
-                SendStage::Prompt => {
-                    // Cancel a prompt we may have missed, so it does not eat the next command.
-                    self.transmit.push(ESCAPE);
-                    self.finish_send(
-                        send.id,
-                        SendOutcome::NotSent {
-                            reason: format!("no > prompt within {:?}", self.deadlines.prompt),
-                        },
-                    );
-                    format!("no > prompt within {:?}", self.deadlines.prompt)
-                }
-                SendStage::Result => {
-                    let reason = format!(
-                        "no answer to {} within {:?} after the PDU",
-                        flight.command, self.deadlines.send_result
-                    );
-                    self.finish_send(
-                        send.id,
-                        SendOutcome::Uncertain {
-                            reason: reason.clone(),
-                        },
-                    );
-                    reason
-                }
-            },
-            Purpose::Reset => {
-                self.end_after_reset();
-                return;
-            }
-            _ => format!(
-                "no answer to {} within {:?}",
-                redact(&flight.command),
-                self.deadline_of(&flight.purpose)
-            ),
-        };
-        match self.phase {
-            Phase::Probing { since } => {
-                if self.status.state != ModemState::Offline {
-                    self.set_state(
-                        ModemState::Offline,
-                        Some(format!("not answering: {waited}")),
-                    );
-                }
-                if now.saturating_duration_since(since) >= self.deadlines.reset_after {
-                    self.reset(now, since);
-                }
-            }
-            _ => self.on_silence(waited, now),
-        }
-    }
-
-    /// The modem stopped answering: not ready at once (the pool sends elsewhere), and
-    /// probed until it answers.
-    fn on_silence(&mut self, reason: String, now: Instant) {
-        tracing::warn!(modem = %self.config.name, %reason, "modem not answering");
-        self.set_state(
-            ModemState::Offline,
-            Some(format!("not answering: {reason}")),
-        );
-        self.fail_queued_sends(&format!("modem not answering: {reason}"));
-        self.script.clear();
-        self.resume_at = None;
-        self.escape_pending = true;
-        self.phase = Phase::Probing { since: now };
-    }
-
-    /// Silent for too long: reset the modem; the port goes away and is reopened.
-    fn reset(&mut self, now: Instant, since: Instant) {
-        let silent = now.saturating_duration_since(since);
-        tracing::warn!(modem = %self.config.name, ?silent, "modem silent; resetting it with AT+CFUN=1,1");
-        self.phase = Phase::Resetting;
-        self.escape_pending = true;
-        self.issue(fixed::CFUN_RESET.into(), Purpose::Reset, now);
-    }
-
-    fn end_after_reset(&mut self) {
-        let reason = "reset with AT+CFUN=1,1 after a long silence".to_string();
-        self.set_state(ModemState::Offline, Some(reason.clone()));
-        self.end(reason, Some(self.config.timings.reset_pause));
-    }
-
     fn end(&mut self, reason: String, pause: Option<Duration>) {
         self.fail_queued_sends(&reason);
         self.phase = Phase::Ended;
@@ -878,31 +758,4 @@ pub(crate) fn redact(command: &str) -> String {
     } else {
         command.to_string()
     }
-}
-
-/// Registration status in the words shown to operators.
-fn reg_words(status: RegStatus) -> &'static str {
-    use RegStatus::*;
-    match status {
-        NotRegistered => "not registered",
-        Home | HomeSmsOnly | HomeCsfbNotPreferred => "home",
-        Searching => "searching",
-        Denied => "denied",
-        Unknown => "unknown",
-        Roaming | RoamingSmsOnly | RoamingCsfbNotPreferred => "roaming",
-        EmergencyOnly => "emergency only",
-    }
-}
-
-/// The `AT+CNMI` chain: what `AT+CNMI=?` allows, then widely accepted settings.
-fn cnmi_chain(support: Option<CnmiSupport>) -> Vec<String> {
-    let mut chain = support
-        .map(|s| crate::at::response::choose_cnmi(&s))
-        .unwrap_or_default();
-    for fallback in crate::at::response::choose_cnmi(&CnmiSupport::default()) {
-        if !chain.contains(&fallback) {
-            chain.push(fallback);
-        }
-    }
-    chain
 }

@@ -6,7 +6,7 @@ use crate::at::command::{self, fixed, ListFilter};
 use crate::at::parser::{CmError, FinalResult, Urc};
 use crate::at::response::{self, RegStatus};
 
-use super::{reg_words, Job, Purpose, SendStage, SendState, Session, Setup, Step};
+use super::{Job, Purpose, SendStage, SendState, Session, Setup, Step};
 use crate::modem::state::ModemState;
 use crate::modem::{InboundSource, SendOutcome};
 
@@ -213,5 +213,19 @@ pub fn is_permanent_cms(e: &CmError) -> bool {
             let t = t.to_ascii_lowercase();
             t.contains("unassigned") || t.contains("barred") || t.contains("invalid pdu")
         }
+    }
+}
+
+/// Registration status in the words shown to operators.
+fn reg_words(status: RegStatus) -> &'static str {
+    use RegStatus::*;
+    match status {
+        NotRegistered => "not registered",
+        Home | HomeSmsOnly | HomeCsfbNotPreferred => "home",
+        Searching => "searching",
+        Denied => "denied",
+        Unknown => "unknown",
+        Roaming | RoamingSmsOnly | RoamingCsfbNotPreferred => "roaming",
+        EmergencyOnly => "emergency only",
     }
 }

@@ -7,7 +7,7 @@ use crate::at::command::{self, fixed};
 use crate::at::parser::FinalResult;
 use crate::at::response::{self, SimState};
 
-use super::{cnmi_chain, serve, Job, Phase, Purpose, Session, Step};
+use super::{serve, Job, Phase, Purpose, Session, Step};
 use crate::modem::state::ModemState;
 use crate::modem::vendor::{self, Vendor};
 
@@ -303,4 +303,17 @@ fn storage_of(command: &str) -> Option<String> {
         .nth(1)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+}
+
+/// The `AT+CNMI` chain: what `AT+CNMI=?` allows, then widely accepted settings.
+fn cnmi_chain(support: Option<response::CnmiSupport>) -> Vec<String> {
+    let mut chain = support
+        .map(|s| crate::at::response::choose_cnmi(&s))
+        .unwrap_or_default();
+    for fallback in crate::at::response::choose_cnmi(&response::CnmiSupport::default()) {
+        if !chain.contains(&fallback) {
+            chain.push(fallback);
+        }
+    }
+    chain
 }
