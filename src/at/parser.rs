@@ -238,17 +238,18 @@ fn split_glued_final(line: &str) -> Option<(FinalResult, &str)> {
     None
 }
 
-/// URC prefixes that are recognised but carry nothing the gateway acts on. Anything
-/// starting with `^` (Huawei) or `%` (Nordic) is treated the same way.
-/// Vendors' own codes are classified by their family files (`modem::vendor`).
+/// Standard URC prefixes that are recognised but carry nothing the gateway acts on.
+/// Vendors' own codes (`^RSSI`, `+QIND`, `+ZPASR`, `%CESQ`…) are classified by their family
+/// files in `modem::vendor`, asked for any prefix not known here.
 const UNINTERESTING_URC_PREFIXES: &[&str] = &[
     "+CUSD", "+CIEV", "+CGEV", "+CTZV", "+CTZE", "+CTZEU", "+NITZ", "+CPIN", "+CFUN", "+CSQN",
     "+CUSATP", "+STIN", "+CSCON", "+CEDRXP", "+CRTDCP", "+CNEC", "+ECSQ", "+CCWA", "+CSSI",
     "+CSSU", "+CCCM", "+CBM", "+CBMI", "+CPINR", "+CMGS", "+CMGR", "+CMGL",
 ];
 
-/// Plain-text URCs seen at boot or during calls (only checked while a command is
-/// pending; with none pending every line is a URC anyway).
+/// Plain-text URCs seen during calls or power-down (only checked while a command is
+/// pending; with none pending every line is a URC anyway). Vendors' boot words (`RDY`,
+/// `SMS DONE`) are in `modem::vendor`.
 const UNINTERESTING_URC_WORDS: &[&str] = &[
     "NORMAL POWER DOWN",
     "POWERED DOWN",

@@ -136,7 +136,7 @@ impl Session {
             Purpose::List { storage } => {
                 let jobs = response::parse_cmgl(lines)
                     .into_iter()
-                    .filter(|stored| !stored.stat.is_some_and(|s| s >= 2))
+                    .filter(|stored| stored.stat.is_none_or(|s| s < 2))
                     .filter_map(|stored| {
                         let index = stored.index?;
                         Some(Job::HandOver {
