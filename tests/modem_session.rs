@@ -797,4 +797,45 @@ mod transcripts {
             other => panic!("{other:?}"),
         }
     }
+
+    /// A URC in the same read as a final result is handled right after that command, not
+    /// when the modem next says something.
+    #[test]
+    fn a_urc_read_with_the_final_result_is_handled_at_once() {
+        let mut modem = Scripted::model("Huawei K3715");
+        let (mut session, now, _) = start(&mut modem);
+        while modem.serve(&mut session, now) {}
+        let later = now + Duration::from_secs(600);
+        session.handle_timeout(later);
+        let probe = session.poll_transmit().expect("a probe or poll");
+        assert!(probe.starts_with(b"AT"), "{probe:?}");
+        session.handle_input(b"\r\nOK\r\n\r\n+CMTI: \"SM\",3\r\n", later);
+        let mut written = String::new();
+        while let Some(bytes) = session.poll_transmit() {
+            written.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        // The poll goes on, then the message is read; or the read comes first.
+        for _ in 0..40 {
+            if written.contains("AT+CMGR=3") {
+                break;
+            }
+            session.handle_input(b"\r\nOK\r\n", later);
+            while let Some(bytes) = session.poll_transmit() {
+                written.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        assert!(written.contains("AT+CMGR=3"), "{written:?}");
+    }
+
+    /// A `> ` nobody asked for (late, after a timeout) is cancelled with ESC at once: a modem
+    /// at a prompt holds its URCs back and would swallow the next command.
+    #[test]
+    fn a_stray_prompt_is_cancelled_at_once() {
+        let mut modem = Scripted::model("Huawei K3715");
+        let (mut session, now, _) = start(&mut modem);
+        while modem.serve(&mut session, now) {}
+        assert_eq!(session.poll_transmit(), None);
+        session.handle_input(b"\r\n> ", now);
+        assert_eq!(session.poll_transmit(), Some(vec![0x1b]));
+    }
 }
