@@ -471,6 +471,23 @@ fn a_part_is_written_only_after_the_pool_recorded_it_at_the_prompt() {
 }
 
 #[test]
+fn a_pool_that_does_not_answer_at_the_prompt_sends_nothing() {
+    let mut pair = Pair::new(sim(), None, Timings::default());
+    pair.until_ready(Duration::from_secs(5));
+    pair.auto_prompt = false;
+    pair.session.send(9, SUBMIT_LEN, SUBMIT.into(), pair.now);
+    pair.advance(Timings::default().commit + Duration::from_secs(2));
+    assert_eq!(pair.seen.prompts, vec![9]);
+    assert!(pair.core.sent_pdus().is_empty());
+    assert!(matches!(
+        pair.seen.done.as_slice(),
+        [(9, SendOutcome::NotSent { .. })]
+    ));
+    // The modem answered the cancelled prompt: it is not taken for a silent one.
+    assert_eq!(pair.state(), ModemState::Ready);
+}
+
+#[test]
 fn a_modem_that_stops_answering_is_not_ready_within_10s_and_ready_within_5s_of_answering() {
     let mut pair = Pair::new(sim(), None, Timings::default());
     pair.until_ready(Duration::from_secs(5));

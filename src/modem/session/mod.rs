@@ -379,7 +379,10 @@ impl Session {
     /// Queues one part. The outcome comes as [`Event::SendDone`]; a modem that is not ready
     /// answers at once, so the pool can try another line.
     pub fn send(&mut self, id: SendId, tpdu_len: usize, hex: String, now: Instant) {
-        if !self.status.state.can_send() || self.phase != Phase::Serving {
+        // Ready already while the start-up finishes (registration is polled before the
+        // last steps): the part waits for its turn.
+        let serving_soon = matches!(self.phase, Phase::Serving | Phase::Starting);
+        if !self.status.state.can_send() || !serving_soon {
             let outcome = SendOutcome::NotSent {
                 reason: self.not_ready_reason(),
             };

@@ -16,7 +16,12 @@ impl Session {
         let Some(flight) = self.inflight.take() else {
             return;
         };
-        self.parser.command_finished();
+        let cancelling =
+            matches!(&flight.purpose, Purpose::Send(send) if send.stage == SendStage::Commit);
+        if !cancelling {
+            // A late answer is then read as stray lines, never as the next command's.
+            self.parser.command_finished();
+        }
         let waited = match &flight.purpose {
             Purpose::Send(send) => match send.stage {
                 SendStage::Commit => {
