@@ -47,6 +47,9 @@ struct Pair {
     boot_at: Option<Instant>,
     /// Rewrites the modem's output (a firmware that advertises what it refuses).
     rewrite: Option<(String, String)>,
+    /// The modem's process is stopped (SIGSTOP): what the session writes waits in the
+    /// pty's buffer, and nothing comes back.
+    frozen: Option<Vec<u8>>,
 }
 
 impl Pair {
@@ -89,6 +92,7 @@ impl Pair {
             reopen_at: None,
             boot_at: None,
             rewrite: None,
+            frozen: None,
         }
     }
 
@@ -105,8 +109,21 @@ impl Pair {
         for _ in 0..10_000 {
             let mut moved = false;
             while let Some(bytes) = self.session.poll_transmit() {
-                self.core.feed(&bytes, self.now);
+                match self.frozen.as_mut() {
+                    Some(buffer) => buffer.extend_from_slice(&bytes),
+                    None => self.core.feed(&bytes, self.now),
+                }
                 moved = true;
+            }
+            if self.frozen.is_some() {
+                while let Some(event) = self.session.poll_event() {
+                    self.on_event(event);
+                    moved = true;
+                }
+                if moved {
+                    continue;
+                }
+                return;
             }
             let mut output = self.core.take_output();
             if !output.is_empty() {
@@ -523,6 +540,42 @@ fn a_modem_that_stops_answering_is_not_ready_within_10s_and_ready_within_5s_of_a
     eprintln!("ready again {back:?} after it answered");
     assert!(back <= Duration::from_secs(5), "{back:?}");
     assert!(pair.seen.ends.is_empty(), "same port, no reopen");
+}
+
+/// The report that started this design: the modem's process stopped (SIGSTOP) for 95 s just
+/// as a send began. Then: ready the whole time, 90 s waiting for the prompt, 31 s to be ready
+/// again. Now: not ready and the part back within seconds, ready within 5 s of resuming,
+/// nothing sent twice, no reset.
+#[test]
+fn a_modem_stopped_for_95s_during_a_send() {
+    let mut pair = Pair::new(sim(), None, Timings::default());
+    pair.until_ready(Duration::from_secs(5));
+    pair.advance(Duration::from_millis(700));
+    pair.frozen = Some(Vec::new());
+    let stopped = pair.now;
+    pair.session.send(5, SUBMIT_LEN, SUBMIT.into(), stopped);
+    assert!(pair.run_until(stopped + Duration::from_secs(10), |p| !p
+        .seen
+        .done
+        .is_empty()));
+    let gave_back = pair.now - stopped;
+    assert!(gave_back <= Duration::from_secs(5), "{gave_back:?}");
+    assert!(matches!(
+        pair.seen.done[0],
+        (5, SendOutcome::NotSent { .. })
+    ));
+    assert_ne!(pair.state(), ModemState::Ready);
+    pair.advance(stopped + Duration::from_secs(95) - pair.now);
+    // Resumed: it reads everything written meanwhile and answers it all at once.
+    let written = pair.frozen.take().expect("frozen");
+    pair.core.feed(&written, pair.now);
+    let back = pair.until_ready(Duration::from_secs(5));
+    assert!(back <= Duration::from_secs(5), "{back:?}");
+    assert!(pair.core.sent_pdus().is_empty(), "the part was never typed");
+    assert!(!pair.commands().iter().any(|c| c.contains("CFUN")));
+    pair.advance(Duration::from_secs(30));
+    assert_eq!(pair.state(), ModemState::Ready);
+    eprintln!("stopped 95 s: part back after {gave_back:?}, ready {back:?} after resuming");
 }
 
 #[test]
