@@ -86,6 +86,18 @@ pub mod fixed {
     pub const CGSN: &str = "AT+CGSN";
     /// IMSI.
     pub const CIMI: &str = "AT+CIMI";
+    /// Registration URCs without location, circuit-switched (`+CREG: <stat>`).
+    pub const CREG_URC_ON: &str = "AT+CREG=1";
+    /// Registration URCs without location, packet-switched.
+    pub const CGREG_URC_ON: &str = "AT+CGREG=1";
+    /// Registration URCs without location, EPS (LTE).
+    pub const CEREG_URC_ON: &str = "AT+CEREG=1";
+    /// SMS service in use (`+CSMS: <service>,…`; service 1 needs `AT+CNMA` acks).
+    pub const CSMS_QUERY: &str = "AT+CSMS?";
+    /// Full functionality with a modem reset: the last resort for a hung firmware.
+    pub const CFUN_RESET: &str = "AT+CFUN=1,1";
+    /// Generic ICCID read (vendors have their own, see `modem::vendor`).
+    pub const CCID: &str = "AT+CCID";
     /// Huawei: stop periodic `^RSSI`/`^BOOT`/`^DSFLOWRPT` chatter.
     pub const HUAWEI_CURC_OFF: &str = "AT^CURC=0";
 }

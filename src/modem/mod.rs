@@ -3,13 +3,15 @@
 //! - [`state`]: what is known about a modem (pure).
 //! - [`recovery`]: back-off and hang escalation policy (pure).
 //! - [`vendor`]: vendor habits kept apart from the generic path.
-//! - [`channel`]: one AT command at a time over a byte stream (I/O edge around `at::parser`).
-//! - [`driver`]: the task: open, initialise, send, receive, watch health, recover.
+//! - [`session`]: the sans-IO session: bytes, answers and `now` in; commands, deadlines and
+//!   events out. Every decision about a modem is made here.
+//! - [`driver`]: the task: a thin pump between the port and the session.
+//! - [`port`]: opening errors in words an operator can act on.
 
-pub mod channel;
 pub mod driver;
 pub mod port;
 pub mod recovery;
+pub mod session;
 pub mod state;
 pub mod vendor;
 

@@ -101,13 +101,8 @@ impl ModemStatus {
 
     pub fn set_signal(&mut self, rssi: u8) {
         self.signal_rssi = Some(rssi);
-        self.signal_dbm = rssi_to_dbm(rssi);
+        self.signal_dbm = crate::at::response::rssi_to_dbm(rssi).map(i32::from);
     }
-}
-
-/// 3GPP TS 27.007 §8.5: 0 → −113 dBm or less, 31 → −51 dBm or more, 99 → unknown.
-pub fn rssi_to_dbm(rssi: u8) -> Option<i32> {
-    (rssi <= 31).then(|| -113 + 2 * i32::from(rssi))
 }
 
 #[cfg(test)]
@@ -115,11 +110,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rssi_scale() {
-        assert_eq!(rssi_to_dbm(0), Some(-113));
-        assert_eq!(rssi_to_dbm(31), Some(-51));
-        assert_eq!(rssi_to_dbm(99), None);
-        assert_eq!(rssi_to_dbm(32), None);
+    fn signal_in_dbm_follows_the_rssi() {
+        let mut status = ModemStatus::new("m", "/dev/null", None);
+        status.set_signal(31);
+        assert_eq!(status.signal_dbm, Some(-51));
+        status.set_signal(99);
+        assert_eq!((status.signal_rssi, status.signal_dbm), (Some(99), None));
     }
 
     #[test]

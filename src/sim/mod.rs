@@ -10,6 +10,7 @@
 //! * [`tpdu`]: the octet layout of SMS-SUBMIT, enough to validate `AT+CMGS` and turn a SUBMIT
 //!   into the DELIVER the recipient gets (text is the codec's business);
 //! * [`storage`]: the `SM`/`ME`/`MT`/`SR` memories;
+//! * [`personality`]: the vendor families, one file each (as `modem::vendor` on the daemon side);
 //! * [`interpreter`]: [`ModemCore`], the AT interpreter, SIM, URC rules and fault knobs —
 //!   bytes in, bytes and [`Effect`]s out, time passed in;
 //! * [`pty`]: the pseudo-terminal and its symlink;
@@ -43,6 +44,7 @@ pub mod config;
 pub mod interpreter;
 pub mod modem;
 pub mod network;
+pub mod personality;
 pub mod pty;
 pub mod storage;
 pub mod tpdu;
