@@ -234,15 +234,20 @@ async fn read_only_view_on_loopback_when_configured() {
     assert!(!html.contains("+15550000001"), "numbers are masked");
     assert!(!html.contains("name=\"csrf\""), "no actions");
     assert!(html.contains("name=\"api_key\""), "a login is offered");
-    // Another site's name rebound to 127.0.0.1 (DNS rebinding) gets only the login form.
+    // Another site's name rebound to 127.0.0.1 (DNS rebinding) is refused by the Host check
+    // the page shares with the API: no view, not even the login form.
     let r = client()
         .get(format!("{base}/ui/"))
         .header("host", "rebound.example")
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let html = r.text().await.unwrap();
-    assert!(!html.contains("sim1") && html.contains("name=\"api_key\""));
+    assert!(
+        !html.contains("sim1") && html.contains("host-not-allowed"),
+        "{html}"
+    );
     // The event stream is open to it; texts are not.
     let mut stream = client()
         .get(format!("{base}/ui/events"))
