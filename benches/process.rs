@@ -73,10 +73,7 @@ async fn run() {
             "round {round}: API → PDU at modem  {}",
             daemon_process::summary(&round_sends)
         );
-        println!(
-            "round {round}: after the traffic:  {}",
-            rig.daemon.memory()
-        );
+        println!("round {round}: after the traffic:  {}", rig.daemon.memory());
         inbound.extend(round_inbound);
         sends.extend(round_sends);
     }
@@ -124,7 +121,10 @@ async fn send_sample(rig: &Rig, text: &str) -> (Duration, Duration) {
     let start_wall = SystemTime::now();
     let start = Instant::now();
     rig.daemon
-        .post("/send/text", serde_json::json!({ "to": to, "message": text }))
+        .post(
+            "/send/text",
+            serde_json::json!({ "to": to, "message": text }),
+        )
         .await;
     let answered = start.elapsed();
     let message = rig

@@ -52,9 +52,8 @@ impl Period {
 
     fn row(&self) -> String {
         let median = |samples: &[Duration]| {
-            daemon_process::Summary::of(samples).map_or("-".to_string(), |s| {
-                format!("{:.2}", s.median)
-            })
+            daemon_process::Summary::of(samples)
+                .map_or("-".to_string(), |s| format!("{:.2}", s.median))
         };
         format!(
             "{:>6} {:>6} {:>10} {:>10} {:>10} {:>10}",
@@ -98,24 +97,32 @@ async fn run() {
         round += 1;
         let elapsed_minutes = started.elapsed().as_secs() / 60;
         if elapsed_minutes > minute_index {
-            report(&rig, minute_index, &mut minute, &mut whole, &mut first_minute);
+            report(
+                &rig,
+                minute_index,
+                &mut minute,
+                &mut whole,
+                &mut first_minute,
+            );
             minute_index = elapsed_minutes;
         }
         next += interval;
         tokio::time::sleep_until(next).await;
     }
     if minute.rounds > 0 {
-        report(&rig, minute_index, &mut minute, &mut whole, &mut first_minute);
+        report(
+            &rig,
+            minute_index,
+            &mut minute,
+            &mut whole,
+            &mut first_minute,
+        );
     }
     println!();
     if let Some((first, memory)) = first_minute {
         println!("first  {}   {}", first.row(), memory);
     }
-    println!(
-        "all    {}   {}",
-        whole.row(),
-        rig.daemon.memory()
-    );
+    println!("all    {}   {}", whole.row(), rig.daemon.memory());
     println!(
         "database on disk: {:.2} MB after {} rounds; webhooks not yet taken by the bench: {}",
         mb(rig.daemon.db_bytes()),
@@ -161,9 +168,12 @@ async fn one_round(rig: &Rig, round: usize, period: &mut Period) {
     let otp_id = created["data"]["otp_id"].as_str().unwrap_or("").to_string();
     match rig.network.world().wait_for(&to, WAIT).await {
         Some(message) => {
-            period
-                .otp_wire
-                .push(message.received_at.duration_since(start).unwrap_or_default());
+            period.otp_wire.push(
+                message
+                    .received_at
+                    .duration_since(start)
+                    .unwrap_or_default(),
+            );
             let code: String = message
                 .text
                 .split(|c: char| !c.is_ascii_digit())
@@ -200,7 +210,11 @@ async fn one_round(rig: &Rig, round: usize, period: &mut Period) {
         data["to"].as_str().unwrap_or("").to_string(),
     );
     let start = Instant::now();
-    if rig.network.send_from_world(&number, &ours, &factor).is_err() {
+    if rig
+        .network
+        .send_from_world(&number, &ours, &factor)
+        .is_err()
+    {
         period.errors += 1;
     }
     match rig
@@ -263,9 +277,12 @@ async fn one_round(rig: &Rig, round: usize, period: &mut Period) {
         )
         .await;
     match rig.network.world().wait_for(&to, WAIT).await {
-        Some(message) => period
-            .send_wire
-            .push(message.received_at.duration_since(start).unwrap_or_default()),
+        Some(message) => period.send_wire.push(
+            message
+                .received_at
+                .duration_since(start)
+                .unwrap_or_default(),
+        ),
         None => period.errors += 1,
     }
 }
