@@ -56,7 +56,7 @@ async fn rig() -> Rig {
     )
     .unwrap();
     let (shutdown, stop) = watch::channel(false);
-    tokio::spawn(dispatcher.run(stop));
+    tokio::spawn(dispatcher.run(simgate::shutdown::Shutdown::new(stop)));
     Rig {
         store,
         wake,

@@ -17,6 +17,7 @@ pub mod observe;
 pub mod phone;
 pub mod pool;
 pub mod secret;
+pub mod shutdown;
 pub mod sim;
 pub mod store;
 pub mod supervise;

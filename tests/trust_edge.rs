@@ -318,9 +318,13 @@ async fn a_panicking_background_task_is_reported() {
     config.storage.path = dir.path().join("simgate.db");
     config.security.secret_file = dir.path().join("secret.key");
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut running = simgate::daemon::start(config, Default::default(), stop_rx)
-        .await
-        .unwrap();
+    let mut running = simgate::daemon::start(
+        config,
+        Default::default(),
+        simgate::shutdown::Shutdown::new(stop_rx),
+    )
+    .await
+    .unwrap();
     let quiet = tokio::time::timeout(Duration::from_millis(300), running.failed()).await;
     assert!(quiet.is_err(), "nothing failed yet");
     running.watch(
@@ -349,9 +353,13 @@ async fn reload_replaces_api_keys() {
     config.security.secret_file = dir.path().join("secret.key");
     config.auth.api_keys = vec!["sk_first_key_0123456789abcdef".into()];
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut running = simgate::daemon::start(config.clone(), Default::default(), stop_rx)
-        .await
-        .unwrap();
+    let mut running = simgate::daemon::start(
+        config.clone(),
+        Default::default(),
+        simgate::shutdown::Shutdown::new(stop_rx),
+    )
+    .await
+    .unwrap();
     let url = format!("http://{}/v1/modems", running.local_addr);
     let http = api_support::client();
     let status = |key: &'static str| {

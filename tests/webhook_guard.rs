@@ -145,7 +145,7 @@ async fn a_name_resolving_to_the_metadata_address_is_refused() {
     )
     .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(dispatcher.run(stopped));
+    let task = tokio::spawn(dispatcher.run(simgate::shutdown::Shutdown::new(stopped)));
     let id = store
         .call(|c| {
             Ok(events::append_with_target(

@@ -313,13 +313,13 @@ impl Verifier {
     pub async fn run_janitor(
         self,
         every: std::time::Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        mut shutdown: crate::shutdown::Shutdown,
     ) {
         let mut tick = tokio::time::interval(every);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.recv() => return,
             }
             let expired = self
                 .inner

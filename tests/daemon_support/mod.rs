@@ -9,6 +9,7 @@
 use simgate::config::{Config, Modem};
 use simgate::daemon::{self, RunOptions, Running};
 use simgate::modem::{ModemState, Timings};
+use simgate::shutdown::Shutdown;
 use simgate::sim::{Network, SimModem, SimModemConfig};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -107,7 +108,7 @@ impl TestDaemon {
             simulate: 0,
             timings: Some(fast_timings()),
         };
-        let running = daemon::start(self.config.clone(), options, rx)
+        let running = daemon::start(self.config.clone(), options, Shutdown::new(rx))
             .await
             .expect("daemon starts");
         self.running = Some(running);
