@@ -16,6 +16,7 @@ pub mod modem;
 pub mod observe;
 pub mod phone;
 pub mod pool;
+pub mod redact;
 pub mod secret;
 pub mod shutdown;
 pub mod sim;

@@ -301,7 +301,7 @@ async fn success_url_has_its_own_key_never_an_endpoints_secret() {
         c.webhooks.push(webhook(&global_url, &["*"]));
         // A [[webhook]] configured without a secret.
         let mut no_secret = webhook(&plain_url, &["*"]);
-        no_secret.secret.clear();
+        no_secret.secret = Default::default();
         c.webhooks.push(no_secret);
         fast_retries(c);
     })

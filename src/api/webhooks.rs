@@ -198,7 +198,7 @@ fn validate_new_endpoint(request: CreateEndpoint) -> Result<NewEndpoint, Problem
     }
     Ok(NewEndpoint {
         url,
-        secret,
+        secret: secret.into(),
         events,
         description,
     })
@@ -237,7 +237,7 @@ async fn create_endpoint(
         .await??;
     let mut body = endpoint_json(&created);
     // The only time the secret leaves the server.
-    body["secret"] = Value::String(created.secret.clone());
+    body["secret"] = Value::String(created.secret.expose().clone());
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

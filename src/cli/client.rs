@@ -24,7 +24,7 @@ impl Client {
         let key = args
             .api_key
             .clone()
-            .or_else(|| config.auth.api_keys.first().cloned())
+            .or_else(|| config.auth.api_keys.first().map(|k| k.expose().clone()))
             .ok_or("no API key: pass --api-key or set SIMGATE_API_KEY")?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))

@@ -30,7 +30,7 @@ pub struct DriverConfig {
     pub port: PathBuf,
     pub baud: u32,
     pub number: Option<String>,
-    pub pin: Option<String>,
+    pub pin: Option<crate::redact::Redacted<String>>,
     pub timings: Timings,
 }
 

@@ -119,7 +119,7 @@ impl Dispatcher {
             let secret = if endpoint.secret.is_empty() {
                 endpoint_secret(pepper.bytes(), &endpoint.url)
             } else {
-                endpoint.secret.clone()
+                endpoint.secret.expose().clone()
             };
             let key = SigningKey::from_secret(secret).ok_or_else(|| {
                 anyhow::anyhow!("the secret of webhook {} does not decode", endpoint.url)

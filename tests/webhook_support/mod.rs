@@ -160,7 +160,7 @@ impl Listener {
 pub fn webhook(url: &str, events: &[&str]) -> Webhook {
     Webhook {
         url: url.to_string(),
-        secret: SECRET.to_string(),
+        secret: SECRET.into(),
         events: events.iter().map(|e| e.to_string()).collect(),
     }
 }
