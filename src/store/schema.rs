@@ -325,10 +325,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
     "#,
     // ui: the status page's time windows (traffic over the last hour, verifications over 24 h)
-    // read by time without scanning the tables.
+    // read by time without scanning the tables (outbound_messages(updated_at) is retention's).
     r#"
     CREATE INDEX outbound_parts_sent_at ON outbound_parts(sent_at) WHERE sent_at IS NOT NULL;
-    CREATE INDEX outbound_messages_updated ON outbound_messages(updated_at);
     CREATE INDEX outbound_messages_created ON outbound_messages(created_at);
     CREATE INDEX verifications_created ON verifications(created_at);
     CREATE INDEX reverse_verifications_created ON reverse_verifications(created_at);
