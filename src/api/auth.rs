@@ -6,9 +6,9 @@
 //! nor the length of a key leaks through timing. The request then carries the key's id (a short
 //! hash, never the key) for rate limits and idempotency scopes.
 
-use crate::redact::Redacted;
 use super::error::{ApiError, ErrorKind};
 use super::extract::KeyId;
+use crate::redact::Redacted;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
