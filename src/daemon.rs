@@ -15,7 +15,9 @@ use crate::pool::{Caps, Pool, PoolOptions};
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
 use crate::store::{outbound, Store};
-use crate::supervise::{Ended, Supervisor, TaskFailure};
+/// What [`Running::failed`] reports.
+pub use crate::supervise::TaskFailure;
+use crate::supervise::{Ended, Supervisor};
 use crate::verify::Verifier;
 use anyhow::Context;
 use std::path::{Path, PathBuf};

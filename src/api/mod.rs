@@ -18,22 +18,22 @@
 //! against those whose kind it documents.
 
 pub mod auth;
-pub mod contiguity;
-pub mod error;
-pub mod extract;
-pub mod face;
+pub(crate) mod contiguity;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod face;
 pub mod hooks;
-pub mod host;
-pub mod idempotency;
-pub mod messages;
+pub(crate) mod host;
+pub(crate) mod idempotency;
+pub(crate) mod messages;
 pub mod metrics;
-pub mod modems;
+pub(crate) mod modems;
 pub mod openapi;
-pub mod serve;
-pub mod simulator;
-pub mod ui;
-pub mod verifications;
-pub mod webhooks;
+pub(crate) mod serve;
+pub(crate) mod simulator;
+pub(crate) mod ui;
+pub(crate) mod verifications;
+pub(crate) mod webhooks;
 
 use crate::daemon::AppState;
 use axum::extract::{DefaultBodyLimit, State};

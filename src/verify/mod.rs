@@ -19,12 +19,12 @@
 //! Times are Unix milliseconds throughout; the API formats them.
 
 pub mod code;
-pub mod factor;
-pub mod proof;
-pub mod ratelimit;
-pub mod reverse;
+pub(crate) mod factor;
+pub(crate) mod proof;
+pub(crate) mod ratelimit;
+pub(crate) mod reverse;
 pub mod sender;
-pub mod template;
+pub(crate) mod template;
 
 pub use code::CodeType;
 pub use proof::ProofKeys;

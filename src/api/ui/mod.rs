@@ -26,7 +26,7 @@ pub mod session;
 mod sse;
 mod view;
 
-pub use render::{esc, Viewer};
+pub use render::Viewer;
 
 use super::auth::Keys;
 use super::{RouteKind, Table};
