@@ -1,8 +1,8 @@
 //! Outbound webhook safety: refused targets (SSRF guard), per-endpoint slots, and the key that
 //! signs `success_url` deliveries. A whole daemon, real receivers on 127.0.0.1.
 
-mod daemon_support;
-mod webhook_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use daemon_support::{TestDaemon, SOON};
 use simgate::store::events;

@@ -2,8 +2,6 @@
 //! and answers from a script, plus signature checks written independently of simgate's
 //! signing code (straight from the Standard Webhooks and Contiguity definitions).
 
-#![allow(dead_code)]
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -1,8 +1,8 @@
 //! Safe defaults at the edge: the Host check, slow and surplus connections, bounded metrics
 //! labels, one abuse policy for every send path, and background tasks that fail loudly.
 
-mod api_support;
-mod daemon_support;
+use crate::api_support;
+use crate::daemon_support;
 
 use api_support::{contiguity_error, problem, read, Api, Auth};
 use daemon_support::{TestDaemon, API_KEY};

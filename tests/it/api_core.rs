@@ -1,8 +1,8 @@
 //! The HTTP API without OTP: auth, error formats per face, routing errors, limits, plain SMS
 //! (`/send/text`, `/v1/messages`), modems, idempotency, metrics and the OpenAPI document.
 
-mod api_support;
-mod daemon_support;
+use crate::api_support;
+use crate::daemon_support;
 
 use api_support::{contiguity_error, contiguity_ok, problem, problem_response, read, Api, Auth};
 use daemon_support::{TestDaemon, SOON};

@@ -4,8 +4,6 @@
 //! to it, exactly as with hardware; SQLite is a real file in a temporary directory; the HTTP API
 //! listens on an ephemeral loopback port.
 
-#![allow(dead_code)]
-
 use simgate::config::{Config, Modem};
 use simgate::daemon::{self, RunOptions, Running};
 use simgate::modem::{ModemState, Timings};
@@ -35,7 +33,8 @@ pub fn fast_timings() -> Timings {
 pub struct TestDaemon {
     pub network: Network,
     pub modems: Vec<SimModem>,
-    pub dir: tempfile::TempDir,
+    /// Holds the database and the config's files; removed when the daemon is dropped.
+    _dir: tempfile::TempDir,
     pub config: Config,
     running: Option<Running>,
     shutdown: watch::Sender<bool>,
@@ -92,7 +91,7 @@ impl TestDaemon {
         let mut daemon = TestDaemon {
             network,
             modems,
-            dir,
+            _dir: dir,
             config,
             running: None,
             shutdown: watch::channel(false).0,
