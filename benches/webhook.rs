@@ -55,8 +55,8 @@ async fn rig() -> Rig {
         wake.clone(),
     )
     .unwrap();
-    let (shutdown, stop) = watch::channel(false);
-    tokio::spawn(dispatcher.run(simgate::shutdown::Shutdown::new(stop)));
+    let (shutdown, stop) = simgate::shutdown::Shutdown::channel();
+    tokio::spawn(dispatcher.run(stop));
     Rig {
         store,
         wake,

@@ -102,12 +102,12 @@ impl TestDaemon {
 
     /// Starts (or restarts) the daemon on the same database and virtual modems.
     pub async fn boot(&mut self) {
-        let (tx, rx) = watch::channel(false);
+        let (tx, shutdown) = Shutdown::channel();
         let options = RunOptions {
             simulate: 0,
             timings: Some(fast_timings()),
         };
-        let running = daemon::start(self.config.clone(), options, Shutdown::new(rx))
+        let running = daemon::start(self.config.clone(), options, shutdown)
             .await
             .expect("daemon starts");
         self.running = Some(running);

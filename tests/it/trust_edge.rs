@@ -317,14 +317,10 @@ async fn a_panicking_background_task_is_reported() {
     config.server.listen = "127.0.0.1:0".into();
     config.storage.path = dir.path().join("simgate.db");
     config.security.secret_file = dir.path().join("secret.key");
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut running = simgate::daemon::start(
-        config,
-        Default::default(),
-        simgate::shutdown::Shutdown::new(stop_rx),
-    )
-    .await
-    .unwrap();
+    let (stop, shutdown) = simgate::shutdown::Shutdown::channel();
+    let mut running = simgate::daemon::start(config, Default::default(), shutdown)
+        .await
+        .unwrap();
     let quiet = tokio::time::timeout(Duration::from_millis(300), running.failed()).await;
     assert!(quiet.is_err(), "nothing failed yet");
     running.watch(
@@ -352,14 +348,10 @@ async fn reload_replaces_api_keys() {
     config.storage.path = dir.path().join("simgate.db");
     config.security.secret_file = dir.path().join("secret.key");
     config.auth.api_keys = vec!["sk_first_key_0123456789abcdef".into()];
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut running = simgate::daemon::start(
-        config.clone(),
-        Default::default(),
-        simgate::shutdown::Shutdown::new(stop_rx),
-    )
-    .await
-    .unwrap();
+    let (stop, shutdown) = simgate::shutdown::Shutdown::channel();
+    let mut running = simgate::daemon::start(config.clone(), Default::default(), shutdown)
+        .await
+        .unwrap();
     let url = format!("http://{}/v1/modems", running.local_addr);
     let http = api_support::client();
     let status = |key: &'static str| {

@@ -144,8 +144,8 @@ async fn a_name_resolving_to_the_metadata_address_is_refused() {
         lookup,
     )
     .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(dispatcher.run(simgate::shutdown::Shutdown::new(stopped)));
+    let (stop, stopped) = simgate::shutdown::Shutdown::channel();
+    let task = tokio::spawn(dispatcher.run(stopped));
     let id = store
         .call(|c| {
             Ok(events::append_with_target(
