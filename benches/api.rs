@@ -8,7 +8,9 @@
 //!
 //! Run: `cargo bench --bench api` (figures in BENCHMARKS.md, section API).
 
-#[path = "../tests/daemon_support/mod.rs"]
+// The tests' support module: a bench uses only part of it.
+#[path = "../tests/it/daemon_support.rs"]
+#[allow(dead_code)]
 mod daemon_support;
 
 use daemon_support::{TestDaemon, API_KEY};

@@ -3,9 +3,12 @@
 //!
 //! Run: `cargo bench --bench engine` (prints a table; BENCHMARKS.md records it).
 
-#[path = "../tests/daemon_support/mod.rs"]
+// The tests' support module: a bench uses only part of it.
+#[path = "../tests/it/daemon_support.rs"]
+#[allow(dead_code)]
 mod daemon_support;
-#[path = "../tests/webhook_support/mod.rs"]
+#[path = "../tests/it/webhook_support.rs"]
+#[allow(dead_code)]
 mod webhook_support;
 
 use daemon_support::TestDaemon;

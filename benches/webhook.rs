@@ -55,7 +55,7 @@ async fn rig() -> Rig {
         wake.clone(),
     )
     .unwrap();
-    let (shutdown, stop) = watch::channel(false);
+    let (shutdown, stop) = simgate::shutdown::Shutdown::channel();
     tokio::spawn(dispatcher.run(stop));
     Rig {
         store,

@@ -4,6 +4,7 @@
 //! rejected rather than ignored: a typo in `api_keys` must not silently leave the API open or
 //! closed. Validation errors name the key (`otp.code_length`, `modem[1].port`) and the problem.
 
+use crate::redact::Redacted;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -160,7 +161,7 @@ impl Default for Storage {
 #[serde(deny_unknown_fields, default)]
 pub struct Auth {
     /// Accepted as `Authorization: Bearer <key>` or `Token <key>`.
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<Redacted<String>>,
 }
 
 impl Default for Auth {
@@ -255,7 +256,7 @@ pub struct Modem {
     /// This SIM's own number in E.164; read with `AT+CNUM` when absent.
     pub number: Option<String>,
     /// SIM PIN, entered when the SIM asks for it. Never logged.
-    pub pin: Option<String>,
+    pub pin: Option<Redacted<String>>,
     /// Per-SIM send caps (SMS parts), so that operators do not bar the SIM. 0 = no cap.
     pub max_per_minute: u32,
     pub max_per_hour: u32,
@@ -282,7 +283,7 @@ impl Default for Modem {
 pub struct Webhook {
     pub url: String,
     /// Standard Webhooks secret (`whsec_` + base64).
-    pub secret: String,
+    pub secret: Redacted<String>,
     /// Event types to deliver; `*` for all.
     pub events: Vec<String>,
 }
@@ -291,7 +292,7 @@ impl Default for Webhook {
     fn default() -> Self {
         Webhook {
             url: String::new(),
-            secret: String::new(),
+            secret: Redacted::default(),
             events: vec!["*".into()],
         }
     }
@@ -492,7 +493,7 @@ impl Default for Hooks {
 pub struct GoTrueHook {
     /// GoTrue's own format, `v1,whsec_<base64>`; a list during rotation.
     #[serde(deserialize_with = "one_or_many")]
-    pub secret: Vec<String>,
+    pub secret: Vec<Redacted<String>>,
 }
 
 /// `[hooks.zitadel]`.
@@ -502,7 +503,7 @@ pub struct ZitadelHook {
     /// The `signingKey` Zitadel returned when the HTTP SMS provider was added; a list during
     /// rotation.
     #[serde(deserialize_with = "one_or_many")]
-    pub signing_key: Vec<String>,
+    pub signing_key: Vec<Redacted<String>>,
 }
 
 /// `[hooks.authentik]`, `[hooks.logto]`, `[hooks.keycloak]`, `[hooks.kratos]`: who may call.
@@ -511,11 +512,11 @@ pub struct ZitadelHook {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpHook {
     /// Accepted as `Authorization: Bearer <token>`.
-    pub bearer_tokens: Vec<String>,
+    pub bearer_tokens: Vec<Redacted<String>>,
     /// `"user:password"` pairs accepted as HTTP Basic auth.
-    pub basic: Vec<String>,
+    pub basic: Vec<Redacted<String>>,
     /// Accepted in the header named by `api_key_header`.
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<Redacted<String>>,
     pub api_key_header: String,
 }
 
@@ -531,7 +532,7 @@ impl Default for HttpHook {
 }
 
 /// A string or a list of strings (`secret = "…"` or `secret = ["…", "…"]`).
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Redacted<String>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
@@ -539,8 +540,8 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
         Many(Vec<String>),
     }
     Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(s) => vec![s],
-        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => vec![s.into()],
+        OneOrMany::Many(v) => v.into_iter().map(Redacted::new).collect(),
     })
 }
 
@@ -1063,11 +1064,11 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         for key in &mut shown.auth.api_keys {
-            *key = mask(key);
+            *key = mask(key).into();
         }
         for m in &mut shown.modems {
             if m.pin.is_some() {
-                m.pin = Some("****".into());
+                m.pin = Some(crate::redact::MASK.into());
             }
         }
         for w in &mut shown.webhooks {
@@ -1079,7 +1080,7 @@ impl Config {
             g.secret = g.secret.iter().map(|_| "v1,whsec_****".into()).collect();
         }
         if let Some(z) = &mut shown.hooks.zitadel {
-            z.signing_key = z.signing_key.iter().map(|k| mask(k)).collect();
+            z.signing_key = z.signing_key.iter().map(|k| mask(k).into()).collect();
         }
         for h in [
             &mut shown.hooks.authentik,
@@ -1090,12 +1091,12 @@ impl Config {
         .into_iter()
         .flatten()
         {
-            h.bearer_tokens = h.bearer_tokens.iter().map(|t| mask(t)).collect();
-            h.api_keys = h.api_keys.iter().map(|k| mask(k)).collect();
+            h.bearer_tokens = h.bearer_tokens.iter().map(|t| mask(t).into()).collect();
+            h.api_keys = h.api_keys.iter().map(|k| mask(k).into()).collect();
             h.basic = h
                 .basic
                 .iter()
-                .map(|p| format!("{}:****", p.split(':').next().unwrap_or("")))
+                .map(|p| format!("{}:****", p.split(':').next().unwrap_or("")).into())
                 .collect();
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
@@ -1338,6 +1339,35 @@ events = ["*"]
         assert!(!shown.contains("4321"));
         assert!(!shown.contains("MfKQ9r8"));
         assert!(shown.contains("sk_l****"), "{shown}");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = Config::parse(
+            "[auth]\napi_keys=[\"sk_live_supersecret\"]\n\
+             [[modem]]\nname=\"a\"\nport=\"/dev/x\"\npin=\"4321\"\n\
+             [[webhook]]\nurl=\"http://h\"\nsecret=\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+             [hooks.gotrue]\nsecret = \"v1,whsec_R29UcnVlSG9va1NlY3JldEtleTEyMzQ=\"\n\
+             [hooks.zitadel]\nsigning_key = \"zitadel-signing-key-1\"\n\
+             [hooks.kratos]\nbearer_tokens = [\"tok_kratos_0123\"]\nbasic = [\"kr:basicpass123\"]\n\
+             api_keys = [\"hookapikey_0123\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.modems[0].pin.as_ref().unwrap().expose(), "4321");
+        let shown = format!("{c:?} {c:#?}");
+        for secret in [
+            "supersecret",
+            "4321",
+            "MfKQ9r8",
+            "R29UcnVl",
+            "zitadel-signing-key",
+            "tok_kratos",
+            "basicpass123",
+            "hookapikey",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("****"));
     }
 
     #[test]

@@ -13,8 +13,11 @@ use crate::inbound::Inbound;
 use crate::modem::{self, DriverConfig, ModemStatus, Timings};
 use crate::pool::{Caps, Pool, PoolOptions};
 use crate::secret::Secret;
+use crate::shutdown::Shutdown;
 use crate::store::{outbound, Store};
-use crate::supervise::{Ended, Supervisor, TaskFailure};
+/// What [`Running::failed`] reports.
+pub use crate::supervise::TaskFailure;
+use crate::supervise::{Ended, Supervisor};
 use crate::verify::Verifier;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -40,7 +43,7 @@ pub struct AppState {
     /// Request and connection counters for `/metrics`.
     pub http_metrics: Arc<HttpMetrics>,
     /// Turns true at shutdown: long-lived responses (the status page's event stream) end then.
-    pub shutdown: watch::Receiver<bool>,
+    pub shutdown: Shutdown,
 }
 
 impl AppState {
@@ -73,8 +76,8 @@ pub async fn run_from(
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut running = start(config, options, shutdown_rx).await?;
+    let (shutdown_tx, shutdown) = Shutdown::channel();
+    let mut running = start(config, options, shutdown).await?;
     crate::systemd::notify("READY=1\nSTATUS=serving");
     let watchdog = crate::systemd::watchdog_interval().map(|period| {
         let store = running.state.store.clone();
@@ -139,7 +142,7 @@ pub struct Running {
     pub local_addr: std::net::SocketAddr,
     supervisor: Supervisor,
     webhooks: WebhookTask,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 }
 
 impl Running {
@@ -209,7 +212,7 @@ impl WebhookTask {
     fn spawn(
         state: &AppState,
         config: &Config,
-        shutdown: watch::Receiver<bool>,
+        shutdown: Shutdown,
     ) -> anyhow::Result<(WebhookTask, PendingDispatcher)> {
         let dispatcher = crate::webhook::Dispatcher::new(
             state.store.clone(),
@@ -220,19 +223,19 @@ impl WebhookTask {
         .context("starting webhook delivery")?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (go_tx, go_rx) = oneshot::channel::<()>();
-        let (dispatcher_stop_tx, dispatcher_stop_rx) = watch::channel(false);
+        let (dispatcher_stop_tx, dispatcher_stop) = Shutdown::channel();
         let mut shutdown = shutdown;
         let handle = tokio::spawn(async move {
             // Started only once the previous dispatcher has ended.
             if go_rx.await.is_err() {
                 return;
             }
-            let run = dispatcher.run(dispatcher_stop_rx);
+            let run = dispatcher.run(dispatcher_stop);
             tokio::pin!(run);
             let mut stop_rx = stop_rx;
             tokio::select! {
                 _ = &mut run => return,
-                _ = shutdown.wait_for(|s| *s) => {}
+                _ = shutdown.recv() => {}
                 _ = &mut stop_rx => {}
             }
             let _ = dispatcher_stop_tx.send(true);
@@ -264,7 +267,7 @@ impl WebhookTask {
 pub async fn start(
     mut config: Config,
     options: RunOptions,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> anyhow::Result<Running> {
     let store = Store::open(&config.storage.path).context("opening the database")?;
     let (uncertain, requeued) = store.call(|c| Ok(outbound::recover(c)?)).await?;
@@ -483,7 +486,7 @@ async fn announce_modem_status(
     mut status: watch::Receiver<ModemStatus>,
     store: Store,
     events_appended: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) {
     let mut last = None;
     loop {
@@ -509,7 +512,7 @@ async fn announce_modem_status(
         }
         tokio::select! {
             changed = status.changed() => if changed.is_err() { return },
-            _ = shutdown.changed() => return,
+            _ = shutdown.recv() => return,
         }
     }
 }

@@ -7,12 +7,13 @@
 
 use crate::codec::{self, Pdu};
 use crate::modem::InboundDelivery;
+use crate::shutdown::Shutdown;
 use crate::store::inbound::{self as inbound_store, InboundMessage, InboundPart, Recorded};
 use crate::store::{events, outbound, Store};
 use rusqlite::Connection;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, Notify};
 
 /// Work done inside the inbound transaction when a whole message has arrived (reverse-OTP
 /// matching lives behind this). Runs on the blocking pool with the transaction open.
@@ -68,7 +69,7 @@ impl Inbound {
     pub async fn run(
         self,
         mut deliveries: mpsc::Receiver<InboundDelivery>,
-        mut shutdown: watch::Receiver<bool>,
+        mut shutdown: Shutdown,
     ) {
         let mut sweep = tokio::time::interval(Duration::from_secs(30));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -96,7 +97,7 @@ impl Inbound {
                         tracing::error!(error = %e, "incomplete multipart sweep failed");
                     }
                 }
-                _ = shutdown.changed() => return,
+                _ = shutdown.recv() => return,
             }
         }
     }

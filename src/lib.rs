@@ -3,6 +3,10 @@
 //! The layout follows the data flow (see `ARCHITECTURE.md`):
 //! pure logic (`codec`, `at`, `modem::state`) at the core, I/O at the edges
 //! (`modem::driver`, `sim`, `store`, `api`, `webhook`).
+//!
+//! The public surface is what the binary, `tests/` and `benches/` use; everything else is
+//! `pub(crate)`, so that code nothing calls is reported by the compiler instead of hiding
+//! behind `pub`.
 
 pub mod api;
 pub mod at;
@@ -10,16 +14,18 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod daemon;
-pub mod inbound;
+pub(crate) mod inbound;
 pub mod messaging;
 pub mod modem;
 pub mod observe;
-pub mod phone;
+pub(crate) mod phone;
 pub mod pool;
+pub mod redact;
 pub mod secret;
+pub mod shutdown;
 pub mod sim;
 pub mod store;
-pub mod supervise;
-pub mod systemd;
+pub(crate) mod supervise;
+pub(crate) mod systemd;
 pub mod verify;
 pub mod webhook;

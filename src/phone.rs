@@ -102,8 +102,9 @@ pub fn format_for(e164: &str, viewer_country: Option<&str>) -> String {
     number.format().mode(mode).to_string()
 }
 
-/// The national format of an E.164 number (`"(555) 000-0001"`).
-pub fn format_national(e164: &str) -> String {
+/// The national format of an E.164 number (`"(555) 000-0001"`); only tests compare against it.
+#[cfg(test)]
+fn format_national(e164: &str) -> String {
     match exact(e164) {
         Some(number) => number.format().mode(Mode::National).to_string(),
         None => e164.to_string(),

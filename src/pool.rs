@@ -9,10 +9,11 @@
 //! may take it: that is the failover.
 
 use crate::modem::{ModemHandle, ModemStatus, SendOutcome, SendPart};
+use crate::shutdown::Shutdown;
 use crate::store::{outbound, Store};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{oneshot, Notify};
 
 /// Per-SIM send caps (parts), so operators do not bar the SIM for bulk sending. 0 = no cap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -135,7 +136,7 @@ impl Pool {
     }
 
     /// Starts one worker per modem; they stop when `shutdown` turns true.
-    pub fn start(&self, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn start(&self, shutdown: Shutdown) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.lines.len())
             .map(|i| {
                 let pool = self.clone();
@@ -145,12 +146,12 @@ impl Pool {
             .collect()
     }
 
-    async fn worker(self, index: usize, mut shutdown: watch::Receiver<bool>) {
+    async fn worker(self, index: usize, mut shutdown: Shutdown) {
         let line = &self.lines[index];
         let name = line.handle.name.clone();
         let mut status = line.handle.subscribe();
         loop {
-            if *shutdown.borrow() {
+            if shutdown.is_shutdown() {
                 return;
             }
             // Register for a wake-up before looking, so a message queued meanwhile is not missed.
@@ -166,7 +167,7 @@ impl Pool {
                 _ = &mut woken => {}
                 _ = status.changed() => {}
                 _ = tokio::time::sleep(pause) => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.recv() => {}
             }
             tracing::trace!(modem = %name, "worker looking at the queue");
         }

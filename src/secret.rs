@@ -1,18 +1,13 @@
 //! The server secret: the HMAC pepper for codes and signed tokens. Created on first start with
 //! 32 random bytes and mode 0600; never logged.
 
+use crate::redact::Redacted;
 use std::io::Write;
 use std::path::Path;
 
 /// Secret bytes; `Debug` never shows them.
-#[derive(Clone)]
-pub struct Secret(Vec<u8>);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(****)")
-    }
-}
+#[derive(Clone, Debug)]
+pub struct Secret(Redacted<Vec<u8>>);
 
 impl Secret {
     pub fn bytes(&self) -> &[u8] {
@@ -20,7 +15,7 @@ impl Secret {
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Secret {
-        Secret(bytes)
+        Secret(bytes.into())
     }
 
     /// Loads an existing secret file. A file shorter than 16 bytes is an error: a weak pepper
@@ -36,7 +31,7 @@ impl Secret {
                 ),
             ));
         }
-        Ok(Secret(bytes))
+        Ok(Secret(bytes.into()))
     }
 
     /// Loads the secret file, creating it (0600) if missing. Warns when an existing file is
@@ -64,7 +59,7 @@ impl Secret {
                 let mut file = options.open(path)?;
                 file.write_all(&bytes)?;
                 file.sync_all()?;
-                Ok(Secret(bytes))
+                Ok(Secret(bytes.into()))
             }
             other => other,
         }

@@ -71,7 +71,7 @@ impl Pair {
         core.take_output();
         let config = SessionConfig {
             name: "sim1".into(),
-            pin: pin.map(str::to_string),
+            pin: pin.map(Into::into),
             timings,
         };
         let carry = Carry {

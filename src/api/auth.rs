@@ -8,6 +8,7 @@
 
 use super::error::{ApiError, ErrorKind};
 use super::extract::KeyId;
+use crate::redact::Redacted;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -26,14 +27,14 @@ pub struct Keys {
 type KeySet = Vec<([u8; 32], String)>;
 
 impl Keys {
-    pub fn new(configured: &[String]) -> Keys {
+    pub fn new(configured: &[Redacted<String>]) -> Keys {
         Keys {
             keys: Arc::new(RwLock::new(Arc::new(hash_all(configured)))),
         }
     }
 
     /// From now on, these keys and no others are accepted.
-    pub fn replace(&self, configured: &[String]) {
+    pub fn replace(&self, configured: &[Redacted<String>]) {
         let set = Arc::new(hash_all(configured));
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = set;
     }
@@ -53,7 +54,7 @@ impl Keys {
     }
 }
 
-fn hash_all(configured: &[String]) -> KeySet {
+fn hash_all(configured: &[Redacted<String>]) -> KeySet {
     configured
         .iter()
         .map(|k| (digest(k.trim()), key_id(k.trim())))

@@ -12,32 +12,35 @@
 //! - Handlers: [`contiguity`] (§3a), [`verifications`], [`messages`], [`modems`] (§3b).
 //! - [`ui`]: the status page at `/ui/` (its own router, outside the face layer).
 //!
-//! Every route is declared once in a [`Table`], which records its method and path: the OpenAPI
-//! document is checked against that list.
+//! Every route (the API's, the status page's, the simulator's) is declared once, in a [`Table`]
+//! that both builds the router and records the route's method, path, whether it needs a key,
+//! and its [`RouteKind`]: [`routes`] lists them all, and the OpenAPI document is checked
+//! against those whose kind it documents.
 
 pub mod auth;
-pub mod contiguity;
-pub mod error;
-pub mod extract;
-pub mod face;
+pub(crate) mod contiguity;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod face;
 pub mod hooks;
-pub mod host;
-pub mod idempotency;
-pub mod messages;
+pub(crate) mod host;
+pub(crate) mod idempotency;
+pub(crate) mod messages;
 pub mod metrics;
-pub mod modems;
+pub(crate) mod modems;
 pub mod openapi;
-pub mod serve;
-pub mod simulator;
-pub mod ui;
-pub mod verifications;
-pub mod webhooks;
+pub(crate) mod serve;
+pub(crate) mod simulator;
+pub(crate) mod ui;
+pub(crate) mod verifications;
+pub(crate) mod webhooks;
 
 use crate::daemon::AppState;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::handler::Handler;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{on, MethodFilter};
 use axum::{middleware, Extension, Json, Router};
 use error::{ApiError, ErrorKind};
 use std::sync::Arc;
@@ -50,55 +53,109 @@ pub struct RouteSpec {
     pub path: &'static str,
     /// Reachable without an API key.
     pub public: bool,
+    pub kind: RouteKind,
 }
 
-/// A router that remembers what it routes.
+/// What a route serves, which decides whether the OpenAPI document describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKind {
+    /// The HTTP API (SPEC §3): JSON answers, documented.
+    Api,
+    /// The status page's front door `GET /ui/`: documented, so that clients learn it exists.
+    PageEntry,
+    /// The status page's forms, event stream and assets: HTML or text, not API.
+    Page,
+    /// The built-in simulator's controls (`--simulate` only): a test bench, not API.
+    Simulator,
+}
+
+impl RouteSpec {
+    /// Whether `/openapi.json` describes this route.
+    pub fn documented(&self) -> bool {
+        matches!(self.kind, RouteKind::Api | RouteKind::PageEntry)
+    }
+}
+
+/// A router that remembers what it routes: the one place a route is declared.
 pub struct Table {
     router: Router<AppState>,
     specs: Vec<RouteSpec>,
 }
 
 impl Table {
-    fn new() -> Table {
+    pub fn new() -> Table {
         Table {
             router: Router::new(),
             specs: Vec::new(),
         }
     }
 
-    fn route(
-        mut self,
-        method: Method,
-        path: &'static str,
-        handler: MethodRouter<AppState>,
-    ) -> Table {
+    /// Routes `method path` to `handler` (and only that method: the recorded method is the
+    /// routed one). Needs an API key unless [`Table::public`] is called; kind [`RouteKind::Api`]
+    /// unless [`Table::kind`] says otherwise.
+    pub fn route<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Table
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone())
+            .unwrap_or_else(|_| panic!("{method} {path}: no axum method filter"));
         self.specs.push(RouteSpec {
             method,
             path,
             public: false,
+            kind: RouteKind::Api,
         });
-        self.router = self.router.route(path, handler);
+        self.router = self.router.route(path, on(filter, handler));
         self
     }
 
-    fn public(mut self) -> Table {
+    /// Marks every route declared so far as reachable without an API key.
+    pub fn public(mut self) -> Table {
         for s in &mut self.specs {
             s.public = true;
         }
         self
     }
+
+    /// Sets the kind of every route declared so far.
+    pub fn kind(mut self, kind: RouteKind) -> Table {
+        for s in &mut self.specs {
+            s.kind = kind;
+        }
+        self
+    }
+
+    /// Adds `other`'s routes (for routes of different kinds in one router).
+    pub fn merge(mut self, other: Table) -> Table {
+        self.specs.extend(other.specs);
+        self.router = self.router.merge(other.router);
+        self
+    }
+
+    /// The routes declared.
+    pub fn specs(&self) -> &[RouteSpec] {
+        &self.specs
+    }
+
+    /// The router, to be layered and merged.
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::new()
+    }
 }
 
 fn public_table() -> Table {
     Table::new()
-        .route(Method::GET, "/healthz", get(healthz))
-        .route(Method::GET, "/readyz", get(readyz))
+        .route(Method::GET, "/healthz", healthz)
+        .route(Method::GET, "/readyz", readyz)
         // Public keys of verification proofs (SPEC §3b/§3c): no key needed to check a proof.
-        .route(
-            Method::GET,
-            "/.well-known/jwks.json",
-            get(verifications::jwks),
-        )
+        .route(Method::GET, "/.well-known/jwks.json", verifications::jwks)
         .public()
 }
 
@@ -109,160 +166,110 @@ fn hooks_table() -> Table {
         .route(
             Method::POST,
             "/hooks/gotrue/send-sms",
-            post(hooks::gotrue::send_sms),
+            hooks::gotrue::send_sms,
         )
-        .route(
-            Method::POST,
-            "/hooks/zitadel/sms",
-            post(hooks::zitadel::sms),
-        )
-        .route(
-            Method::POST,
-            "/hooks/authentik/sms",
-            post(hooks::http::authentik),
-        )
-        .route(Method::POST, "/hooks/logto/sms", post(hooks::http::logto))
-        .route(
-            Method::POST,
-            "/hooks/keycloak/sms",
-            post(hooks::http::keycloak),
-        )
-        .route(Method::POST, "/hooks/kratos/sms", post(hooks::http::kratos))
+        .route(Method::POST, "/hooks/zitadel/sms", hooks::zitadel::sms)
+        .route(Method::POST, "/hooks/authentik/sms", hooks::http::authentik)
+        .route(Method::POST, "/hooks/logto/sms", hooks::http::logto)
+        .route(Method::POST, "/hooks/keycloak/sms", hooks::http::keycloak)
+        .route(Method::POST, "/hooks/kratos/sms", hooks::http::kratos)
         .public()
 }
 
 /// SPEC §3a.
 fn contiguity_table() -> Table {
     Table::new()
-        .route(Method::POST, "/otp/new", post(contiguity::otp_new))
-        .route(Method::POST, "/otp/send", post(contiguity::otp_new))
-        .route(Method::POST, "/otp/verify", post(contiguity::otp_verify))
-        .route(Method::POST, "/otp/resend", post(contiguity::otp_resend))
+        .route(Method::POST, "/otp/new", contiguity::otp_new)
+        .route(Method::POST, "/otp/send", contiguity::otp_new)
+        .route(Method::POST, "/otp/verify", contiguity::otp_verify)
+        .route(Method::POST, "/otp/resend", contiguity::otp_resend)
         .route(
             Method::POST,
             "/otp/reverse/initiate",
-            post(contiguity::reverse_initiate),
+            contiguity::reverse_initiate,
         )
         .route(
             Method::GET,
             "/otp/reverse/verify/{otp_id}",
-            get(contiguity::reverse_verify),
+            contiguity::reverse_verify,
         )
         .route(
             Method::POST,
             "/otp/reverse/cancel/{otp_id}",
-            post(contiguity::reverse_cancel),
+            contiguity::reverse_cancel,
         )
-        .route(
-            Method::POST,
-            "/send/text",
-            post(messages::send_text_contiguity),
-        )
+        .route(Method::POST, "/send/text", messages::send_text_contiguity)
 }
 
 /// SPEC §3b, `/v1`.
 fn native_table() -> Table {
     Table::new()
-        .route(
-            Method::POST,
-            "/v1/verifications",
-            post(verifications::create),
-        )
-        .route(
-            Method::GET,
-            "/v1/verifications/{id}",
-            get(verifications::get),
-        )
+        .route(Method::POST, "/v1/verifications", verifications::create)
+        .route(Method::GET, "/v1/verifications/{id}", verifications::get)
         .route(
             Method::POST,
             "/v1/verifications/{id}/check",
-            post(verifications::check),
+            verifications::check,
         )
         .route(
             Method::POST,
             "/v1/verifications/{id}/resend",
-            post(verifications::resend),
+            verifications::resend,
         )
         .route(
             Method::POST,
             "/v1/verifications/{id}/cancel",
-            post(verifications::cancel),
+            verifications::cancel,
         )
         .route(
             Method::POST,
             "/v1/reverse-verifications",
-            post(verifications::reverse_create),
+            verifications::reverse_create,
         )
         .route(
             Method::GET,
             "/v1/reverse-verifications/{id}",
-            get(verifications::reverse_get),
+            verifications::reverse_get,
         )
         .route(
             Method::POST,
             "/v1/reverse-verifications/{id}/cancel",
-            post(verifications::reverse_cancel),
+            verifications::reverse_cancel,
         )
         .route(
             Method::GET,
             "/v1/reverse-verifications/{id}/qr.svg",
-            get(verifications::reverse_qr),
+            verifications::reverse_qr,
         )
-        .route(Method::POST, "/v1/messages", post(messages::create))
-        .route(Method::GET, "/v1/messages", get(messages::list))
-        .route(Method::GET, "/v1/messages/{id}", get(messages::get))
-        .route(Method::GET, "/v1/modems", get(modems::list))
-        .route(Method::GET, "/v1/modems/{name}", get(modems::get))
+        .route(Method::POST, "/v1/messages", messages::create)
+        .route(Method::GET, "/v1/messages", messages::list)
+        .route(Method::GET, "/v1/messages/{id}", messages::get)
+        .route(Method::GET, "/v1/modems", modems::list)
+        .route(Method::GET, "/v1/modems/{name}", modems::get)
 }
 
 /// Documents about the service itself.
 fn service_table() -> Table {
     Table::new()
-        .route(Method::GET, "/openapi.json", get(openapi::serve))
-        .route(Method::GET, "/metrics", get(metrics_text))
+        .route(Method::GET, "/openapi.json", openapi::serve)
+        .route(Method::GET, "/metrics", metrics_text)
 }
 
-/// The routes of [`webhooks::routes`] (that module builds its own router). The OpenAPI test
-/// requests every one of them, so a path listed here that the module stops serving fails it.
-const WEBHOOK_ROUTES: &[(Method, &str)] = &[
-    (Method::GET, "/v1/webhooks/endpoints"),
-    (Method::POST, "/v1/webhooks/endpoints"),
-    (Method::GET, "/v1/webhooks/endpoints/{id}"),
-    (Method::DELETE, "/v1/webhooks/endpoints/{id}"),
-    (Method::GET, "/v1/webhooks/deliveries"),
-    (Method::GET, "/v1/webhooks/deliveries/{id}"),
-    (Method::POST, "/v1/webhooks/deliveries/{id}/retry"),
-    (Method::GET, "/v1/events"),
-];
-
-/// The status page's entry (src/api/ui builds its own router): public, since without a
-/// session it is the login form (SPEC §3b). The page's other routes (form posts, its event
-/// stream, assets) are the page's, not API, and answer in HTML or text.
-const UI_ROUTES: &[(Method, &str)] = &[(Method::GET, "/ui/")];
-
-/// Every route this build serves.
+/// Every route this build serves, from the same tables [`router`] is built from: the API's,
+/// the status page's ([`ui::table`]) and the simulator's ([`simulator::table`]).
 pub fn routes() -> Vec<RouteSpec> {
-    let webhook = WEBHOOK_ROUTES.iter().map(|(method, path)| RouteSpec {
-        method: method.clone(),
-        path,
-        public: false,
-    });
-    let ui = UI_ROUTES.iter().map(|(method, path)| RouteSpec {
-        method: method.clone(),
-        path,
-        public: true,
-    });
     [
         public_table(),
         hooks_table(),
         contiguity_table(),
         native_table(),
+        webhooks::table(),
         service_table(),
+        simulator::table(),
+        ui::table(),
     ]
     .into_iter()
     .flat_map(|t| t.specs)
-    .chain(webhook)
-    .chain(ui)
     .collect()
 }
 
@@ -280,10 +287,10 @@ pub fn router(state: AppState) -> Router {
         stale_after: timeout + Duration::from_secs(5),
     };
     let native = native_table()
-        .router
         // Webhook endpoints, deliveries and the event log (src/api/webhooks.rs); their POSTs
         // get Idempotency-Key support too.
-        .merge(webhooks::routes())
+        .merge(webhooks::table())
+        .router
         .layer(middleware::from_fn_with_state(
             idempotency,
             idempotency::layer,
@@ -293,7 +300,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native)
         .merge(service_table().router)
         // The built-in simulator's routes (404 unless running with --simulate).
-        .merge(simulator::routes())
+        .merge(simulator::table().router)
         .layer(Extension(http_metrics.clone()))
         .layer(middleware::from_fn_with_state(
             state.keys.clone(),
@@ -323,7 +330,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(face, face::face_layer))
         // The status page: pages and forms, not API answers, so outside the face layer; the
         // same Host check (DNS rebinding would otherwise reach the login form and the session).
-        .merge(ui::routes(&state).layer(middleware::from_fn_with_state(
+        .merge(ui::router(&state).layer(middleware::from_fn_with_state(
             allowed_hosts,
             host::check_host,
         )))
@@ -432,6 +439,13 @@ mod tests {
                 "/hooks/keycloak/sms",
                 "/hooks/kratos/sms",
                 "/ui/",
+                "/ui",
+                "/ui/login",
+                "/ui/logout",
+                "/ui/events",
+                "/ui/inbound/{id}/text",
+                "/ui/webhooks/deliveries/{id}/retry",
+                "/ui/assets/{name}",
             ]
         );
     }

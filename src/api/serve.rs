@@ -16,6 +16,7 @@
 //! so it needs nothing from hyper's internals.
 
 use super::metrics::HttpMetrics;
+use crate::shutdown::Shutdown;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
@@ -26,7 +27,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -70,7 +71,7 @@ pub async fn serve(
     app: Router,
     options: ServeOptions,
     metrics: Arc<HttpMetrics>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) {
     let permits = Arc::new(Semaphore::new(options.max_connections));
     let mut connections = JoinSet::new();
@@ -80,7 +81,7 @@ pub async fn serve(
                 Ok(p) => p,
                 Err(_) => break,
             },
-            _ = stopped(&mut shutdown) => break,
+            _ = shutdown.recv() => break,
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -92,7 +93,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = stopped(&mut shutdown) => break,
+            _ = shutdown.recv() => break,
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
@@ -111,18 +112,13 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
-/// Resolves once shutdown is signalled (the guard `wait_for` returns is not held: `Send`).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|s| *s).await;
-}
-
 /// One connection, until it ends or is closed; says why when the server closed it.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
     options: ServeOptions,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) -> Option<Closed> {
     let clock = Arc::new(Clock::new(Instant::now()));
     let io = TokioIo::new(Watched {
@@ -166,7 +162,7 @@ async fn serve_connection(
                     return Some(reason);
                 }
             }
-            _ = stopped(&mut shutdown), if !draining => {
+            _ = shutdown.recv(), if !draining => {
                 draining = true;
                 connection.as_mut().graceful_shutdown();
             }

@@ -2,18 +2,19 @@
 //! virtual phone text one of our SIMs, and read what our SIMs sent to the virtual world. They
 //! let anyone finish a reverse-OTP or OTP demo by hand, with no hardware.
 
+use super::{RouteKind, Table};
 use crate::daemon::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/simulator/inbound", post(inbound))
-        .route("/v1/simulator/outbox", get(outbox))
+pub fn table() -> Table {
+    Table::new()
+        .route(Method::POST, "/v1/simulator/inbound", inbound)
+        .route(Method::GET, "/v1/simulator/outbox", outbox)
+        .kind(RouteKind::Simulator)
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,6 +11,7 @@
 //!
 //! Errors are RFC 9457 problem documents (`application/problem+json`).
 
+use super::Table;
 use crate::daemon::AppState;
 use crate::store::{events, now_ms, StoreError};
 use crate::webhook::store::{
@@ -20,10 +21,9 @@ use crate::webhook::store::{
 use crate::webhook::{decode_secret, generate_secret, is_valid_pattern};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -33,20 +33,24 @@ pub const MAX_API_ENDPOINTS: usize = 100;
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn table() -> Table {
+    Table::new()
+        .route(Method::GET, "/v1/webhooks/endpoints", list_endpoints)
+        .route(Method::POST, "/v1/webhooks/endpoints", create_endpoint)
+        .route(Method::GET, "/v1/webhooks/endpoints/{id}", get_endpoint)
         .route(
-            "/v1/webhooks/endpoints",
-            get(list_endpoints).post(create_endpoint),
-        )
-        .route(
+            Method::DELETE,
             "/v1/webhooks/endpoints/{id}",
-            get(get_endpoint).delete(delete_endpoint),
+            delete_endpoint,
         )
-        .route("/v1/webhooks/deliveries", get(list_deliveries))
-        .route("/v1/webhooks/deliveries/{id}", get(get_delivery))
-        .route("/v1/webhooks/deliveries/{id}/retry", post(retry_delivery))
-        .route("/v1/events", get(list_events))
+        .route(Method::GET, "/v1/webhooks/deliveries", list_deliveries)
+        .route(Method::GET, "/v1/webhooks/deliveries/{id}", get_delivery)
+        .route(
+            Method::POST,
+            "/v1/webhooks/deliveries/{id}/retry",
+            retry_delivery,
+        )
+        .route(Method::GET, "/v1/events", list_events)
 }
 
 /// An RFC 9457 problem.
@@ -198,7 +202,7 @@ fn validate_new_endpoint(request: CreateEndpoint) -> Result<NewEndpoint, Problem
     }
     Ok(NewEndpoint {
         url,
-        secret,
+        secret: secret.into(),
         events,
         description,
     })
@@ -237,7 +241,7 @@ async fn create_endpoint(
         .await??;
     let mut body = endpoint_json(&created);
     // The only time the secret leaves the server.
-    body["secret"] = Value::String(created.secret.clone());
+    body["secret"] = Value::String(created.secret.expose().clone());
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

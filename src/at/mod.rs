@@ -14,7 +14,7 @@
 
 pub mod command;
 pub(crate) mod fields;
-pub mod parser;
+pub(crate) mod parser;
 pub mod response;
 
 pub use parser::{parse_final, AtEvent, AtParser, CmError, FinalResult, Urc, MAX_LINE_LEN};

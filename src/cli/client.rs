@@ -2,12 +2,13 @@
 
 use super::ClientArgs;
 use crate::config::Config;
+use crate::redact::Redacted;
 use serde_json::Value;
 
 /// A resolved API endpoint and key.
 pub struct Client {
     base: String,
-    key: String,
+    key: Redacted<String>,
     http: reqwest::Client,
 }
 
@@ -40,7 +41,10 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Value, String> {
         let url = format!("{}{}", self.base, path);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.key);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .bearer_auth(self.key.expose());
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -88,7 +88,7 @@ pub struct ClientArgs {
         env = "SIMGATE_API_KEY",
         hide_env_values = true
     )]
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::redact::Redacted<String>>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,17 +8,17 @@
 
 pub mod address;
 pub mod concat;
-pub mod dcs;
-pub mod error;
+pub(crate) mod dcs;
+pub(crate) mod error;
 pub mod gsm7;
-pub mod network;
-pub mod pdu;
+pub(crate) mod network;
+pub(crate) mod pdu;
 mod reader;
-pub mod split;
-pub mod submit;
-pub mod timestamp;
+pub(crate) mod split;
+pub(crate) mod submit;
+pub(crate) mod timestamp;
 pub mod ucs2;
-pub mod udh;
+pub(crate) mod udh;
 
 pub use address::{Address, AddressKind};
 pub use concat::{join_in_order, Reassembler};

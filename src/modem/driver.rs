@@ -15,6 +15,7 @@ use super::recovery::Backoff;
 use super::session::{Carry, Event, Session, SessionConfig};
 pub use super::session::{InboundSource, SendOutcome, Timings};
 use super::state::{ModemState, ModemStatus};
+use crate::shutdown::Shutdown;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,7 +30,7 @@ pub struct DriverConfig {
     pub port: PathBuf,
     pub baud: u32,
     pub number: Option<String>,
-    pub pin: Option<String>,
+    pub pin: Option<crate::redact::Redacted<String>>,
     pub timings: Timings,
 }
 
@@ -103,7 +104,7 @@ impl ModemHandle {
 pub fn spawn(
     config: DriverConfig,
     inbound: mpsc::Sender<InboundDelivery>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> (ModemHandle, tokio::task::JoinHandle<()>) {
     let status = ModemStatus::new(
         &config.name,
@@ -147,7 +148,7 @@ struct Driver {
     inbound: mpsc::Sender<InboundDelivery>,
     requests: mpsc::Receiver<Request>,
     status: watch::Sender<ModemStatus>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
     /// What outlives a session: the status and whether the PIN was tried.
     carry: Carry,
     /// The current session reached Ready at least once.
@@ -178,7 +179,7 @@ impl Driver {
             self.config.timings.reopen_max,
         );
         loop {
-            if *self.shutdown.borrow() {
+            if self.shutdown.is_shutdown() {
                 break;
             }
             let delay = match self.open().await {
@@ -206,7 +207,7 @@ impl Driver {
             self.fail_queued_sends("modem offline");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.shutdown.changed() => {}
+                _ = self.shutdown.recv() => {}
             }
         }
         self.fail_queued_sends("shutting down");
@@ -333,7 +334,7 @@ impl Driver {
                     Wake::Inbound(id, committed)
                 }
                 _ = sleep_until(deadline) => Wake::Timeout,
-                _ = self.shutdown.changed() => Wake::Shutdown,
+                _ = self.shutdown.recv() => Wake::Shutdown,
             };
             let now = clock.now();
             match wake {

@@ -8,12 +8,12 @@
 //! - [`driver`]: the task: a thin pump between the port and the session.
 //! - [`port`]: opening errors in words an operator can act on.
 
-pub mod driver;
-pub mod port;
-pub mod recovery;
+pub(crate) mod driver;
+pub(crate) mod port;
+pub(crate) mod recovery;
 pub mod session;
-pub mod state;
-pub mod vendor;
+pub(crate) mod state;
+pub(crate) mod vendor;
 
 pub use driver::{
     spawn, DriverConfig, InboundDelivery, InboundSource, ModemHandle, SendOutcome, SendPart,

@@ -40,13 +40,13 @@
 //! # }
 //! ```
 
-pub mod config;
-pub mod interpreter;
-pub mod modem;
-pub mod network;
-pub mod personality;
-pub mod pty;
-pub mod storage;
+pub(crate) mod config;
+pub(crate) mod interpreter;
+pub(crate) mod modem;
+pub(crate) mod network;
+pub(crate) mod personality;
+pub(crate) mod pty;
+pub(crate) mod storage;
 pub mod tpdu;
 
 pub use config::{CnmiRanges, CnmiSetting, Personality, SimModemConfig};

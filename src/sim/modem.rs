@@ -366,7 +366,7 @@ pub(crate) async fn drive(
     network: Arc<NetworkShared>,
     port: VirtualPort,
     mut control: mpsc::UnboundedReceiver<Control>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: crate::shutdown::Shutdown,
 ) {
     shared.set_device(Some(port.device().to_path_buf()));
     shared.lock_core().boot(Instant::now());
@@ -405,7 +405,7 @@ pub(crate) async fn drive(
             continue;
         }
         tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = shutdown.recv() => break,
             request = control.recv() => match request {
                 None => break,
                 Some(Control::Unplug(done)) => {

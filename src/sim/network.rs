@@ -272,7 +272,7 @@ impl Network {
             Arc::clone(self.shared()),
             port,
             control_receiver,
-            self.owner.shutdown.subscribe(),
+            crate::shutdown::Shutdown::new(self.owner.shutdown.subscribe()),
         ));
         self.owner
             .tasks

@@ -67,11 +67,6 @@ impl VirtualPort {
         &self.device
     }
 
-    /// The stable name handed to the daemon.
-    pub fn link(&self) -> &Path {
-        &self.link
-    }
-
     /// Reads what the daemon wrote.
     pub async fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
         loop {

@@ -22,7 +22,6 @@ use super::{now_ms, Store};
 use crate::config::Config;
 use rusqlite::{params, Connection};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Rows deleted per transaction.
 pub const BATCH: usize = 500;
@@ -275,12 +274,12 @@ pub async fn run_once(
 }
 
 /// Runs a pass at start and then every [`EVERY`], until shutdown.
-pub async fn run(store: Store, policy: Policy, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(store: Store, policy: Policy, mut shutdown: crate::shutdown::Shutdown) {
     let mut tick = tokio::time::interval(EVERY);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.recv() => return,
         }
         match run_once(&store, &policy, now_ms(), BATCH).await {
             Ok(p) if p.total() == 0 => {}

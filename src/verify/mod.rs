@@ -19,12 +19,12 @@
 //! Times are Unix milliseconds throughout; the API formats them.
 
 pub mod code;
-pub mod factor;
-pub mod proof;
-pub mod ratelimit;
-pub mod reverse;
+pub(crate) mod factor;
+pub(crate) mod proof;
+pub(crate) mod ratelimit;
+pub(crate) mod reverse;
 pub mod sender;
-pub mod template;
+pub(crate) mod template;
 
 pub use code::CodeType;
 pub use proof::ProofKeys;
@@ -313,13 +313,13 @@ impl Verifier {
     pub async fn run_janitor(
         self,
         every: std::time::Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        mut shutdown: crate::shutdown::Shutdown,
     ) {
         let mut tick = tokio::time::interval(every);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.recv() => return,
             }
             let expired = self
                 .inner

@@ -45,13 +45,14 @@ pub use sign::{
 
 use crate::config::Config;
 use crate::secret::Secret;
+use crate::shutdown::Shutdown;
 use crate::store::{now_ms, Store};
 use policy::{Next, Response, RetryPolicy};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use store::{AttemptRecord, DeliveryKind, DueDelivery, Endpoint, InFlight};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 /// Events fanned out per transaction.
@@ -118,7 +119,7 @@ impl Dispatcher {
             let secret = if endpoint.secret.is_empty() {
                 endpoint_secret(pepper.bytes(), &endpoint.url)
             } else {
-                endpoint.secret.clone()
+                endpoint.secret.expose().clone()
             };
             let key = SigningKey::from_secret(secret).ok_or_else(|| {
                 anyhow::anyhow!("the secret of webhook {} does not decode", endpoint.url)
@@ -159,12 +160,12 @@ impl Dispatcher {
     /// then sleep until woken, an attempt ends, the next delivery is due, or the safety-net
     /// interval passes. At shutdown, attempts in flight are abandoned: their deliveries are
     /// still pending and go out again after the restart (at-least-once).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, mut shutdown: Shutdown) {
         let me = Arc::new(self);
         let mut tasks = JoinSet::new();
         let mut in_flight: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
         loop {
-            if *shutdown.borrow() {
+            if shutdown.is_shutdown() {
                 break;
             }
             let wake = me.wake.clone();
@@ -210,11 +211,7 @@ impl Dispatcher {
                     }
                 }
                 _ = tokio::time::sleep(sleep_for) => {}
-                changed = shutdown.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
+                _ = shutdown.recv() => {}
             }
         }
         tasks.shutdown().await;

@@ -2,6 +2,7 @@
 //! and the fan-out cursor. Blocking SQLite functions, run through `Store::call`.
 
 use super::policy::{self, Next};
+use crate::redact::Redacted;
 use crate::store::events::{self, Event};
 use crate::store::new_id;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -20,31 +21,18 @@ pub enum EndpointSource {
 }
 
 /// A subscribed endpoint. `Debug` never shows the secret.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
     pub id: String,
     pub url: String,
     /// `whsec_…`; empty for a `[[webhook]]` without one (then the derived secret signs).
-    pub secret: String,
+    pub secret: Redacted<String>,
     pub events: Vec<String>,
     pub description: Option<String>,
     pub source: EndpointSource,
     /// Why it receives nothing more (it answered 410 Gone), if so.
     pub disabled_reason: Option<String>,
     pub created_at: Option<i64>,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("id", &self.id)
-            .field("url", &self.url)
-            .field("secret", &"****")
-            .field("events", &self.events)
-            .field("source", &self.source)
-            .field("disabled_reason", &self.disabled_reason)
-            .finish()
-    }
 }
 
 /// Id of a configured endpoint: derived from its URL (unique in a valid config), so that its
@@ -509,23 +497,12 @@ pub fn prune(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Resu
 // ---- endpoints created through the API ----
 
 /// A new endpoint as validated by the API. `Debug` never shows the secret.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct NewEndpoint {
     pub url: String,
-    pub secret: String,
+    pub secret: Redacted<String>,
     pub events: Vec<String>,
     pub description: Option<String>,
-}
-
-impl std::fmt::Debug for NewEndpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewEndpoint")
-            .field("url", &self.url)
-            .field("secret", &"****")
-            .field("events", &self.events)
-            .field("description", &self.description)
-            .finish()
-    }
 }
 
 const ENDPOINT_COLUMNS: &str = "id, url, secret, events, description, disabled_reason, created_at";
@@ -816,7 +793,7 @@ mod tests {
         Endpoint {
             id: config_endpoint_id(url),
             url: url.into(),
-            secret: String::new(),
+            secret: Redacted::default(),
             events: events.iter().map(|e| e.to_string()).collect(),
             description: None,
             source: EndpointSource::Config,

@@ -4,7 +4,7 @@
 //
 // Usage: node contiguity_sdk.mjs BASE_URL API_KEY PHONE
 //
-// Talks to tests/hooks_js_sdk.rs over stdin/stdout, one line each way:
+// Talks to tests/it/hooks_js_sdk.rs over stdin/stdout, one line each way:
 //   -> "otp_id <id>"                  after otp.send; the test reads the code from the SMS
 //   <- "<code>"                       for otp.verify (a wrong code first, then this one)
 //   -> "reverse <otp_id> <to> <factor>"  after otp.reverse.initiate; the phone texts the factor

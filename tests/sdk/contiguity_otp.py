@@ -4,7 +4,7 @@
 
 Usage: contiguity_otp.py BASE_URL API_KEY PHONE
 
-Talks to the Rust test (tests/api_sdk.rs) over stdin/stdout, one line each way:
+Talks to the Rust test (tests/it/api_sdk.rs) over stdin/stdout, one line each way:
   -> "otp_id <id>"      after otp.send; the test reads the code from the SMS the phone got
   <- "<code>"           the code, for otp.verify
   -> "message_id <id>"  after text.send

@@ -19,6 +19,7 @@
 
 use super::{accept, code_text, fresh, recipient, Dedupe, Hook, HookError, Outgoing};
 use crate::daemon::AppState;
+use crate::redact::Redacted;
 use crate::store::now_ms;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -75,7 +76,7 @@ pub enum SignatureError {
 }
 
 /// The HMAC keys of GoTrue secrets (`v1,whsec_<base64>`); validated at config load.
-pub fn keys(secrets: &[String]) -> Vec<Vec<u8>> {
+pub fn keys(secrets: &[Redacted<String>]) -> Vec<Vec<u8>> {
     secrets
         .iter()
         .filter_map(|s| s.strip_prefix("v1,"))
@@ -223,7 +224,7 @@ mod tests {
     const SECRET: &str = "v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     fn signed(id: &str, ts: i64, body: &[u8], secret: &str) -> HeaderMap {
-        let key = keys(&[secret.to_string()]).remove(0);
+        let key = keys(&[secret.into()]).remove(0);
         let sig = crate::webhook::standard_signature(&key, id, ts, body);
         let mut h = HeaderMap::new();
         h.insert("webhook-id", id.parse().unwrap());

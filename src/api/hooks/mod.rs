@@ -333,13 +333,13 @@ pub async fn run_janitor(
     store: Store,
     every: Duration,
     dedupe_window: Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut shutdown: crate::shutdown::Shutdown,
 ) {
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.recv() => return,
         }
         let window_ms = i64::try_from(dedupe_window.as_millis()).unwrap_or(i64::MAX);
         let result = store

@@ -13,6 +13,7 @@
 
 use super::{accept, caller_text, code_text, fresh, recipient, Dedupe, Hook, HookError, Outgoing};
 use crate::daemon::AppState;
+use crate::redact::Redacted;
 use crate::store::now_ms;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -63,7 +64,7 @@ pub enum SignatureError {
 
 /// Checks `t=<unix>,v1=<hex>[,v1=<hex>…]` against every configured key.
 pub fn verify(
-    keys: &[String],
+    keys: &[Redacted<String>],
     header_value: Option<&str>,
     body: &[u8],
     now: i64,
@@ -211,7 +212,7 @@ mod tests {
     fn verifies_zitadel_signatures() {
         let body = br#"{"contextInfo":{}}"#;
         let header = signature_header(KEY, 1_700_000_000, body);
-        let keys = vec![KEY.to_string()];
+        let keys = vec![Redacted::from(KEY)];
         assert_eq!(
             verify(&keys, Some(&header), body, 1_700_000_010, 300),
             Ok(())
@@ -225,7 +226,7 @@ mod tests {
                 .1
         );
         assert_eq!(verify(&keys, Some(&two), body, 1_700_000_000, 300), Ok(()));
-        let rotated = vec!["other-key-456".to_string()];
+        let rotated = vec![Redacted::from("other-key-456")];
         assert_eq!(
             verify(&rotated, Some(&two), body, 1_700_000_000, 300),
             Ok(())
@@ -236,7 +237,7 @@ mod tests {
     fn refuses_bad_signatures() {
         let body = br#"{"contextInfo":{}}"#;
         let header = signature_header(KEY, 1_700_000_000, body);
-        let keys = vec![KEY.to_string()];
+        let keys = vec![Redacted::from(KEY)];
         assert_eq!(
             verify(&keys, Some(&header), b"{}", 1_700_000_000, 300),
             Err(SignatureError::NoMatch)

@@ -16,8 +16,9 @@
 //! peer, a read-only view (numbers masked, no texts, no actions). Every response carries a
 //! strict Content-Security-Policy: the page loads only its own script and stylesheet.
 //!
-//! These routes sit outside the API's face layer (their errors are pages, not JSON) and only
-//! `GET /ui/` is in the route table (public, like the SPEC says).
+//! These routes sit outside the API's face layer (their errors are pages, not JSON). They are
+//! declared in [`table`] like every other route, all public (the page checks its own
+//! sessions); only `GET /ui/` ([`RouteKind::PageEntry`]) is in the OpenAPI document.
 
 mod assets;
 mod render;
@@ -25,18 +26,19 @@ pub mod session;
 mod sse;
 mod view;
 
-pub use render::{esc, Viewer};
+pub use render::Viewer;
 
 use super::auth::Keys;
+use super::{RouteKind, Table};
 use crate::daemon::AppState;
 use crate::store::now_ms;
 use crate::webhook::store::{self as webhook_store, DeliveryKind, RetryOutcome};
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Form, Router};
 use serde::Deserialize;
 use session::{Session, Sessions};
@@ -53,7 +55,7 @@ pub struct UiContext {
 }
 
 /// The page's routes, with their own layers (security headers, a small body limit).
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     let ui = &state.config.ui;
     if !ui.enabled {
         return Router::new()
@@ -67,18 +69,28 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         keys: state.keys.clone(),
         read_only_on_loopback: ui.read_only_on_loopback,
     };
-    Router::new()
-        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
-        .route("/ui/", get(page))
-        .route("/ui/login", post(login))
-        .route("/ui/logout", post(logout))
-        .route("/ui/events", get(events))
-        .route("/ui/inbound/{id}/text", get(inbound_text))
-        .route("/ui/webhooks/deliveries/{id}/retry", post(retry))
-        .route("/ui/assets/{name}", get(assets::serve))
+    table()
+        .into_router()
         .layer(Extension(context))
         .layer(DefaultBodyLimit::max(8 * 1024))
         .layer(middleware::from_fn(security_headers))
+}
+
+/// The page's routes: public (no API key; the page has its own sessions), and not API.
+pub fn table() -> Table {
+    let entry = Table::new()
+        .route(Method::GET, "/ui/", page)
+        .kind(RouteKind::PageEntry);
+    let rest = Table::new()
+        .route(Method::GET, "/ui", || async { Redirect::permanent("/ui/") })
+        .route(Method::POST, "/ui/login", login)
+        .route(Method::POST, "/ui/logout", logout)
+        .route(Method::GET, "/ui/events", events)
+        .route(Method::GET, "/ui/inbound/{id}/text", inbound_text)
+        .route(Method::POST, "/ui/webhooks/deliveries/{id}/retry", retry)
+        .route(Method::GET, "/ui/assets/{name}", assets::serve)
+        .kind(RouteKind::Page);
+    entry.merge(rest).public()
 }
 
 async fn disabled() -> Response {

@@ -77,7 +77,7 @@ async fn feed(state: AppState, sessions: Sessions, access: Access, tx: mpsc::Sen
     let mut shutdown = state.shutdown.clone();
     let mut sent: HashMap<&'static str, String> = HashMap::new();
     loop {
-        if *shutdown.borrow() {
+        if shutdown.is_shutdown() {
             return;
         }
         let viewer = match &access {
@@ -117,7 +117,7 @@ async fn feed(state: AppState, sessions: Sessions, access: Access, tx: mpsc::Sen
             _ = &mut appended => {}
             _ = modem_changed.recv() => {}
             _ = tokio::time::sleep(TICK) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.recv() => return,
             _ = tx.closed() => return,
         }
         tokio::time::sleep(COALESCE).await;

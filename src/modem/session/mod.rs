@@ -47,7 +47,7 @@ pub type InboundId = u64;
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub name: String,
-    pub pin: Option<String>,
+    pub pin: Option<crate::redact::Redacted<String>>,
     pub timings: Timings,
 }
 

@@ -2,7 +2,7 @@
 //! an alphanumeric sender spelling the person's number, and a numeric sender delivered through
 //! a service centre in another country.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, API_KEY, SOON};
 use simgate::codec::{self, Address, DeliverOptions, Timestamp};

@@ -1,7 +1,7 @@
 //! Codes live only as HMACs once a verification is over: the SMS text and PDUs that had to carry
 //! the code are redacted by the janitor.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, SOON};
 use simgate::verify::{redact_finished_codes, CreateOtp, REDACTED_BODY};

@@ -2,8 +2,6 @@
 //! and answers from a script, plus signature checks written independently of simgate's
 //! signing code (straight from the Standard Webhooks and Contiguity definitions).
 
-#![allow(dead_code)]
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -160,7 +158,7 @@ impl Listener {
 pub fn webhook(url: &str, events: &[&str]) -> Webhook {
     Webhook {
         url: url.to_string(),
-        secret: SECRET.to_string(),
+        secret: SECRET.into(),
         events: events.iter().map(|e| e.to_string()).collect(),
     }
 }

@@ -1,7 +1,7 @@
 //! One virtual modem, driven through its pty exactly as the daemon drives hardware: identity,
 //! echo, personalities, and every fault knob.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! Outbound webhook safety: refused targets (SSRF guard), per-endpoint slots, and the key that
 //! signs `success_url` deliveries. A whole daemon, real receivers on 127.0.0.1.
 
-mod daemon_support;
-mod webhook_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use daemon_support::{TestDaemon, SOON};
 use simgate::store::events;
@@ -144,7 +144,7 @@ async fn a_name_resolving_to_the_metadata_address_is_refused() {
         lookup,
     )
     .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = simgate::shutdown::Shutdown::channel();
     let task = tokio::spawn(dispatcher.run(stopped));
     let id = store
         .call(|c| {
@@ -301,7 +301,7 @@ async fn success_url_has_its_own_key_never_an_endpoints_secret() {
         c.webhooks.push(webhook(&global_url, &["*"]));
         // A [[webhook]] configured without a secret.
         let mut no_secret = webhook(&plain_url, &["*"]);
-        no_secret.secret.clear();
+        no_secret.secret = Default::default();
         c.webhooks.push(no_secret);
         fast_retries(c);
     })

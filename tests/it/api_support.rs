@@ -1,8 +1,6 @@
 //! Helpers for the HTTP API tests: a client, request shortcuts, and exact checks of the two
 //! faces' envelopes (SPEC §3a, §3b).
 
-#![allow(dead_code)]
-
 use crate::daemon_support::{TestDaemon, API_KEY};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;

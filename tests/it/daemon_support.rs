@@ -4,11 +4,10 @@
 //! to it, exactly as with hardware; SQLite is a real file in a temporary directory; the HTTP API
 //! listens on an ephemeral loopback port.
 
-#![allow(dead_code)]
-
 use simgate::config::{Config, Modem};
 use simgate::daemon::{self, RunOptions, Running};
 use simgate::modem::{ModemState, Timings};
+use simgate::shutdown::Shutdown;
 use simgate::sim::{Network, SimModem, SimModemConfig};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -34,7 +33,8 @@ pub fn fast_timings() -> Timings {
 pub struct TestDaemon {
     pub network: Network,
     pub modems: Vec<SimModem>,
-    pub dir: tempfile::TempDir,
+    /// Holds the database and the config's files; removed when the daemon is dropped.
+    _dir: tempfile::TempDir,
     pub config: Config,
     running: Option<Running>,
     shutdown: watch::Sender<bool>,
@@ -91,7 +91,7 @@ impl TestDaemon {
         let mut daemon = TestDaemon {
             network,
             modems,
-            dir,
+            _dir: dir,
             config,
             running: None,
             shutdown: watch::channel(false).0,
@@ -102,12 +102,12 @@ impl TestDaemon {
 
     /// Starts (or restarts) the daemon on the same database and virtual modems.
     pub async fn boot(&mut self) {
-        let (tx, rx) = watch::channel(false);
+        let (tx, shutdown) = Shutdown::channel();
         let options = RunOptions {
             simulate: 0,
             timings: Some(fast_timings()),
         };
-        let running = daemon::start(self.config.clone(), options, rx)
+        let running = daemon::start(self.config.clone(), options, shutdown)
             .await
             .expect("daemon starts");
         self.running = Some(running);

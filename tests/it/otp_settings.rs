@@ -2,9 +2,9 @@
 //! read from the virtual phone), in what verify accepts, or at the callback URL; masked
 //! numbers; and proofs checked offline from the JWKS by PyJWT (a second implementation).
 
-mod api_support;
-mod daemon_support;
-mod webhook_support;
+use crate::api_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use api_support::{contiguity_ok, read, Api, Auth};
 use daemon_support::{TestDaemon, SOON};

@@ -1,8 +1,8 @@
 //! Safe defaults at the edge: the Host check, slow and surplus connections, bounded metrics
 //! labels, one abuse policy for every send path, and background tasks that fail loudly.
 
-mod api_support;
-mod daemon_support;
+use crate::api_support;
+use crate::daemon_support;
 
 use api_support::{contiguity_error, problem, read, Api, Auth};
 use daemon_support::{TestDaemon, API_KEY};
@@ -317,8 +317,8 @@ async fn a_panicking_background_task_is_reported() {
     config.server.listen = "127.0.0.1:0".into();
     config.storage.path = dir.path().join("simgate.db");
     config.security.secret_file = dir.path().join("secret.key");
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut running = simgate::daemon::start(config, Default::default(), stop_rx)
+    let (stop, shutdown) = simgate::shutdown::Shutdown::channel();
+    let mut running = simgate::daemon::start(config, Default::default(), shutdown)
         .await
         .unwrap();
     let quiet = tokio::time::timeout(Duration::from_millis(300), running.failed()).await;
@@ -348,8 +348,8 @@ async fn reload_replaces_api_keys() {
     config.storage.path = dir.path().join("simgate.db");
     config.security.secret_file = dir.path().join("secret.key");
     config.auth.api_keys = vec!["sk_first_key_0123456789abcdef".into()];
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut running = simgate::daemon::start(config.clone(), Default::default(), stop_rx)
+    let (stop, shutdown) = simgate::shutdown::Shutdown::channel();
+    let mut running = simgate::daemon::start(config.clone(), Default::default(), shutdown)
         .await
         .unwrap();
     let url = format!("http://{}/v1/modems", running.local_addr);

@@ -1,8 +1,8 @@
 //! OTP over HTTP, both faces: standard codes end to end (the code is read from the SMS that
 //! reached the virtual phone), reverse OTP (the phone texts the factor back), limits, errors.
 
-mod api_support;
-mod daemon_support;
+use crate::api_support;
+use crate::daemon_support;
 
 use api_support::{contiguity_error, contiguity_ok, problem_response, read, Api, Auth};
 use daemon_support::{TestDaemon, SOON};

@@ -1,7 +1,7 @@
 //! The webhook and event-log routes of the native API, through a whole daemon.
 
-mod daemon_support;
-mod webhook_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use daemon_support::TestDaemon;
 use simgate::store::events;

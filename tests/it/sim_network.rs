@@ -2,7 +2,7 @@
 //! modems (as +CMTI/+CMT and AT+CMGR) or the outside world; the world answers; status reports
 //! come back; faults leave messages for the storage sweep.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::time::{Duration, Instant};
 

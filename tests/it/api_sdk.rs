@@ -5,7 +5,7 @@
 //! Skipped (with a printed note) only when `python3` cannot import `contiguity`; CI installs
 //! it (`pip install contiguity`).
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, API_KEY, SOON};
 use std::io::{BufRead, BufReader, Read, Write};

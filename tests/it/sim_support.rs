@@ -1,8 +1,6 @@
 //! A minimal AT host for the simulator tests: opens a virtual modem's symlink with
 //! tokio-serial, exactly as the daemon opens a USB modem, and reads replies line by line.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Reverse OTP through the whole daemon: a phone in the virtual world texts one of our SIMs,
 //! the inbound pipeline stores the message and the matcher verifies the session.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, SOON};
 use simgate::store::{events, inbound as inbound_store};

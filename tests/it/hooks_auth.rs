@@ -4,7 +4,7 @@
 //! simulated modem put on the network. Retries with new ids reach the phone once; a bad
 //! signature, a stale timestamp or a wrong credential is refused with nothing queued.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use base64::Engine;
 use daemon_support::{TestDaemon, SOON};

@@ -1,6 +1,6 @@
 //! The modem engine end to end: daemon ⇄ real ptys ⇄ virtual modems ⇄ virtual network.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, SOON};
 use simgate::messaging::{send_text, SendText};

@@ -7,8 +7,8 @@
 //! Skipped (with a printed note) only when `node` is missing or `npm ci` was not run in
 //! tests/js; CI runs it (.ci/run).
 
-mod daemon_support;
-mod webhook_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use daemon_support::{TestDaemon, SOON};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,9 +1,9 @@
 //! Retention through a whole daemon: messages, events, deliveries and verifications made by
 //! real traffic (virtual modem, API, webhook receiver), aged, then pruned by a retention pass.
 
-mod api_support;
-mod daemon_support;
-mod webhook_support;
+use crate::api_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use api_support::{contiguity_ok, Api};
 use daemon_support::{TestDaemon, SOON};

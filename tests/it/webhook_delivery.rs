@@ -1,8 +1,8 @@
 //! Webhook delivery end to end: a whole daemon, a real HTTP receiver on 127.0.0.1, and
 //! signatures checked independently of simgate's signing code.
 
-mod daemon_support;
-mod webhook_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use daemon_support::{TestDaemon, SOON};
 use simgate::store::events;

@@ -2,7 +2,7 @@
 //! login and session cookie, wrong keys, CSRF, texts only for operators, the event stream,
 //! logout, and the read-only view on loopback. (The page in a real browser: tests/ui_browser.rs.)
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, API_KEY};
 use reqwest::redirect::Policy;

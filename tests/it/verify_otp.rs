@@ -1,7 +1,7 @@
 //! Standard OTP through the whole daemon: the code SMS goes out through a virtual modem to the
 //! world, is read there, and is checked back through the service.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, SOON};
 use simgate::store::events;

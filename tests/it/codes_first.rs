@@ -2,7 +2,7 @@
 //! jumps a backlog of plain texts under the default per-SIM caps, plain texts leave the last
 //! part of the caps to codes, and a code SMS whose verification ended is withdrawn unsent.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use daemon_support::{TestDaemon, API_KEY, SOON};
 use simgate::config::Modem;

@@ -11,8 +11,8 @@
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
 //! .ci/run installs them). Without them the test fails and says so.
 
-mod daemon_support;
-mod webhook_support;
+use crate::daemon_support;
+use crate::webhook_support;
 
 use daemon_support::{TestDaemon, API_KEY};
 use fantoccini::wd::WebDriverCompatibleCommand;
