@@ -497,7 +497,13 @@ async fn announce_modem_status(
                 "operator": current.operator,
             });
             let appended = store
-                .call(move |c| Ok(crate::store::events::append(c, "modem.status", &data)?))
+                .call(move |c| {
+                    Ok(crate::store::events::append(
+                        c,
+                        crate::states::EventKind::ModemStatus,
+                        &data,
+                    )?)
+                })
                 .await;
             match appended {
                 Ok(_) => events_appended.notify_waiters(),

@@ -18,6 +18,7 @@ pub mod phone;
 pub mod pool;
 pub mod secret;
 pub mod sim;
+pub mod states;
 pub mod store;
 pub mod supervise;
 pub mod systemd;

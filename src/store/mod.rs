@@ -15,9 +15,17 @@
 
 pub mod events;
 pub mod inbound;
+pub mod messages;
+pub mod metrics;
 pub mod outbound;
+pub mod ratelimit;
 pub mod retention;
+pub mod reverse;
 pub mod schema;
+mod states;
+pub mod texts;
+pub mod verifications;
+pub mod webhooks;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -26,11 +34,24 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// A stored state word this version does not know (a newer version wrote it, or the file
+    /// was edited): refused, never read as a default.
+    #[error("the database holds an unknown {} {:?}", .0.what, .0.value)]
+    UnknownState(crate::states::UnknownState),
     #[error("database task failed: {0}")]
     Task(String),
     #[error("cannot open database {path}: {message}")]
     Open { path: PathBuf, message: String },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match states::unknown_state(&e) {
+            Some(unknown) => StoreError::UnknownState(unknown),
+            None => StoreError::Sqlite(e),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -406,7 +406,7 @@ fn status_event(
         )?;
     events::append(
         conn,
-        "message.status",
+        crate::states::EventKind::MessageStatus,
         &serde_json::json!({
             "message_id": id, "to": recipient, "status": status, "modem": modem,
             "error": error, "purpose": purpose, "purpose_id": purpose_id,

@@ -296,7 +296,9 @@ pub async fn accept(state: &AppState, out: Outgoing) -> Result<Accepted, HookErr
                 ip: client_ip.as_deref(),
             };
             let kind = format!("hook:{}", hook.name());
-            if let Err(limited) = ratelimit::check_and_record(&tx, &limits, &subject, &kind, now)? {
+            if let Err(limited) =
+                crate::store::ratelimit::check_and_record(&tx, &limits, &subject, &kind, now)?
+            {
                 return Ok(Err(limited));
             }
             let message_id = outbound::enqueue_in(&tx, &message)?;
