@@ -13,7 +13,7 @@ use crate::inbound::Inbound;
 use crate::modem::{self, DriverConfig, ModemStatus, Timings};
 use crate::pool::{Caps, Pool, PoolOptions};
 use crate::secret::Secret;
-use crate::store::{outbound, Store};
+use crate::store::Store;
 use crate::supervise::{Ended, Supervisor, TaskFailure};
 use crate::verify::Verifier;
 use anyhow::Context;
@@ -265,7 +265,7 @@ pub async fn start(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Running> {
     let store = Store::open(&config.storage.path).context("opening the database")?;
-    let (uncertain, requeued) = store.call(|c| Ok(outbound::recover(c)?)).await?;
+    let (uncertain, requeued) = store.recover_outbound().await?;
     if uncertain + requeued > 0 {
         tracing::warn!(
             uncertain,
@@ -497,13 +497,7 @@ async fn announce_modem_status(
                 "operator": current.operator,
             });
             let appended = store
-                .call(move |c| {
-                    Ok(crate::store::events::append(
-                        c,
-                        crate::states::EventKind::ModemStatus,
-                        &data,
-                    )?)
-                })
+                .append_event(crate::states::EventKind::ModemStatus, data)
                 .await;
             match appended {
                 Ok(_) => events_appended.notify_waiters(),

@@ -14,10 +14,13 @@
 //! (`secure_delete`).
 
 pub mod events;
+pub mod hooks;
+pub mod idempotency;
 pub mod inbound;
 pub mod messages;
 pub mod metrics;
 pub mod outbound;
+pub mod queue;
 pub mod ratelimit;
 pub mod retention;
 pub mod reverse;
