@@ -228,12 +228,6 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for VerifyError {
-    fn from(e: rusqlite::Error) -> Self {
-        VerifyError::Store(StoreError::from(e))
-    }
-}
-
 impl VerifyError {
     /// Is this the caller's mistake (4xx) rather than ours (5xx)?
     pub fn is_client_error(&self) -> bool {

@@ -18,7 +18,7 @@
 //! with an explicit clock; the request log itself is read and written by
 //! [`crate::store::ratelimit`], which calls [`decide`].
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 /// A limit: at most `limit` requests in any window of `window_ms`. A limit of 0 is no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
