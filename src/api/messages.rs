@@ -218,7 +218,7 @@ pub fn outbound_json(v: &outbound::OutboundView, numbers: &[(String, Option<Stri
         .iter()
         .map(|p| PartJson {
             seq: p.seq,
-            status: &p.status,
+            status: p.status.as_str(),
             line: p.modem.as_deref(),
             message_ref: p.message_ref,
             report_status: p.report_status,

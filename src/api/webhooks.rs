@@ -12,6 +12,7 @@
 //! Errors are RFC 9457 problem documents (`application/problem+json`).
 
 use crate::daemon::AppState;
+use crate::states::DeliveryStatus;
 use crate::store::StoreError;
 use crate::webhook::store::{
     self as webhook_store, DeliveryFilter, DeliveryKind, Endpoint, EndpointRefused, EndpointSource,
@@ -287,15 +288,14 @@ async fn list_deliveries(
 ) -> ApiResult {
     let Query(q) = query?;
     let limit = limit_of(q.limit)?;
-    if let Some(s) = &q.status {
-        if !matches!(s.as_str(), "pending" | "delivered" | "failed") {
-            return Err(Problem::bad_request(
-                "status: expected pending, delivered or failed",
-            ));
-        }
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<DeliveryStatus>)
+        .transpose()
+        .map_err(|_| Problem::bad_request("status: expected pending, delivered or failed"))?;
     let filter = DeliveryFilter {
-        status: q.status,
+        status,
         endpoint_id: q.endpoint_id,
         event_id: q.event_id,
     };

@@ -2,6 +2,7 @@
 //! nothing maintained on the hot path.
 
 use super::{now_ms, Result, Store};
+use crate::states::MessageStatus;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
@@ -21,7 +22,7 @@ pub fn queue_depths(conn: &Connection) -> rusqlite::Result<QueueDepths> {
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
-            r.get::<_, String>(0)?,
+            r.get::<_, MessageStatus>(0)?,
             r.get::<_, Option<String>>(1)?,
             r.get::<_, Option<String>>(2)?,
             r.get::<_, u64>(3)?,
@@ -30,7 +31,7 @@ pub fn queue_depths(conn: &Connection) -> rusqlite::Result<QueueDepths> {
     let mut depths = QueueDepths::default();
     for row in rows {
         let (status, line, modem, count) = row?;
-        let owner = if status == "sending" {
+        let owner = if status == MessageStatus::Sending {
             modem.or(line)
         } else {
             line

@@ -591,7 +591,8 @@ mod tests {
         for (i, sql) in MIGRATIONS[..MIGRATIONS.len() - skip].iter().enumerate() {
             let tx = conn.transaction().unwrap();
             tx.execute_batch(sql).unwrap();
-            tx.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
             tx.commit().unwrap();
         }
     }
@@ -664,7 +665,10 @@ mod tests {
         )
         .unwrap();
         let refused = conn
-            .execute("UPDATE outbound_messages SET status = 'maybe' WHERE id = 'msg_a'", [])
+            .execute(
+                "UPDATE outbound_messages SET status = 'maybe' WHERE id = 'msg_a'",
+                [],
+            )
             .unwrap_err();
         assert!(refused.to_string().contains("CHECK"), "{refused}");
         let refused = conn
@@ -716,7 +720,10 @@ mod tests {
             count("SELECT COUNT(*) FROM verifications WHERE status = 'locked' AND code_type = 'alphanumeric' AND service = 's'"),
             1
         );
-        assert_eq!(count("SELECT COUNT(*) FROM reverse_verifications WHERE status = 'verified'"), 1);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM reverse_verifications WHERE status = 'verified'"),
+            1
+        );
         assert_eq!(
             count("SELECT COUNT(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id"),
             1

@@ -1,6 +1,7 @@
 //! The webhook tables: endpoints created through the API, the delivery outbox, the attempt log
 //! and the fan-out cursor: SQLite functions, and the `Store` operations (at the end) callers use.
 
+use crate::states::DeliveryStatus;
 use crate::store::events::{self, Event};
 use crate::store::{new_id, now_ms, Result, Store};
 use crate::webhook::policy::{self, Next};
@@ -91,12 +92,18 @@ impl DeliveryKind {
             DeliveryKind::Target => "target",
         }
     }
+}
 
-    fn parse(s: &str) -> DeliveryKind {
-        match s {
-            "config" => DeliveryKind::Config,
-            "api" => DeliveryKind::Api,
-            _ => DeliveryKind::Target,
+/// Read strictly: an unknown kind is an error, never taken for another.
+impl rusqlite::types::FromSql for DeliveryKind {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value.as_str()? {
+            "config" => Ok(DeliveryKind::Config),
+            "api" => Ok(DeliveryKind::Api),
+            "target" => Ok(DeliveryKind::Target),
+            other => Err(rusqlite::types::FromSqlError::Other(Box::new(
+                crate::states::UnknownState::new("webhook endpoint kind", other),
+            ))),
         }
     }
 }
@@ -358,7 +365,7 @@ pub fn claim(
 }
 
 fn due_from(r: &Row<'_>) -> rusqlite::Result<DueDelivery> {
-    let kind = DeliveryKind::parse(&r.get::<_, String>(2)?);
+    let kind: DeliveryKind = r.get(2)?;
     let deleted: Option<i64> = r.get(10)?;
     let disabled: Option<i64> = r.get(11)?;
     let found: Option<String> = r.get(13)?;
@@ -627,8 +634,7 @@ pub struct DeliveryView {
     pub endpoint_kind: DeliveryKind,
     pub endpoint_id: Option<String>,
     pub url: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempt_count: u32,
     /// When the next attempt is due (pending deliveries only).
     pub next_attempt_at: Option<i64>,
@@ -645,16 +651,16 @@ pub struct DeliveryView {
 const DELIVERY_COLUMNS: &str = "id, event_id, event_type, endpoint_kind, endpoint_id, url, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, delivered_at";
 
 fn delivery_from(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
-    let status: String = r.get(6)?;
+    let status: DeliveryStatus = r.get(6)?;
     let next: i64 = r.get(8)?;
     Ok(DeliveryView {
         id: r.get(0)?,
         event_id: r.get(1)?,
         event_type: r.get(2)?,
-        endpoint_kind: DeliveryKind::parse(&r.get::<_, String>(3)?),
+        endpoint_kind: r.get(3)?,
         endpoint_id: r.get(4)?,
         url: r.get(5)?,
-        next_attempt_at: (status == "pending").then_some(next),
+        next_attempt_at: (status == DeliveryStatus::Pending).then_some(next),
         status,
         attempt_count: r.get(7)?,
         last_status_code: r.get(9)?,
@@ -669,7 +675,7 @@ fn delivery_from(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
 /// Filters of the delivery list.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
     pub endpoint_id: Option<String>,
     pub event_id: Option<String>,
 }
@@ -1200,7 +1206,7 @@ mod tests {
         let failed = list_deliveries(
             &conn,
             &DeliveryFilter {
-                status: Some("failed".into()),
+                status: Some(DeliveryStatus::Failed),
                 ..Default::default()
             },
             10,
