@@ -63,7 +63,7 @@ pub const QUEUE_FULL_RETRY_SECS: u64 = 30;
 pub const MAX_PARTS: usize = 10;
 
 /// Encodes `text` and builds the queue row, without writing it (callers that must commit other
-/// rows in the same transaction use this with [`outbound::enqueue_in`]).
+/// rows in the same transaction use this with [`crate::store::outbound::enqueue_in`]).
 pub fn prepare(state: &AppState, text: &SendText) -> Result<(NewMessage, Accepted), SendError> {
     prepare_for(&state.pool, text)
 }

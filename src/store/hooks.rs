@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// What a hook message's text becomes once it has been sent.
 pub const REDACTED_BODY: &str = "[removed after sending: auth-server message]";
 
-/// What became of an [`Outgoing`].
+/// What became of an [`crate::api::hooks::Outgoing`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
     /// Committed to the outbound queue now.

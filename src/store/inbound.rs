@@ -373,8 +373,8 @@ pub fn record_status_report(conn: &Connection, r: &StatusReportRow<'_>) -> rusql
 
 // ---- the inbound transaction, as the pipeline and its hooks see it ----
 
-/// The inbound transaction, opened by [`Store::commit_inbound_pdu`] and
-/// [`Store::surface_incomplete_messages`]: hooks get it to do their work inside it (the
+/// The inbound transaction, opened by [`super::Store::commit_inbound_pdu`] and
+/// [`super::Store::surface_incomplete_messages`]: hooks get it to do their work inside it (the
 /// reverse-OTP match: [`InboundTx::match_reverse`]), never the connection itself.
 pub struct InboundTx<'a> {
     pub(super) conn: &'a Connection,

@@ -134,6 +134,22 @@ impl Store {
         .await
     }
 
+    /// The match exactly as the inbound transaction runs it, then rolled back: for
+    /// benchmarks and tests (blocking).
+    pub fn match_reverse_rolled_back(
+        &self,
+        matcher: &ReverseMatcher,
+        message: &InboundMessage,
+        now: i64,
+    ) -> Result<MatchOutcome> {
+        self.call_blocking(|conn| {
+            let tx = conn.transaction()?;
+            let outcome = InboundTx { conn: &tx }.match_reverse(matcher, message, now)?;
+            tx.rollback()?;
+            Ok(outcome)
+        })
+    }
+
     /// One reverse session.
     pub async fn reverse_session(&self, id: String) -> Result<Option<ReverseRow>> {
         self.call(move |c| Ok(ReverseRow::load(c, &id)?)).await
