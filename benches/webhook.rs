@@ -75,7 +75,7 @@ async fn round(rig: &mut Rig, n: usize) -> Duration {
             for i in 0..n {
                 events::append(
                     &tx,
-                    "message.received",
+                    events::EventKind::MessageReceived,
                     &serde_json::json!({"body": "bench", "n": i}),
                 )?;
             }

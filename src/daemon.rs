@@ -14,7 +14,7 @@ use crate::modem::{self, DriverConfig, ModemStatus, Timings};
 use crate::pool::{Caps, Pool, PoolOptions};
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
-use crate::store::{outbound, Store};
+use crate::store::Store;
 /// What [`Running::failed`] reports.
 pub use crate::supervise::TaskFailure;
 use crate::supervise::{Ended, Supervisor};
@@ -270,7 +270,7 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> anyhow::Result<Running> {
     let store = Store::open(&config.storage.path).context("opening the database")?;
-    let (uncertain, requeued) = store.call(|c| Ok(outbound::recover(c)?)).await?;
+    let (uncertain, requeued) = store.recover_outbound().await?;
     if uncertain + requeued > 0 {
         tracing::warn!(
             uncertain,
@@ -503,7 +503,7 @@ async fn announce_modem_status(
                 "operator": current.operator,
             });
             let appended = store
-                .call(move |c| Ok(crate::store::events::append(c, "modem.status", &data)?))
+                .append_event(crate::states::EventKind::ModemStatus, data)
                 .await;
             match appended {
                 Ok(_) => events_appended.notify_waiters(),

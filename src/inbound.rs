@@ -5,21 +5,16 @@
 //! message is joined, hooks (reverse-OTP matching) run, and the resulting events are appended.
 //! Status reports update the outbound part they report on.
 
-use crate::codec::{self, Pdu};
+use crate::codec;
 use crate::modem::InboundDelivery;
 use crate::shutdown::Shutdown;
-use crate::store::inbound::{self as inbound_store, InboundMessage, InboundPart, Recorded};
-use crate::store::{events, outbound, Store};
-use rusqlite::Connection;
+use crate::store::inbound::{InboundMessage, InboundPart};
+use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
-/// Work done inside the inbound transaction when a whole message has arrived (reverse-OTP
-/// matching lives behind this). Runs on the blocking pool with the transaction open.
-pub trait InboundHook: Send + Sync {
-    fn on_message(&self, tx: &Connection, message: &InboundMessage) -> rusqlite::Result<()>;
-}
+pub use crate::store::inbound::InboundHook;
 
 /// Our SIM numbers by modem name, for the `to` of inbound messages.
 pub type NumberOf = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -109,63 +104,9 @@ impl Inbound {
         let modem = modem.to_string();
         let pdu = pdu.trim().to_string();
         let recipient = (self.number_of)(&modem);
-        let hooks = self.hooks.clone();
         let outcome = self
             .store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let outcome = match decoded {
-                    Ok(Pdu::Deliver(deliver)) => {
-                        let part = part_from(&modem, recipient, &pdu, &deliver);
-                        match inbound_store::record_part(&tx, &part)? {
-                            Recorded::Duplicate => Outcome::Duplicate,
-                            Recorded::Partial => Outcome::Partial,
-                            Recorded::Message(message) => {
-                                for hook in &hooks {
-                                    hook.on_message(&tx, &message)?;
-                                }
-                                // As the hooks left it (the sender's trust).
-                                let message = reload(&tx, message)?;
-                                events::append(&tx, "message.received", &message_event(&message))?;
-                                Outcome::Message(message)
-                            }
-                        }
-                    }
-                    Ok(Pdu::StatusReport(report)) => {
-                        let matched = outbound::apply_status_report(&tx, &modem, report.message_ref, report.status)?;
-                        let recipient = report.recipient.to_display();
-                        let discharge = report.discharge_time.to_rfc3339();
-                        let fresh = inbound_store::record_status_report(
-                            &tx,
-                            &inbound_store::StatusReportRow {
-                                modem: &modem,
-                                pdu: &pdu,
-                                message_ref: report.message_ref,
-                                recipient: &recipient,
-                                status: report.status,
-                                discharge_time: Some(&discharge),
-                                matched: matched.is_some(),
-                            },
-                        )?;
-                        if !fresh {
-                            Outcome::Duplicate
-                        } else {
-                            Outcome::StatusReport { matched: matched.is_some() }
-                        }
-                    }
-                    Ok(Pdu::Submit(_)) => Outcome::Ignored,
-                    Err(e) => {
-                        events::append(
-                            &tx,
-                            "message.undecodable",
-                            &serde_json::json!({ "modem": modem, "pdu": pdu, "error": e.to_string() }),
-                        )?;
-                        Outcome::Undecodable(e.to_string())
-                    }
-                };
-                tx.commit()?;
-                Ok(outcome)
-            })
+            .commit_inbound_pdu(modem, pdu, recipient, decoded, self.hooks.clone())
             .await?;
         if matches!(
             outcome,
@@ -178,23 +119,9 @@ impl Inbound {
 
     async fn surface_incomplete(&self) -> crate::store::Result<()> {
         let max_age = self.incomplete_after.as_millis() as i64;
-        let number_of = self.number_of.clone();
-        let hooks = self.hooks.clone();
         let surfaced = self
             .store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let messages = inbound_store::surface_incomplete(&tx, max_age, |m| number_of(m))?;
-                for message in messages.iter().cloned() {
-                    for hook in &hooks {
-                        hook.on_message(&tx, &message)?;
-                    }
-                    let message = reload(&tx, Box::new(message))?;
-                    events::append(&tx, "message.received", &message_event(&message))?;
-                }
-                tx.commit()?;
-                Ok(messages.len())
-            })
+            .surface_incomplete_messages(max_age, self.number_of.clone(), self.hooks.clone())
             .await?;
         if surfaced > 0 {
             tracing::warn!(
@@ -207,7 +134,7 @@ impl Inbound {
     }
 }
 
-fn part_from(
+pub(crate) fn part_from(
     modem: &str,
     recipient: Option<String>,
     pdu: &str,
@@ -232,11 +159,6 @@ fn part_from(
         text,
         concat: data.concat().map(|c| (c.reference, c.total, c.seq)),
     }
-}
-
-/// The message as stored now (hooks may have added to it), or as it was if it is gone.
-fn reload(tx: &Connection, message: Box<InboundMessage>) -> rusqlite::Result<Box<InboundMessage>> {
-    Ok(inbound_store::get(tx, &message.id)?.map_or(message, Box::new))
 }
 
 /// The `data` of a `message.received` event.

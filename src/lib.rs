@@ -24,6 +24,7 @@ pub mod redact;
 pub mod secret;
 pub mod shutdown;
 pub mod sim;
+pub mod states;
 pub mod store;
 pub(crate) mod supervise;
 pub(crate) mod systemd;

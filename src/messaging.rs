@@ -3,7 +3,8 @@
 use crate::codec::{self, SubmitOptions};
 use crate::daemon::AppState;
 use crate::pool::Pool;
-use crate::store::outbound::{self, NewMessage};
+use crate::store::outbound::NewMessage;
+use crate::store::texts::TextRefused;
 use crate::verify::ratelimit;
 
 /// A text to send.
@@ -62,7 +63,7 @@ pub const QUEUE_FULL_RETRY_SECS: u64 = 30;
 pub const MAX_PARTS: usize = 10;
 
 /// Encodes `text` and builds the queue row, without writing it (callers that must commit other
-/// rows in the same transaction use this with [`outbound::enqueue_in`]).
+/// rows in the same transaction use this with [`crate::store::outbound::enqueue_in`]).
 pub fn prepare(state: &AppState, text: &SendText) -> Result<(NewMessage, Accepted), SendError> {
     prepare_for(&state.pool, text)
 }
@@ -133,37 +134,20 @@ pub async fn send_text_checked(
     let (message, mut accepted) = prepare(state, &text)?;
     let limits = ratelimit::Limits::for_texts(&state.config.messages);
     let max_queued = u64::from(state.config.outbound.max_queued);
-    let key_label = key_id.to_string();
     accepted.id = state
         .store
-        .call(move |c| {
-            let tx = c.transaction()?;
-            if max_queued > 0 {
-                let queued = outbound::queue_depth(&tx)?;
-                if queued >= max_queued {
-                    return Ok(Err(SendError::QueueFull {
-                        queued,
-                        retry_after_secs: QUEUE_FULL_RETRY_SECS,
-                    }));
-                }
-            }
-            let subject = ratelimit::Subject {
-                number: &message.recipient,
-                key_label: &key_label,
-                ip: None,
-            };
-            let now = crate::store::now_ms();
-            if let Err(limited) = ratelimit::check_and_record_text(&tx, &limits, &subject, now)? {
-                return Ok(Err(SendError::RateLimited {
-                    retry_after_secs: limited.retry_after_secs,
-                    scope: limited.scope,
-                }));
-            }
-            let id = outbound::enqueue_in(&tx, &message)?;
-            tx.commit()?;
-            Ok(Ok(id))
-        })
-        .await??;
+        .enqueue_text(message, limits, key_id.to_string(), max_queued)
+        .await?
+        .map_err(|refused| match refused {
+            TextRefused::QueueFull { queued } => SendError::QueueFull {
+                queued,
+                retry_after_secs: QUEUE_FULL_RETRY_SECS,
+            },
+            TextRefused::RateLimited(limited) => SendError::RateLimited {
+                retry_after_secs: limited.retry_after_secs,
+                scope: limited.scope,
+            },
+        })?;
     state.pool.wake();
     Ok(accepted)
 }
@@ -172,10 +156,7 @@ pub async fn send_text_checked(
 /// the gateway's own messages and tests; API callers go through [`send_text_checked`].
 pub async fn send_text(state: &AppState, text: SendText) -> Result<Accepted, SendError> {
     let (message, mut accepted) = prepare(state, &text)?;
-    accepted.id = state
-        .store
-        .call(move |c| Ok(outbound::enqueue(c, &message)?))
-        .await?;
+    accepted.id = state.store.enqueue(message).await?;
     state.pool.wake();
     Ok(accepted)
 }

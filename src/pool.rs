@@ -183,9 +183,7 @@ impl Pool {
         let caps = line.caps;
         let counted = {
             let name = name.clone();
-            self.store
-                .call(move |c| Ok(outbound::sent_counts(c, &name)?))
-                .await
+            self.store.sent_counts(name).await
         };
         // Plain texts stop short of the caps; codes may use what is left.
         let plain_wait = match counted {
@@ -211,7 +209,7 @@ impl Pool {
             let name = name.clone();
             let restart_after = self.options.restart_multipart_after.as_millis() as i64;
             self.store
-                .call(move |c| Ok(outbound::claim(c, &name, restart_after, claimable)?))
+                .claim_next_message(name, restart_after, claimable)
                 .await
         };
         let claim = match claim {
@@ -257,15 +255,7 @@ impl Pool {
                     let (id, reason) = (id.clone(), reason.clone());
                     self.log_store(
                         self.store
-                            .call(move |c| {
-                                Ok(outbound::release(
-                                    c,
-                                    &id,
-                                    &reason,
-                                    retry.as_millis() as i64,
-                                    max,
-                                )?)
-                            })
+                            .release_message(id, reason, retry.as_millis() as i64, max)
                             .await,
                     );
                     // The release may have failed the message for good (a status event).
@@ -276,22 +266,14 @@ impl Pool {
                 PartResult::Failed(reason) => {
                     tracing::warn!(message = %id, modem = %name, %reason, "message failed");
                     let (id, reason) = (id.clone(), reason.clone());
-                    self.log_store(
-                        self.store
-                            .call(move |c| Ok(outbound::fail(c, &id, &reason)?))
-                            .await,
-                    );
+                    self.log_store(self.store.fail_message(id, reason).await);
                     self.options.events_appended.notify_waiters();
                     return;
                 }
             }
         }
         let id2 = id.clone();
-        self.log_store(
-            self.store
-                .call(move |c| Ok(outbound::finish_sent(c, &id2)?))
-                .await,
-        );
+        self.log_store(self.store.finish_sent_message(id2).await);
         self.options.events_appended.notify_waiters();
         tracing::info!(message = %id, modem = %name, "sent");
     }
@@ -317,7 +299,7 @@ impl Pool {
             prompt = prompt_rx => {
                 if prompt.is_ok() {
                     let (id, modem, seq) = (id.to_string(), modem.clone(), part.seq);
-                    let marked = self.store.call(move |c| Ok(outbound::mark_submitting(c, &id, seq, &modem)?)).await;
+                    let marked = self.store.mark_part_submitting(id, seq, modem).await;
                     submitting = marked.is_ok();
                     let _ = commit_tx.send(submitting);
                 }
@@ -331,39 +313,23 @@ impl Pool {
         let (id, seq) = (id.to_string(), part.seq);
         match outcome {
             SendOutcome::Sent { message_ref } => {
-                self.log_store(
-                    self.store
-                        .call(move |c| Ok(outbound::mark_sent(c, &id, seq, message_ref)?))
-                        .await,
-                );
+                self.log_store(self.store.mark_part_sent(id, seq, message_ref).await);
                 PartResult::Sent
             }
             SendOutcome::Uncertain { reason } => {
                 let r = reason.clone();
-                self.log_store(
-                    self.store
-                        .call(move |c| Ok(outbound::mark_uncertain(c, &id, seq, &r)?))
-                        .await,
-                );
+                self.log_store(self.store.mark_part_uncertain(id, seq, r).await);
                 // Counted as gone; the remaining parts continue on another attempt.
                 PartResult::Retry(format!("part {seq} uncertain: {reason}"))
             }
             SendOutcome::NotSent { reason } => {
                 if submitting {
-                    self.log_store(
-                        self.store
-                            .call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?))
-                            .await,
-                    );
+                    self.log_store(self.store.unmark_part_submitting(id, seq).await);
                 }
                 PartResult::Retry(reason)
             }
             SendOutcome::Rejected { reason, permanent } => {
-                self.log_store(
-                    self.store
-                        .call(move |c| Ok(outbound::unmark_submitting(c, &id, seq)?))
-                        .await,
-                );
+                self.log_store(self.store.unmark_part_submitting(id, seq).await);
                 if permanent {
                     PartResult::Failed(reason)
                 } else {

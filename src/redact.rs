@@ -80,18 +80,6 @@ impl PartialEq<&str> for Redacted<String> {
     }
 }
 
-impl<T: rusqlite::ToSql> rusqlite::ToSql for Redacted<T> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        self.0.to_sql()
-    }
-}
-
-impl<T: rusqlite::types::FromSql> rusqlite::types::FromSql for Redacted<T> {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        T::column_result(value).map(Redacted)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@ use crate::store::{inbound, outbound};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -81,11 +80,7 @@ pub async fn get(
     if let Some(view) = outbound_view(&state, &id).await? {
         return Ok(axum::Json(view));
     }
-    let lookup = id.clone();
-    let found = state
-        .store
-        .call(move |c| Ok(inbound::get(c, &lookup)?))
-        .await?;
+    let found = state.store.inbound_message(id.clone()).await?;
     match found {
         Some(m) => Ok(axum::Json(inbound_json(&m))),
         None => Err(ApiError::not_found("message", &id)),
@@ -122,10 +117,7 @@ pub async fn list(
     let before = query.before.clone();
     let items: Vec<Value> = match direction {
         "outbound" => {
-            let rows = state
-                .store
-                .call(move |c| Ok(list_outbound(c, limit + 1, before.as_deref())?))
-                .await?;
+            let rows = state.store.outbound_page(limit + 1, before).await?;
             let Some(rows) = rows else {
                 return Err(unknown_cursor(query.before.as_deref()));
             };
@@ -135,10 +127,7 @@ pub async fn list(
                 .collect()
         }
         "inbound" => {
-            let rows = state
-                .store
-                .call(move |c| Ok(list_inbound(c, limit + 1, before.as_deref())?))
-                .await?;
+            let rows = state.store.inbound_page(limit + 1, before).await?;
             let Some(rows) = rows else {
                 return Err(unknown_cursor(query.before.as_deref()));
             };
@@ -176,80 +165,6 @@ fn page(mut items: Vec<Value>, limit: usize) -> Value {
     json!({ "data": items, "has_more": has_more, "next_before": next_before })
 }
 
-/// Outbound messages, newest first, older than the `before` message. `None` when `before`
-/// names no outbound message.
-pub fn list_outbound(
-    conn: &Connection,
-    limit: u32,
-    before: Option<&str>,
-) -> rusqlite::Result<Option<Vec<(outbound::OutboundView, String)>>> {
-    let cursor = match before {
-        None => (i64::MAX, String::new()),
-        Some(id) => {
-            let found: Option<i64> = conn
-                .query_row(
-                    "SELECT created_at FROM outbound_messages WHERE id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match found {
-                Some(t) => (t, id.to_string()),
-                None => return Ok(None),
-            }
-        }
-    };
-    let ids: Vec<(String, String)> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, purpose FROM outbound_messages
-             WHERE created_at < ?1 OR (created_at = ?1 AND id < ?2)
-             ORDER BY created_at DESC, id DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![cursor.0, cursor.1, limit], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let mut views = Vec::with_capacity(ids.len());
-    for (id, purpose) in ids {
-        if let Some(v) = outbound::get(conn, &id)? {
-            views.push((v, purpose));
-        }
-    }
-    Ok(Some(views))
-}
-
-/// Inbound messages, newest first, older than the `before` message.
-pub fn list_inbound(
-    conn: &Connection,
-    limit: u32,
-    before: Option<&str>,
-) -> rusqlite::Result<Option<Vec<inbound::InboundMessage>>> {
-    let cursor = match before {
-        None => (i64::MAX, String::new()),
-        Some(id) => match inbound::get(conn, id)? {
-            Some(m) => (m.received_at, m.id),
-            None => return Ok(None),
-        },
-    };
-    let ids: Vec<String> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM inbound_messages
-             WHERE received_at < ?1 OR (received_at = ?1 AND id < ?2)
-             ORDER BY received_at DESC, id DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![cursor.0, cursor.1, limit], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let mut messages = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(m) = inbound::get(conn, &id)? {
-            messages.push(m);
-        }
-    }
-    Ok(Some(messages))
-}
-
 /// Line name → its number, for showing which number a message went out from.
 pub fn line_numbers(state: &AppState) -> Vec<(String, Option<String>)> {
     state
@@ -260,28 +175,9 @@ pub fn line_numbers(state: &AppState) -> Vec<(String, Option<String>)> {
 }
 
 async fn outbound_view(state: &AppState, id: &str) -> Result<Option<Value>, ApiError> {
-    let lookup = id.to_string();
-    let found = state
-        .store
-        .call(move |c| {
-            let view = outbound::get(c, &lookup)?;
-            let purpose = match &view {
-                Some(_) => c
-                    .query_row(
-                        "SELECT purpose FROM outbound_messages WHERE id = ?1",
-                        [&lookup],
-                        |r| r.get::<_, String>(0),
-                    )
-                    .optional()?,
-                None => None,
-            };
-            Ok(view.map(|v| (v, purpose)))
-        })
-        .await?;
+    let found = state.store.outbound_message(id.to_string()).await?;
     let numbers = line_numbers(state);
-    Ok(found.map(|(view, purpose)| {
-        outbound_json_for(&view, purpose.as_deref().unwrap_or("text"), &numbers)
-    }))
+    Ok(found.map(|(view, purpose)| outbound_json_for(&view, &purpose, &numbers)))
 }
 
 /// The message as shown, its body hidden unless it is a plain text sent through the API.
@@ -322,7 +218,7 @@ pub fn outbound_json(v: &outbound::OutboundView, numbers: &[(String, Option<Stri
         .iter()
         .map(|p| PartJson {
             seq: p.seq,
-            status: &p.status,
+            status: p.status.as_str(),
             line: p.modem.as_deref(),
             message_ref: p.message_ref,
             report_status: p.report_status,
@@ -455,40 +351,5 @@ mod tests {
         let p = page(items, 3);
         assert_eq!(p["has_more"], false);
         assert!(p["next_before"].is_null());
-    }
-
-    #[test]
-    fn listing_pages_through_outbound_in_order() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut c).unwrap();
-        let mut ids = Vec::new();
-        for i in 0..5 {
-            let m = outbound::NewMessage {
-                recipient: "+447700900001".into(),
-                body: format!("m{i}"),
-                line: None,
-                report: false,
-                encoding: "gsm7".into(),
-                parts: vec![(10, "00".into())],
-                purpose: "text".into(),
-                purpose_id: None,
-            };
-            ids.push(outbound::enqueue(&mut c, &m).unwrap());
-        }
-        let first = list_outbound(&c, 2, None).unwrap().unwrap();
-        assert_eq!(first.len(), 2);
-        let second = list_outbound(&c, 10, Some(&first[1].0.id))
-            .unwrap()
-            .unwrap();
-        assert_eq!(second.len(), 3);
-        let mut all: Vec<String> = first
-            .iter()
-            .chain(&second)
-            .map(|(v, _)| v.id.clone())
-            .collect();
-        all.sort();
-        ids.sort();
-        assert_eq!(all, ids, "every message once");
-        assert!(list_outbound(&c, 2, Some("msg_nope")).unwrap().is_none());
     }
 }

@@ -7,7 +7,6 @@
 
 use crate::daemon::AppState;
 use crate::modem::{ModemState, ModemStatus};
-use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,93 +80,14 @@ impl HttpMetrics {
     }
 }
 
-/// Counts read from SQLite at scrape time.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct StoreCounts {
-    pub queue_depth: u64,
-    pub outbound_by_status: Vec<(String, u64)>,
-    pub inbound_messages: u64,
-    /// `(status, count)` of verifications, when the table exists.
-    pub verifications_by_status: Vec<(String, u64)>,
-    /// `(status, count)` of reverse verifications, when the table exists.
-    pub reverse_by_status: Vec<(String, u64)>,
-    /// `(state, count)` of webhook deliveries, when the table exists.
-    pub webhook_deliveries_by_state: Vec<(String, u64)>,
-}
-
-/// Tables other parts of simgate own; each is counted only if present, so that this module does
-/// not fail on a database from before their migrations.
-const VERIFICATIONS: &str = "verifications";
-const REVERSE: &str = "reverse_verifications";
-const WEBHOOK_DELIVERIES: (&str, &str) = ("webhook_deliveries", "status");
-
-pub fn store_counts(conn: &Connection, now: i64) -> rusqlite::Result<StoreCounts> {
-    Ok(StoreCounts {
-        queue_depth: crate::store::outbound::queue_depth(conn)?,
-        outbound_by_status: count_by(conn, "outbound_messages", "status")?,
-        inbound_messages: conn
-            .query_row("SELECT COUNT(*) FROM inbound_messages", [], |r| r.get(0))?,
-        verifications_by_status: count_outcomes(conn, VERIFICATIONS, now)?,
-        reverse_by_status: count_outcomes(conn, REVERSE, now)?,
-        webhook_deliveries_by_state: count_by(conn, WEBHOOK_DELIVERIES.0, WEBHOOK_DELIVERIES.1)?,
-    })
-}
-
-/// Verifications by outcome, a pending one past its expiry counted as `expired` (the stored
-/// status changes only when someone next touches it).
-fn count_outcomes(
-    conn: &Connection,
-    table: &str,
-    now: i64,
-) -> rusqlite::Result<Vec<(String, u64)>> {
-    if !has_column(conn, table, "expires_at")? || !has_column(conn, table, "status")? {
-        return Ok(Vec::new());
-    }
-    // The table name is a constant of this module, never input.
-    let sql = format!(
-        "SELECT CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END AS outcome,
-                COUNT(*) FROM {table} GROUP BY outcome ORDER BY outcome"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
-}
-
-fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
-    let present: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
-        [table, column],
-        |r| r.get(0),
-    )?;
-    Ok(present > 0)
-}
-
-/// `SELECT column, COUNT(*) … GROUP BY column`, or nothing if the table or column is absent.
-fn count_by(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<Vec<(String, u64)>> {
-    if !has_column(conn, table, column)? {
-        return Ok(Vec::new());
-    }
-    // Both names are constants of this module, never input.
-    let sql = format!(
-        "SELECT CAST({column} AS TEXT), COUNT(*) FROM {table} GROUP BY {column} ORDER BY 1"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-            r.get(1)?,
-        ))
-    })?;
-    rows.collect()
-}
+pub use crate::store::metrics::StoreCounts;
 
 /// Renders the whole exposition.
 pub async fn render(
     state: &AppState,
     http: &HttpMetrics,
 ) -> Result<String, crate::store::StoreError> {
-    let now = crate::store::now_ms();
-    let counts = state.store.call(move |c| Ok(store_counts(c, now)?)).await?;
+    let counts = state.store.counts().await?;
     Ok(render_text(&state.modem_statuses(), &counts, http))
 }
 
@@ -469,38 +389,5 @@ mod tests {
         assert!(text.contains(
             "simgate_http_request_duration_seconds_count{route=\"/v1/messages\",method=\"POST\"} 2\n"
         ));
-    }
-
-    #[test]
-    fn absent_tables_count_nothing() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        assert!(count_by(&conn, "no_such_table", "status")
-            .unwrap()
-            .is_empty());
-        let counts = store_counts(&conn, 0).unwrap();
-        assert_eq!(counts.queue_depth, 0);
-        assert_eq!(counts.inbound_messages, 0);
-    }
-
-    #[test]
-    fn pending_past_expiry_counts_as_expired() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE verifications (id TEXT, status TEXT, expires_at INTEGER);
-             INSERT INTO verifications VALUES ('a', 'pending', 100), ('b', 'pending', 300),
-                 ('c', 'verified', 100), ('d', 'locked', 300);",
-        )
-        .unwrap();
-        let counts = count_outcomes(&conn, "verifications", 200).unwrap();
-        assert_eq!(
-            counts,
-            [
-                ("expired".to_string(), 1),
-                ("locked".to_string(), 1),
-                ("pending".to_string(), 1),
-                ("verified".to_string(), 1)
-            ]
-        );
     }
 }

@@ -7,47 +7,7 @@ use crate::daemon::AppState;
 use crate::modem::ModemStatus;
 use axum::extract::State;
 use axum::Json;
-use rusqlite::Connection;
 use serde_json::{json, Value};
-use std::collections::HashMap;
-
-/// Messages waiting per line: `(per line, not yet assigned to any line)`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct QueueDepths {
-    pub per_line: HashMap<String, u64>,
-    pub unassigned: u64,
-}
-
-/// A message being sent counts for the modem sending it; a queued one for the line it is pinned
-/// to, or as unassigned (any ready line may take it).
-pub fn queue_depths(conn: &Connection) -> rusqlite::Result<QueueDepths> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT status, line, modem, COUNT(*) FROM outbound_messages
-         WHERE status IN ('queued', 'sending') GROUP BY status, line, modem",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, Option<String>>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, u64>(3)?,
-        ))
-    })?;
-    let mut depths = QueueDepths::default();
-    for row in rows {
-        let (status, line, modem, count) = row?;
-        let owner = if status == "sending" {
-            modem.or(line)
-        } else {
-            line
-        };
-        match owner {
-            Some(name) => *depths.per_line.entry(name).or_default() += count,
-            None => depths.unassigned += count,
-        }
-    }
-    Ok(depths)
-}
 
 pub fn modem_json(s: &ModemStatus, queue_depth: u64) -> Value {
     json!({
@@ -83,7 +43,7 @@ pub fn modem_json(s: &ModemStatus, queue_depth: u64) -> Value {
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let depths = state.store.call(|c| Ok(queue_depths(c)?)).await?;
+    let depths = state.store.queue_depths().await?;
     let data: Vec<Value> = state
         .modem_statuses()
         .iter()
@@ -109,45 +69,9 @@ pub async fn get(
                 format!("no modem named {name:?}"),
             )
         })?;
-    let depths = state.store.call(|c| Ok(queue_depths(c)?)).await?;
+    let depths = state.store.queue_depths().await?;
     Ok(Json(modem_json(
         &status,
         depths.per_line.get(&status.name).copied().unwrap_or(0),
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::outbound::{self, NewMessage};
-
-    fn message(line: Option<&str>) -> NewMessage {
-        NewMessage {
-            recipient: "+447700900001".into(),
-            body: "x".into(),
-            line: line.map(str::to_string),
-            report: false,
-            encoding: "gsm7".into(),
-            parts: vec![(10, "00".into())],
-            purpose: "text".into(),
-            purpose_id: None,
-        }
-    }
-
-    #[test]
-    fn depths_split_by_line() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut c).unwrap();
-        outbound::enqueue(&mut c, &message(None)).unwrap();
-        outbound::enqueue(&mut c, &message(None)).unwrap();
-        outbound::enqueue(&mut c, &message(Some("sim2"))).unwrap();
-        // sim1 claims the oldest unpinned one: it is now sending on sim1.
-        outbound::claim_next(&mut c, "sim1", 600_000)
-            .unwrap()
-            .unwrap();
-        let d = queue_depths(&c).unwrap();
-        assert_eq!(d.per_line.get("sim1"), Some(&1));
-        assert_eq!(d.per_line.get("sim2"), Some(&1));
-        assert_eq!(d.unassigned, 1);
-    }
 }

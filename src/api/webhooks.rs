@@ -13,10 +13,11 @@
 
 use super::Table;
 use crate::daemon::AppState;
-use crate::store::{events, now_ms, StoreError};
+use crate::states::DeliveryStatus;
+use crate::store::StoreError;
 use crate::webhook::store::{
-    self as webhook_store, DeliveryFilter, DeliveryKind, Endpoint, EndpointSource, NewEndpoint,
-    RetryOutcome,
+    self as webhook_store, DeliveryFilter, DeliveryKind, Endpoint, EndpointRefused, EndpointSource,
+    NewEndpoint, RetryOutcome,
 };
 use crate::webhook::{decode_secret, generate_secret, is_valid_pattern};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -130,12 +131,7 @@ fn endpoint_json(e: &Endpoint) -> Value {
 
 async fn list_endpoints(State(state): State<AppState>) -> ApiResult {
     let mut all = webhook_store::config_endpoints(&state.config);
-    all.extend(
-        state
-            .store
-            .call(|c| Ok(webhook_store::api_endpoints(c)?))
-            .await?,
-    );
+    all.extend(state.store.webhook_endpoints().await?);
     let data: Vec<Value> = all.iter().map(endpoint_json).collect();
     Ok(Json(json!({ "data": data })).into_response())
 }
@@ -222,23 +218,18 @@ async fn create_endpoint(
     }
     let created = state
         .store
-        .call(move |c| {
-            let existing = webhook_store::api_endpoints(c)?;
-            if existing.len() >= MAX_API_ENDPOINTS {
-                return Ok(Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    format!("at most {MAX_API_ENDPOINTS} endpoints; delete one first"),
-                )));
-            }
-            if existing.iter().any(|e| e.url == new.url) {
-                return Ok(Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "url: an endpoint with this URL exists",
-                )));
-            }
-            Ok(Ok(webhook_store::insert_endpoint(c, &new, now_ms())?))
-        })
-        .await??;
+        .create_webhook_endpoint(new, MAX_API_ENDPOINTS)
+        .await?
+        .map_err(|refused| match refused {
+            EndpointRefused::TooMany { max } => Problem::new(
+                StatusCode::CONFLICT,
+                format!("at most {max} endpoints; delete one first"),
+            ),
+            EndpointRefused::UrlTaken => Problem::new(
+                StatusCode::CONFLICT,
+                "url: an endpoint with this URL exists",
+            ),
+        })?;
     let mut body = endpoint_json(&created);
     // The only time the secret leaves the server.
     body["secret"] = Value::String(created.secret.expose().clone());
@@ -252,10 +243,9 @@ async fn find_endpoint(state: &AppState, id: String) -> Result<Endpoint, Problem
     {
         return Ok(e);
     }
-    let lookup = id.clone();
     state
         .store
-        .call(move |c| Ok(webhook_store::get_api_endpoint(c, &lookup)?))
+        .webhook_endpoint(id.clone())
         .await?
         .ok_or_else(|| Problem::not_found("webhook endpoint", &id))
 }
@@ -274,10 +264,7 @@ async fn delete_endpoint(State(state): State<AppState>, Path(id): Path<String>) 
         ));
     }
     let endpoint_id = endpoint.id.clone();
-    state
-        .store
-        .call(move |c| Ok(webhook_store::delete_endpoint(c, &endpoint_id, now_ms())?))
-        .await?;
+    state.store.delete_webhook_endpoint(endpoint_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -305,40 +292,34 @@ async fn list_deliveries(
 ) -> ApiResult {
     let Query(q) = query?;
     let limit = limit_of(q.limit)?;
-    if let Some(s) = &q.status {
-        if !matches!(s.as_str(), "pending" | "delivered" | "failed") {
-            return Err(Problem::bad_request(
-                "status: expected pending, delivered or failed",
-            ));
-        }
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<DeliveryStatus>)
+        .transpose()
+        .map_err(|_| Problem::bad_request("status: expected pending, delivered or failed"))?;
     let filter = DeliveryFilter {
-        status: q.status,
+        status,
         endpoint_id: q.endpoint_id,
         event_id: q.event_id,
     };
-    let data = state
-        .store
-        .call(move |c| Ok(webhook_store::list_deliveries(c, &filter, limit)?))
-        .await?;
+    let data = state.store.webhook_deliveries(filter, limit).await?;
     Ok(Json(json!({ "data": data })).into_response())
 }
 
 async fn get_delivery(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    let lookup = id.clone();
     let view = state
         .store
-        .call(move |c| Ok(webhook_store::get_delivery(c, &lookup)?))
+        .webhook_delivery(id.clone())
         .await?
         .ok_or_else(|| Problem::not_found("webhook delivery", &id))?;
     Ok(Json(view).into_response())
 }
 
 async fn retry_delivery(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    let lookup = id.clone();
     let current = state
         .store
-        .call(move |c| Ok(webhook_store::get_delivery(c, &lookup)?))
+        .webhook_delivery(id.clone())
         .await?
         .ok_or_else(|| Problem::not_found("webhook delivery", &id))?;
     if current.endpoint_kind == DeliveryKind::Config {
@@ -356,14 +337,7 @@ async fn retry_delivery(State(state): State<AppState>, Path(id): Path<String>) -
     let give_up_after = Duration::from_secs(state.config.webhook_delivery.give_up_after_secs);
     let outcome = state
         .store
-        .call(move |c| {
-            Ok(webhook_store::schedule_retry(
-                c,
-                &id,
-                now_ms(),
-                give_up_after,
-            )?)
-        })
+        .retry_webhook_delivery(id, give_up_after)
         .await?;
     match outcome {
         RetryOutcome::Scheduled(view) => {
@@ -393,25 +367,8 @@ async fn list_events(
     let after = q.after.unwrap_or_default();
     let listed = state
         .store
-        .call(move |c| {
-            let after_seq = if after.is_empty() {
-                0
-            } else if let Ok(seq) = after.parse::<i64>() {
-                seq.max(0)
-            } else {
-                let seq: Option<i64> = rusqlite::OptionalExtension::optional(c.query_row(
-                    "SELECT seq FROM events WHERE id = ?1",
-                    [&after],
-                    |r| r.get(0),
-                ))?;
-                match seq {
-                    Some(seq) => seq,
-                    None => return Ok(Err(after)),
-                }
-            };
-            // One more than asked tells whether there are more.
-            Ok(Ok((after_seq, events::since(c, after_seq, limit + 1)?)))
-        })
+        // One more than asked tells whether there are more.
+        .events_after(after, limit + 1)
         .await?;
     let (after_seq, mut list) = listed.map_err(|unknown| {
         Problem::bad_request(format!(

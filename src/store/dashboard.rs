@@ -6,6 +6,87 @@
 
 use rusqlite::{params, Connection};
 
+use super::{metrics, now_ms, outbound, webhooks, Store};
+use webhooks::{DeliveryFilter, DeliveryView, Endpoint};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Verifications of one flow over the last 24 h.
+#[derive(Debug, Clone, Default)]
+pub struct FlowStats {
+    pub total: Funnel,
+    pub per_country: Vec<(Option<String>, Funnel)>,
+    pub recent: Vec<VerificationSummary>,
+}
+
+/// Everything the status page reads from the database, in one transaction-free read.
+pub struct DashboardRead {
+    pub now: i64,
+    pub depths: metrics::QueueDepths,
+    /// Parts sent per minute/hour/day by each line, in the order of the names asked for.
+    pub sent: Vec<[u32; 3]>,
+    pub traffic: Vec<TrafficBucket>,
+    pub outbound: Vec<OutboundSummary>,
+    pub inbound: Vec<InboundSummary>,
+    pub standard: FlowStats,
+    pub reverse: FlowStats,
+    /// Endpoints created through the API (the config's are the caller's to add).
+    pub endpoints: Vec<Endpoint>,
+    /// Newest first, each with its attempt log.
+    pub deliveries: Vec<DeliveryView>,
+    pub events: Vec<EventSummary>,
+}
+
+impl Store {
+    /// The status page's read: `recent` rows per list, the last hour in `slices` slices.
+    pub async fn dashboard(
+        &self,
+        lines: Vec<String>,
+        recent: usize,
+        slices: usize,
+    ) -> super::Result<DashboardRead> {
+        self.call(move |c| {
+            let now = now_ms();
+            let depths = metrics::queue_depths(c)?;
+            let mut sent = Vec::with_capacity(lines.len());
+            for name in &lines {
+                sent.push(outbound::sent_counts(c, name)?);
+            }
+            let flow = |flow| -> rusqlite::Result<FlowStats> {
+                let funnels = funnel(c, flow, now - DAY_MS, now)?;
+                Ok(FlowStats {
+                    total: funnels.total,
+                    per_country: funnels.per_country,
+                    recent: recent_verifications(c, flow, now, recent)?,
+                })
+            };
+            let standard = flow(Flow::Standard)?;
+            let reverse = flow(Flow::Reverse)?;
+            let endpoints = webhooks::api_endpoints(c)?;
+            let mut deliveries = Vec::new();
+            for d in webhooks::list_deliveries(c, &DeliveryFilter::default(), recent)? {
+                // With its attempts (one small indexed query each).
+                deliveries.push(webhooks::get_delivery(c, &d.id)?.unwrap_or(d));
+            }
+            Ok(DashboardRead {
+                now,
+                depths,
+                sent,
+                traffic: traffic(c, now, HOUR_MS, slices)?,
+                outbound: recent_outbound(c, recent)?,
+                inbound: recent_inbound(c, recent)?,
+                standard,
+                reverse,
+                endpoints,
+                deliveries,
+                events: recent_events(c, recent)?,
+            })
+        })
+        .await
+    }
+}
+
 /// One slice of the traffic chart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrafficBucket {
@@ -448,7 +529,7 @@ mod tests {
         let c = db();
         crate::store::events::append(
             &c,
-            "message.received",
+            crate::states::EventKind::MessageReceived,
             &serde_json::json!({"id": "in_1", "modem": "sim1", "text": "code 424242", "from": "+1"}),
         )
         .unwrap();

@@ -1,18 +1,23 @@
 //! The append-only event log. Every event is written in the transaction that caused it, so an
 //! event exists if and only if its cause was committed; webhook delivery reads from here.
 
-use super::{new_id, now_ms};
-use rusqlite::{params, Connection};
+use super::{new_id, now_ms, Result, Store};
+pub use crate::states::EventKind;
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// Appends an event; returns its stable id (`evt_…`), reused by every delivery attempt.
-pub fn append(conn: &Connection, kind: &str, data: &serde_json::Value) -> rusqlite::Result<String> {
+pub fn append(
+    conn: &Connection,
+    kind: EventKind,
+    data: &serde_json::Value,
+) -> rusqlite::Result<String> {
     append_with_target(conn, kind, data, None)
 }
 
 /// Appends an event that must also reach `target_url` (besides subscribed endpoints).
 pub fn append_with_target(
     conn: &Connection,
-    kind: &str,
+    kind: EventKind,
     data: &serde_json::Value,
     target_url: Option<&str>,
 ) -> rusqlite::Result<String> {
@@ -28,7 +33,7 @@ pub fn append_with_target(
 pub struct Event {
     pub seq: i64,
     pub id: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub data: serde_json::Value,
     pub target_url: Option<String>,
     pub created_at: i64,
@@ -51,4 +56,34 @@ pub fn since(conn: &Connection, after_seq: i64, limit: usize) -> rusqlite::Resul
         })
     })?;
     rows.collect()
+}
+
+impl Store {
+    /// Up to `limit` events after `after` (empty: from the start; a seq; or an event id), with
+    /// the seq they follow; `Err(after)` if `after` is neither a seq nor a known event id.
+    pub async fn events_after(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<std::result::Result<(i64, Vec<Event>), String>> {
+        self.call(move |c| {
+            let after_seq = if after.is_empty() {
+                0
+            } else if let Ok(seq) = after.parse::<i64>() {
+                seq.max(0)
+            } else {
+                let seq: Option<i64> = c
+                    .query_row("SELECT seq FROM events WHERE id = ?1", [&after], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                match seq {
+                    Some(seq) => seq,
+                    None => return Ok(Err(after)),
+                }
+            };
+            Ok(Ok((after_seq, since(c, after_seq, limit)?)))
+        })
+        .await
+    }
 }

@@ -371,6 +371,139 @@ pub fn record_status_report(conn: &Connection, r: &StatusReportRow<'_>) -> rusql
     Ok(inserted > 0)
 }
 
+// ---- the inbound transaction, as the pipeline and its hooks see it ----
+
+/// The inbound transaction, opened by [`super::Store::commit_inbound_pdu`] and
+/// [`super::Store::surface_incomplete_messages`]: hooks get it to do their work inside it (the
+/// reverse-OTP match: [`InboundTx::match_reverse`]), never the connection itself.
+pub struct InboundTx<'a> {
+    pub(super) conn: &'a Connection,
+}
+
+/// Work done inside the inbound transaction when a whole message has arrived (reverse-OTP
+/// matching lives behind this). Runs on the blocking pool with the transaction open.
+pub trait InboundHook: Send + Sync {
+    fn on_message(&self, tx: &InboundTx<'_>, message: &InboundMessage) -> super::Result<()>;
+}
+
+/// The message as stored now (hooks may have added to it), or as it was if it is gone.
+fn reload(tx: &Connection, message: Box<InboundMessage>) -> rusqlite::Result<Box<InboundMessage>> {
+    Ok(get(tx, &message.id)?.map_or(message, Box::new))
+}
+
+impl super::Store {
+    /// Commits one PDU in one transaction: the part recorded (re-deliveries recognised), a
+    /// complete message joined, the hooks run, and the events appended; a status report
+    /// applied to its part; an undecodable PDU kept in the event log.
+    pub async fn commit_inbound_pdu(
+        &self,
+        modem: String,
+        pdu: String,
+        recipient: Option<String>,
+        decoded: std::result::Result<crate::codec::Pdu, crate::codec::PduError>,
+        hooks: Vec<std::sync::Arc<dyn InboundHook>>,
+    ) -> super::Result<crate::inbound::Outcome> {
+        use crate::codec::Pdu;
+        use crate::inbound::{message_event, part_from, Outcome};
+        use crate::states::EventKind;
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let outcome = match decoded {
+                Ok(Pdu::Deliver(deliver)) => {
+                    let part = part_from(&modem, recipient, &pdu, &deliver);
+                    match record_part(&tx, &part)? {
+                        Recorded::Duplicate => Outcome::Duplicate,
+                        Recorded::Partial => Outcome::Partial,
+                        Recorded::Message(message) => {
+                            for hook in &hooks {
+                                hook.on_message(&InboundTx { conn: &tx }, &message)?;
+                            }
+                            // As the hooks left it (the sender's trust).
+                            let message = reload(&tx, message)?;
+                            super::events::append(
+                                &tx,
+                                EventKind::MessageReceived,
+                                &message_event(&message),
+                            )?;
+                            Outcome::Message(message)
+                        }
+                    }
+                }
+                Ok(Pdu::StatusReport(report)) => {
+                    let matched = super::outbound::apply_status_report(
+                        &tx,
+                        &modem,
+                        report.message_ref,
+                        report.status,
+                    )?;
+                    let recipient = report.recipient.to_display();
+                    let discharge = report.discharge_time.to_rfc3339();
+                    let fresh = record_status_report(
+                        &tx,
+                        &StatusReportRow {
+                            modem: &modem,
+                            pdu: &pdu,
+                            message_ref: report.message_ref,
+                            recipient: &recipient,
+                            status: report.status,
+                            discharge_time: Some(&discharge),
+                            matched: matched.is_some(),
+                        },
+                    )?;
+                    if !fresh {
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::StatusReport {
+                            matched: matched.is_some(),
+                        }
+                    }
+                }
+                Ok(Pdu::Submit(_)) => Outcome::Ignored,
+                Err(e) => {
+                    super::events::append(
+                        &tx,
+                        EventKind::MessageUndecodable,
+                        &serde_json::json!({ "modem": modem, "pdu": pdu, "error": e.to_string() }),
+                    )?;
+                    Outcome::Undecodable(e.to_string())
+                }
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// Surfaces multipart messages that waited longer than `max_age_ms` for missing parts,
+    /// with the hooks and `message.received`, in one transaction. Returns how many.
+    pub async fn surface_incomplete_messages(
+        &self,
+        max_age_ms: i64,
+        number_of: crate::inbound::NumberOf,
+        hooks: Vec<std::sync::Arc<dyn InboundHook>>,
+    ) -> super::Result<usize> {
+        use crate::inbound::message_event;
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let messages = surface_incomplete(&tx, max_age_ms, |m| number_of(m))?;
+            for message in messages.iter().cloned() {
+                for hook in &hooks {
+                    hook.on_message(&InboundTx { conn: &tx }, &message)?;
+                }
+                let message = reload(&tx, Box::new(message))?;
+                super::events::append(
+                    &tx,
+                    crate::states::EventKind::MessageReceived,
+                    &message_event(&message),
+                )?;
+            }
+            tx.commit()?;
+            Ok(messages.len())
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

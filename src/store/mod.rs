@@ -1,12 +1,30 @@
-//! Storage: one SQLite file (WAL) holds everything that must survive a crash.
+//! Storage: one SQLite file (WAL) holds everything that must survive a crash. This module is
+//! the only door to it: the rest of simgate calls operations named for what they do
+//! (`store.claim_next_message(…)`, `store.check_code(…)`, `store.commit_inbound_pdu(…)`), each
+//! one transaction, and never sees a connection or writes SQL (`tests/tidy.rs` checks).
 //!
 //! Blocking SQLite work runs on tokio's blocking pool through [`Store::call`], never on the
 //! async workers. One connection, serialised by a mutex: simgate's write rate is bounded by the
 //! modems (seconds per SMS), so a single writer is plenty and keeps transactions simple.
 //!
-//! - [`schema`]: versioned migrations.
-//! - [`outbound`]: the outbound queue (messages and their parts).
-//! - [`inbound`]: inbound parts, joined messages, status reports.
+//! A second backend (PostgreSQL, issue 13) implements the same `Store` operations; the
+//! SQLite functions below them (`fn …(conn: &Connection, …)`) are this backend's
+//! implementation. Where a decision needs policy or secrets (does this code match? may this
+//! sender verify?), the operation takes a closure or calls a pure module, so the decision is
+//! the same whatever the backend.
+//!
+//! - [`schema`]: versioned migrations (status columns checked against [`crate::states`]).
+//! - [`outbound`], [`queue`]: the outbound queue and the pool's steps through it.
+//! - [`texts`]: accepting a plain text (queue bound, `[messages]` limits, enqueue).
+//! - [`inbound`]: inbound parts, joined messages, status reports; the inbound transaction
+//!   ([`inbound::InboundTx`]) hooks run in.
+//! - [`reverse`]: reverse-OTP sessions and the match inside the inbound transaction.
+//! - [`verifications`]: standard OTP (create with its SMS, check, resend, cancel, expire, redact).
+//! - [`ratelimit`]: the request log behind the pure [`crate::verify::ratelimit`].
+//! - [`hooks`]: auth-server hook requests (dedupe + limits + enqueue) and their janitor.
+//! - [`idempotency`]: `Idempotency-Key` records.
+//! - [`events`], [`webhooks`]: the event log, and the webhook outbox, endpoints and attempts.
+//! - [`messages`], [`metrics`]: API listings and counts.
 //! - [`retention`]: old rows deleted in batches (`[retention]`).
 //!
 //! The database, its WAL and shared-memory files are private to the service user (0600): they
@@ -16,10 +34,21 @@
 
 pub mod dashboard;
 pub mod events;
+pub mod hooks;
+pub mod idempotency;
 pub mod inbound;
+pub mod messages;
+pub mod metrics;
 pub mod outbound;
+pub mod queue;
+pub mod ratelimit;
 pub mod retention;
+pub mod reverse;
 pub mod schema;
+mod states;
+pub mod texts;
+pub mod verifications;
+pub mod webhooks;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -28,11 +57,24 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// A stored state word this version does not know (a newer version wrote it, or the file
+    /// was edited): refused, never read as a default.
+    #[error("the database holds an unknown {} {:?}", .0.what, .0.value)]
+    UnknownState(crate::states::UnknownState),
     #[error("database task failed: {0}")]
     Task(String),
     #[error("cannot open database {path}: {message}")]
     Open { path: PathBuf, message: String },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match states::unknown_state(&e) {
+            Some(unknown) => StoreError::UnknownState(unknown),
+            None => StoreError::Sqlite(e),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -98,7 +140,9 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the blocking pool. For this module's operations, and
+    /// for tests and benchmarks that poke the database; code outside `src/store/` calls the
+    /// named operations instead.
     pub async fn call<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
@@ -234,5 +278,18 @@ mod tests {
         std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).unwrap();
         let _store = Store::open(&older).unwrap();
         assert_eq!(mode(&older), 0o600);
+    }
+}
+
+/// A secret is stored and read as its value; only its `Debug`/`Display` are masked.
+impl<T: rusqlite::ToSql> rusqlite::ToSql for crate::redact::Redacted<T> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        (**self).to_sql()
+    }
+}
+
+impl<T: rusqlite::types::FromSql> rusqlite::types::FromSql for crate::redact::Redacted<T> {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        T::column_result(value).map(crate::redact::Redacted::new)
     }
 }

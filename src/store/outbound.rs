@@ -7,6 +7,7 @@
 //! prefers a rare lost part to a duplicate SMS.
 
 use super::{events, new_id, now_ms};
+use crate::states::{MessageStatus, PartStatus};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -222,7 +223,7 @@ pub fn claim(
 /// already being sent is left to finish. Returns the withdrawn ids. Served by the
 /// index `outbound_codes_waiting` (purpose, status).
 pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
-    let ended: Vec<(String, String)> = {
+    let ended: Vec<(String, crate::verify::OtpStatus)> = {
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, v.status FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
              WHERE m.status = 'queued' AND m.purpose = 'otp'
@@ -233,9 +234,9 @@ pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec
     };
     let mut withdrawn = Vec::with_capacity(ended.len());
     for (id, verification) in ended {
-        let why = match verification.as_str() {
-            "pending" => "the verification expired".to_string(),
-            other => format!("the verification is {other}"),
+        let why = match verification {
+            crate::verify::OtpStatus::Pending => "the verification expired".to_string(),
+            other => format!("the verification is {}", other.as_str()),
         };
         let reason = format!("withdrawn before sending: {why}");
         let changed = conn.execute(
@@ -250,7 +251,7 @@ pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec
             "UPDATE outbound_parts SET status = 'withdrawn' WHERE message_id = ?1 AND status = 'queued'",
             [&id],
         )?;
-        status_event(conn, &id, "withdrawn", Some(&reason))?;
+        status_event(conn, &id, MessageStatus::Withdrawn, Some(&reason))?;
         withdrawn.push(id);
     }
     Ok(withdrawn)
@@ -341,7 +342,7 @@ pub fn finish_sent(conn: &mut Connection, id: &str) -> rusqlite::Result<()> {
         "UPDATE outbound_messages SET status = 'sent', error = NULL, updated_at = ?2 WHERE id = ?1",
         params![id, now_ms()],
     )?;
-    status_event(&tx, id, "sent", None)?;
+    status_event(&tx, id, MessageStatus::Sent, None)?;
     // Reports that came while the later parts were going out.
     roll_up(&tx, id)?;
     tx.commit()
@@ -388,14 +389,14 @@ fn fail_in(conn: &Connection, id: &str, reason: &str) -> rusqlite::Result<()> {
         "UPDATE outbound_parts SET status = 'failed', error = ?2 WHERE message_id = ?1 AND status = 'queued'",
         params![id, reason],
     )?;
-    status_event(conn, id, "failed", Some(reason))?;
+    status_event(conn, id, MessageStatus::Failed, Some(reason))?;
     Ok(())
 }
 
 fn status_event(
     conn: &Connection,
     id: &str,
-    status: &str,
+    status: MessageStatus,
     error: Option<&str>,
 ) -> rusqlite::Result<()> {
     let (recipient, modem, purpose, purpose_id): (String, Option<String>, String, Option<String>) =
@@ -406,7 +407,7 @@ fn status_event(
         )?;
     events::append(
         conn,
-        "message.status",
+        crate::states::EventKind::MessageStatus,
         &serde_json::json!({
             "message_id": id, "to": recipient, "status": status, "modem": modem,
             "error": error, "purpose": purpose, "purpose_id": purpose_id,
@@ -442,7 +443,7 @@ pub fn recover(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
             "UPDATE outbound_messages SET status = 'sent', updated_at = ?2 WHERE id = ?1",
             params![id, now_ms()],
         )?;
-        status_event(&tx, &id, "sent", None)?;
+        status_event(&tx, &id, MessageStatus::Sent, None)?;
     }
     tx.commit()?;
     Ok((uncertain, requeued))
@@ -495,7 +496,7 @@ pub fn apply_status_report(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportMatch {
     pub message_id: String,
-    pub changed_to: Option<String>,
+    pub changed_to: Option<MessageStatus>,
 }
 
 /// Records a report's verdict on one part and rolls it up into the message.
@@ -504,11 +505,11 @@ fn apply_report_to_part(
     id: &str,
     seq: u32,
     status: u8,
-) -> rusqlite::Result<Option<String>> {
+) -> rusqlite::Result<Option<MessageStatus>> {
     let part_status = match status {
-        0x00..=0x1f => "delivered",
-        0x20..=0x3f => "sent", // the SMSC is still trying
-        _ => "failed",
+        0x00..=0x1f => PartStatus::Delivered,
+        0x20..=0x3f => PartStatus::Sent, // the SMSC is still trying
+        _ => PartStatus::Failed,
     };
     conn.execute(
         "UPDATE outbound_parts SET status = ?3, report_status = ?4, report_at = ?5 WHERE message_id = ?1 AND seq = ?2",
@@ -519,7 +520,7 @@ fn apply_report_to_part(
 
 /// Moves a sent message to `delivered` once every part is, or to `failed` once a report failed
 /// one. A message still being sent is left alone: [`finish_sent`] rolls it up at the end.
-fn roll_up(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+fn roll_up(conn: &Connection, id: &str) -> rusqlite::Result<Option<MessageStatus>> {
     let (total, delivered, failed, report_status): (u32, u32, u32, Option<u8>) = conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(status = 'delivered'), 0), COALESCE(SUM(status = 'failed'), 0),
                 MAX(CASE WHEN status = 'failed' THEN report_status END)
@@ -527,18 +528,18 @@ fn roll_up(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
         [id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
-    let current: String = conn.query_row(
+    let current: MessageStatus = conn.query_row(
         "SELECT status FROM outbound_messages WHERE id = ?1",
         [id],
         |r| r.get(0),
     )?;
-    if !matches!(current.as_str(), "sent" | "delivered") {
+    if !matches!(current, MessageStatus::Sent | MessageStatus::Delivered) {
         return Ok(None);
     }
     let next = if failed > 0 {
-        "failed"
+        MessageStatus::Failed
     } else if delivered == total {
-        "delivered"
+        MessageStatus::Delivered
     } else {
         return Ok(None);
     };
@@ -551,7 +552,7 @@ fn roll_up(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
         params![id, next, error, now_ms()],
     )?;
     status_event(conn, id, next, error.as_deref())?;
-    Ok(Some(next.to_string()))
+    Ok(Some(next))
 }
 
 /// An outbound message as the API shows it.
@@ -560,7 +561,7 @@ pub struct OutboundView {
     pub id: String,
     pub to: String,
     pub body: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub encoding: String,
     pub parts_total: u32,
     pub modem: Option<String>,
@@ -574,7 +575,7 @@ pub struct OutboundView {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PartView {
     pub seq: u32,
-    pub status: String,
+    pub status: PartStatus,
     pub modem: Option<String>,
     pub message_ref: Option<u8>,
     pub report_status: Option<u8>,

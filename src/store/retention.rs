@@ -171,7 +171,7 @@ fn events(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<
 }
 
 fn deliveries(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
-    crate::webhook::store::prune(conn, cutoff, batch)
+    super::webhooks::prune(conn, cutoff, batch)
 }
 
 fn verifications(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
@@ -372,7 +372,7 @@ mod tests {
                     params![id, recent],
                 )?;
                 for _ in 0..3 {
-                    events::append(c, "message.status", &serde_json::json!({}))?;
+                    events::append(c, crate::states::EventKind::MessageStatus, &serde_json::json!({}))?;
                 }
                 Ok(())
             })

@@ -324,6 +324,196 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE verifications ADD COLUMN service TEXT;
     CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
     "#,
+    // store-door: typed states checked by the schema. SQLite cannot add a CHECK to a column,
+    // so the tables with a status column are recreated (with their children, whose foreign
+    // keys then follow the rename), rows copied, indexes recreated; all in this migration's
+    // transaction. The words are those of `crate::states` and `verify::OtpStatus`
+    // (`store::schema::tests::checks_match_the_state_enums` keeps them in step).
+    r#"
+    CREATE TABLE outbound_messages_new (
+        id           TEXT PRIMARY KEY,
+        recipient    TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        line         TEXT,
+        -- queued → sending → sent → delivered | failed; a dead code SMS: queued → withdrawn
+        status       TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'failed', 'withdrawn')),
+        encoding     TEXT NOT NULL,
+        parts_total  INTEGER NOT NULL,
+        report       INTEGER NOT NULL DEFAULT 1,
+        modem        TEXT,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        error        TEXT,
+        purpose      TEXT NOT NULL DEFAULT 'text',
+        purpose_id   TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        not_before   INTEGER NOT NULL DEFAULT 0,
+        priority     INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO outbound_messages_new (id, recipient, body, line, status, encoding, parts_total,
+            report, modem, attempts, error, purpose, purpose_id, created_at, updated_at,
+            not_before, priority)
+        SELECT id, recipient, body, line, status, encoding, parts_total, report, modem, attempts,
+            error, purpose, purpose_id, created_at, updated_at, not_before, priority
+        FROM outbound_messages;
+
+    CREATE TABLE outbound_parts_new (
+        message_id   TEXT NOT NULL REFERENCES outbound_messages_new(id),
+        seq          INTEGER NOT NULL,
+        tpdu_len     INTEGER NOT NULL,
+        pdu          TEXT NOT NULL,
+        -- queued → submitting → sent | uncertain | failed; sent → delivered | failed (report);
+        -- queued → withdrawn
+        status       TEXT NOT NULL CHECK (status IN ('queued', 'submitting', 'sent', 'uncertain', 'delivered', 'failed', 'withdrawn')),
+        modem        TEXT,
+        message_ref  INTEGER,
+        submitted_at INTEGER,
+        sent_at      INTEGER,
+        report_status INTEGER,
+        report_at    INTEGER,
+        error        TEXT,
+        PRIMARY KEY (message_id, seq)
+    );
+    INSERT INTO outbound_parts_new (message_id, seq, tpdu_len, pdu, status, modem, message_ref,
+            submitted_at, sent_at, report_status, report_at, error)
+        SELECT message_id, seq, tpdu_len, pdu, status, modem, message_ref, submitted_at, sent_at,
+            report_status, report_at, error
+        FROM outbound_parts;
+
+    DROP TABLE outbound_parts;
+    DROP TABLE outbound_messages;
+    ALTER TABLE outbound_messages_new RENAME TO outbound_messages;
+    ALTER TABLE outbound_parts_new RENAME TO outbound_parts;
+    CREATE INDEX outbound_queue ON outbound_messages(status, not_before, created_at);
+    CREATE INDEX outbound_messages_updated ON outbound_messages(updated_at);
+    CREATE INDEX outbound_claim ON outbound_messages(status, priority DESC, created_at);
+    CREATE INDEX outbound_codes_waiting ON outbound_messages(purpose, status);
+    CREATE INDEX outbound_parts_by_ref ON outbound_parts(modem, message_ref, sent_at);
+    CREATE INDEX outbound_parts_sent ON outbound_parts(modem, submitted_at);
+
+    CREATE TABLE verifications_new (
+        id            TEXT PRIMARY KEY,
+        recipient     TEXT NOT NULL,
+        country       TEXT,
+        code_hmac     BLOB NOT NULL,
+        -- pending → verified | locked | cancelled | expired
+        status        TEXT NOT NULL CHECK (status IN ('pending', 'verified', 'expired', 'locked', 'cancelled')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        max_attempts  INTEGER NOT NULL,
+        resends       INTEGER NOT NULL DEFAULT 0,
+        last_sent_at  INTEGER NOT NULL,
+        language      TEXT NOT NULL,
+        app_name      TEXT,
+        message_id    TEXT NOT NULL,
+        key_label     TEXT NOT NULL,
+        client_ip     TEXT,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        verified_at   INTEGER,
+        updated_at    INTEGER NOT NULL,
+        code_type     TEXT NOT NULL DEFAULT 'numeric',
+        code_length   INTEGER,
+        line          TEXT,
+        callback_url  TEXT,
+        service       TEXT
+    );
+    INSERT INTO verifications_new (id, recipient, country, code_hmac, status, attempts,
+            max_attempts, resends, last_sent_at, language, app_name, message_id, key_label,
+            client_ip, created_at, expires_at, verified_at, updated_at, code_type, code_length,
+            line, callback_url, service)
+        SELECT id, recipient, country, code_hmac, status, attempts, max_attempts, resends,
+            last_sent_at, language, app_name, message_id, key_label, client_ip, created_at,
+            expires_at, verified_at, updated_at, code_type, code_length, line, callback_url,
+            service
+        FROM verifications;
+    DROP TABLE verifications;
+    ALTER TABLE verifications_new RENAME TO verifications;
+    CREATE INDEX verifications_expiry ON verifications(expires_at);
+    CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
+
+    CREATE TABLE reverse_verifications_new (
+        id            TEXT PRIMARY KEY,
+        number        TEXT NOT NULL,
+        country       TEXT,
+        factor        TEXT NOT NULL,
+        factor_key    TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        line          TEXT,
+        -- pending → verified | locked | cancelled | expired
+        status        TEXT NOT NULL CHECK (status IN ('pending', 'verified', 'expired', 'locked', 'cancelled')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        max_attempts  INTEGER NOT NULL,
+        language      TEXT NOT NULL,
+        success_url   TEXT,
+        service       TEXT,
+        key_label     TEXT NOT NULL,
+        client_ip     TEXT,
+        message_id    TEXT,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        verified_at   INTEGER,
+        updated_at    INTEGER NOT NULL
+    );
+    INSERT INTO reverse_verifications_new (id, number, country, factor, factor_key, recipient,
+            line, status, attempts, max_attempts, language, success_url, service, key_label,
+            client_ip, message_id, created_at, expires_at, verified_at, updated_at)
+        SELECT id, number, country, factor, factor_key, recipient, line, status, attempts,
+            max_attempts, language, success_url, service, key_label, client_ip, message_id,
+            created_at, expires_at, verified_at, updated_at
+        FROM reverse_verifications;
+    DROP TABLE reverse_verifications;
+    ALTER TABLE reverse_verifications_new RENAME TO reverse_verifications;
+    CREATE INDEX reverse_verifications_match ON reverse_verifications(number, status);
+    CREATE INDEX reverse_verifications_expiry ON reverse_verifications(expires_at);
+
+    CREATE TABLE webhook_deliveries_new (
+        id           TEXT PRIMARY KEY,
+        event_seq    INTEGER NOT NULL,
+        event_id     TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        endpoint_kind TEXT NOT NULL CHECK (endpoint_kind IN ('config', 'api', 'target')),
+        endpoint_id  TEXT,
+        url          TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        -- pending → delivered | failed (a manual retry makes it pending again)
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        schedule_start INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        give_up_at   INTEGER NOT NULL,
+        last_status_code INTEGER,
+        last_error   TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    INSERT INTO webhook_deliveries_new (id, event_seq, event_id, event_type, endpoint_kind,
+            endpoint_id, url, body, status, attempts, schedule_start, next_attempt_at,
+            give_up_at, last_status_code, last_error, created_at, updated_at, delivered_at)
+        SELECT id, event_seq, event_id, event_type, endpoint_kind, endpoint_id, url, body,
+            status, attempts, schedule_start, next_attempt_at, give_up_at, last_status_code,
+            last_error, created_at, updated_at, delivered_at
+        FROM webhook_deliveries;
+    CREATE TABLE webhook_attempts_new (
+        id           INTEGER PRIMARY KEY,
+        delivery_id  TEXT NOT NULL REFERENCES webhook_deliveries_new(id),
+        attempt      INTEGER NOT NULL,
+        status_code  INTEGER,
+        error        TEXT,
+        duration_ms  INTEGER NOT NULL,
+        at           INTEGER NOT NULL
+    );
+    INSERT INTO webhook_attempts_new (id, delivery_id, attempt, status_code, error, duration_ms, at)
+        SELECT id, delivery_id, attempt, status_code, error, duration_ms, at FROM webhook_attempts;
+    DROP TABLE webhook_attempts;
+    DROP TABLE webhook_deliveries;
+    ALTER TABLE webhook_deliveries_new RENAME TO webhook_deliveries;
+    ALTER TABLE webhook_attempts_new RENAME TO webhook_attempts;
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+    CREATE INDEX webhook_deliveries_time ON webhook_deliveries(created_at);
+    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, status);
+    CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, attempt);
+    "#,
     // ui: the status page's time windows (traffic over the last hour, verifications over 24 h)
     // read by time without scanning the tables (outbound_messages(updated_at) is retention's).
     r#"
@@ -402,5 +592,170 @@ mod tests {
             .query_row("SELECT last_seq FROM webhook_cursor", [], |r| r.get(0))
             .unwrap();
         assert_eq!(last, 2);
+    }
+
+    /// Applies the migrations before the last `skip` ones, as an older build left the file.
+    fn migrated_but(conn: &mut Connection, skip: usize) {
+        for (i, sql) in MIGRATIONS[..MIGRATIONS.len() - skip].iter().enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+    }
+
+    fn with_foreign_keys() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn
+    }
+
+    fn table_sql(conn: &Connection, table: &str) -> String {
+        conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    /// Every word of each state enum is allowed by its table's CHECK, and nothing else is.
+    #[test]
+    fn checks_match_the_state_enums() {
+        use crate::states::{DeliveryStatus, MessageStatus, PartStatus};
+        use crate::verify::OtpStatus;
+        let mut conn = with_foreign_keys();
+        migrate(&mut conn).unwrap();
+        let otp: Vec<&str> = [
+            OtpStatus::Pending,
+            OtpStatus::Verified,
+            OtpStatus::Expired,
+            OtpStatus::Locked,
+            OtpStatus::Cancelled,
+        ]
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+        let words = |all: Vec<&str>| {
+            all.iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for (table, allowed) in [
+            (
+                "outbound_messages",
+                words(MessageStatus::ALL.iter().map(|s| s.as_str()).collect()),
+            ),
+            (
+                "outbound_parts",
+                words(PartStatus::ALL.iter().map(|s| s.as_str()).collect()),
+            ),
+            ("verifications", words(otp.clone())),
+            ("reverse_verifications", words(otp.clone())),
+            (
+                "webhook_deliveries",
+                words(DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect()),
+            ),
+        ] {
+            let sql = table_sql(&conn, table);
+            assert!(
+                sql.contains(&format!("CHECK (status IN ({allowed}))")),
+                "{table}: {sql}"
+            );
+        }
+        // And the schema refuses what the enums do not know.
+        conn.execute(
+            "INSERT INTO outbound_messages (id, recipient, body, status, encoding, parts_total, created_at, updated_at)
+             VALUES ('msg_a', '+1', 'x', 'queued', 'gsm7', 1, 0, 0)",
+            [],
+        )
+        .unwrap();
+        let refused = conn
+            .execute(
+                "UPDATE outbound_messages SET status = 'maybe' WHERE id = 'msg_a'",
+                [],
+            )
+            .unwrap_err();
+        assert!(refused.to_string().contains("CHECK"), "{refused}");
+        let refused = conn
+            .execute(
+                "INSERT INTO outbound_parts (message_id, seq, tpdu_len, pdu, status) VALUES ('msg_a', 1, 1, '00', 'lost')",
+                [],
+            )
+            .unwrap_err();
+        assert!(refused.to_string().contains("CHECK"), "{refused}");
+    }
+
+    /// The typed-states migration keeps every row, the foreign keys (now pointing at the new
+    /// tables) and the indexes.
+    #[test]
+    fn typed_states_migration_keeps_rows_links_and_indexes() {
+        let mut conn = with_foreign_keys();
+        migrated_but(&mut conn, 1);
+        let indexes_before: Vec<String> = {
+            let mut stmt = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        conn.execute_batch(
+            "INSERT INTO outbound_messages (id, recipient, body, status, encoding, parts_total, created_at, updated_at, priority)
+                 VALUES ('msg_a', '+1', 'x', 'sent', 'gsm7', 2, 1, 2, 1);
+             INSERT INTO outbound_parts (message_id, seq, tpdu_len, pdu, status, modem)
+                 VALUES ('msg_a', 1, 10, '00', 'sent', 'sim1'), ('msg_a', 2, 10, '00', 'uncertain', 'sim1');
+             INSERT INTO verifications (id, recipient, code_hmac, status, max_attempts, last_sent_at,
+                 language, message_id, key_label, created_at, expires_at, updated_at, code_type, service)
+                 VALUES ('otp_a', '+1', x'00', 'locked', 3, 0, 'en', 'msg_a', 'k', 0, 9, 0, 'alphanumeric', 's');
+             INSERT INTO reverse_verifications (id, number, factor, factor_key, recipient, status,
+                 max_attempts, language, key_label, created_at, expires_at, updated_at)
+                 VALUES ('r_otp_a', '+1', 'F', 'f', '+2', 'verified', 3, 'en', 'k', 0, 9, 0);
+             INSERT INTO webhook_deliveries (id, event_seq, event_id, event_type, endpoint_kind, url, body,
+                 status, next_attempt_at, give_up_at, created_at, updated_at)
+                 VALUES ('dlv_a', 1, 'evt_a', 'message.status', 'target', 'http://t/', '{}', 'failed', 0, 0, 0, 0);
+             INSERT INTO webhook_attempts (delivery_id, attempt, duration_ms, at) VALUES ('dlv_a', 1, 5, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM outbound_parts p JOIN outbound_messages m ON m.id = p.message_id WHERE m.priority = 1"),
+            2
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM verifications WHERE status = 'locked' AND code_type = 'alphanumeric' AND service = 's'"),
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM reverse_verifications WHERE status = 'verified'"),
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id"),
+            1
+        );
+        // The children's foreign keys name the renamed tables, and still hold.
+        assert!(table_sql(&conn, "outbound_parts").contains("REFERENCES \"outbound_messages\""));
+        assert!(table_sql(&conn, "webhook_attempts").contains("REFERENCES \"webhook_deliveries\""));
+        let orphan = conn.execute(
+            "INSERT INTO outbound_parts (message_id, seq, tpdu_len, pdu, status) VALUES ('msg_none', 1, 1, '00', 'queued')",
+            [],
+        );
+        assert!(orphan.is_err(), "foreign key enforced");
+        let violation = conn.query_row("PRAGMA foreign_key_check", [], |r| r.get::<_, String>(0));
+        assert!(
+            matches!(violation, Err(rusqlite::Error::QueryReturnedNoRows)),
+            "no foreign key violations: {violation:?}"
+        );
+        let indexes_after: Vec<String> = {
+            let mut stmt = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        assert_eq!(indexes_after, indexes_before);
     }
 }

@@ -14,7 +14,7 @@
 //!   [`ReverseMatcher`] (see [`reverse`]), from numeric senders only and with the SMSC-country
 //!   check ([`sender`]).
 //! - A code SMS still queued when its verification ends is withdrawn unsent
-//!   ([`outbound::withdraw_ended_codes`]).
+//!   ([`crate::store::outbound::withdraw_ended_codes`]).
 //!
 //! Times are Unix milliseconds throughout; the API formats them.
 
@@ -35,9 +35,9 @@ use crate::messaging::{self, SendError, SendText};
 use crate::phone;
 use crate::pool::Pool;
 use crate::secret::Secret;
-use crate::store::{events, new_id, now_ms, outbound, Store, StoreError};
-use ratelimit::{Limits, Subject};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::verifications::{NewVerification, ResendBlocked, ResendPolicy, VerificationRow};
+use crate::store::{new_id, now_ms, Store, StoreError};
+use ratelimit::Limits;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -69,23 +69,31 @@ impl OtpStatus {
         }
     }
 
-    fn from_db(s: &str) -> OtpStatus {
-        match s {
-            "verified" => OtpStatus::Verified,
-            "expired" => OtpStatus::Expired,
-            "locked" => OtpStatus::Locked,
-            "cancelled" => OtpStatus::Cancelled,
-            _ => OtpStatus::Pending,
-        }
-    }
-
     /// The status as seen at `now`: a pending row past its expiry is expired.
-    fn at(self, expires_at: i64, now: i64) -> OtpStatus {
+    pub fn at(self, expires_at: i64, now: i64) -> OtpStatus {
         if self == OtpStatus::Pending && now >= expires_at {
             OtpStatus::Expired
         } else {
             self
         }
+    }
+}
+
+impl std::str::FromStr for OtpStatus {
+    type Err = crate::states::UnknownState;
+
+    /// Strict: an unknown word is an error, never a default.
+    fn from_str(s: &str) -> Result<OtpStatus, Self::Err> {
+        [
+            OtpStatus::Pending,
+            OtpStatus::Verified,
+            OtpStatus::Expired,
+            OtpStatus::Locked,
+            OtpStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| crate::states::UnknownState::new("verification status", s))
     }
 }
 
@@ -220,12 +228,6 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for VerifyError {
-    fn from(e: rusqlite::Error) -> Self {
-        VerifyError::Store(StoreError::Sqlite(e))
-    }
-}
-
 impl VerifyError {
     /// Is this the caller's mistake (4xx) rather than ours (5xx)?
     pub fn is_client_error(&self) -> bool {
@@ -321,11 +323,7 @@ impl Verifier {
                 _ = tick.tick() => {}
                 _ = shutdown.recv() => return,
             }
-            let expired = self
-                .inner
-                .store
-                .call(|c| Ok(expire_due(c, crate::store::now_ms())?))
-                .await;
+            let expired = self.inner.store.expire_verifications().await;
             match expired {
                 Ok(0) => {}
                 Ok(n) => {
@@ -334,18 +332,7 @@ impl Verifier {
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot expire OTPs"),
             }
-            let result = self
-                .inner
-                .store
-                .call(|c| {
-                    let now = crate::store::now_ms();
-                    // Expired verifications end by time alone: their queued SMS go first.
-                    let tx = c.transaction()?;
-                    let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
-                    tx.commit()?;
-                    Ok((withdrawn, redact_finished_codes(c, now)?))
-                })
-                .await;
+            let result = self.inner.store.withdraw_and_redact_codes().await;
             match result {
                 Ok((withdrawn, redacted)) => {
                     if withdrawn > 0 {
@@ -450,66 +437,26 @@ impl Verifier {
             message
         };
         let parts = message.parts.len();
-        let key_label = code::key_label(inner.pepper.bytes(), &req.api_key);
-        let client_ip = req.client_ip.map(ratelimit::ip_scope);
-        let limits = inner.limits;
-        let max_attempts = settings.max_attempts;
-        let ttl_ms = settings.ttl_secs as i64 * 1000;
-        let extra = (
-            settings.code_type.as_str(),
-            settings.code_length,
-            options.line.clone(),
-            settings.callback_url.clone(),
-            settings.service.clone(),
-        );
-        let (id, recipient) = (otp_id.clone(), to.clone());
+        let new = NewVerification {
+            id: otp_id.clone(),
+            recipient: to.clone(),
+            country,
+            code_hmac: digest.to_vec(),
+            max_attempts: settings.max_attempts,
+            ttl_ms: settings.ttl_secs as i64 * 1000,
+            language,
+            app_name: name,
+            key_label: code::key_label(inner.pepper.bytes(), &req.api_key),
+            client_ip: req.client_ip.map(ratelimit::ip_scope),
+            code_type: settings.code_type,
+            code_length: settings.code_length,
+            line: options.line.clone(),
+            callback_url: settings.callback_url.clone(),
+            service: settings.service.clone(),
+        };
         let (message_id, expires_at) = inner
             .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let now = now_ms();
-                let subject = Subject {
-                    number: &recipient,
-                    key_label: &key_label,
-                    ip: client_ip.as_deref(),
-                };
-                if let Err(limited) =
-                    ratelimit::check_and_record(&tx, &limits, &subject, "otp", now)?
-                {
-                    return Ok(Err(limited));
-                }
-                let message_id = outbound::enqueue_in(&tx, &message)?;
-                let expires_at = now + ttl_ms;
-                tx.execute(
-                    "INSERT INTO verifications (id, recipient, country, code_hmac, status, max_attempts,
-                         last_sent_at, language, app_name, message_id, key_label, client_ip,
-                         created_at, expires_at, updated_at,
-                         code_type, code_length, line, callback_url, service)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?6, ?12, ?6,
-                         ?13, ?14, ?15, ?16, ?17)",
-                    params![
-                        id,
-                        recipient,
-                        country,
-                        digest.as_slice(),
-                        max_attempts,
-                        now,
-                        language,
-                        name,
-                        message_id,
-                        key_label,
-                        client_ip,
-                        expires_at,
-                        extra.0,
-                        extra.1,
-                        extra.2,
-                        extra.3,
-                        extra.4
-                    ],
-                )?;
-                tx.commit()?;
-                Ok(Ok((message_id, expires_at)))
-            })
+            .create_verification(new, message, inner.limits)
             .await?
             .map_err(rate_limited)?;
         inner.pool.wake();
@@ -525,101 +472,18 @@ impl Verifier {
     /// Checks a code. A wrong code is `Ok` with `verified: false`; the attempt is counted before
     /// the comparison, and the verification locks when the attempts are used up.
     pub async fn check(&self, otp_id: &str, code: &str) -> Result<CheckResult, VerifyError> {
-        let inner = self.inner.clone();
         let id = otp_id.to_string();
         let code = code.to_string();
+        let pepper = self.inner.pepper.clone();
         let result = self
             .inner
             .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let Some(row) = VerificationRow::load(&tx, &id)? else {
-                    return Ok(Err(VerifyError::NotFound));
-                };
-                let now = now_ms();
-                let status = row.status.at(row.expires_at, now);
-                if status != OtpStatus::Pending {
-                    if status == OtpStatus::Expired && row.status == OtpStatus::Pending {
-                        finish(&tx, &row, OtpStatus::Expired, now)?;
-                    }
-                    let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
-                    tx.commit()?;
-                    return Ok(Ok((
-                        CheckResult {
-                            verified: false,
-                            status,
-                            attempts_left: row.attempts_left(),
-                        },
-                        withdrawn,
-                    )));
-                }
-                let counted = tx.execute(
-                    "UPDATE verifications SET attempts = attempts + 1, updated_at = ?2
-                     WHERE id = ?1 AND status = 'pending' AND attempts < max_attempts",
-                    params![id, now],
-                )?;
-                if counted == 0 {
-                    finish(&tx, &row, OtpStatus::Locked, now)?;
-                    let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
-                    tx.commit()?;
-                    return Ok(Ok((
-                        CheckResult {
-                            verified: false,
-                            status: OtpStatus::Locked,
-                            attempts_left: 0,
-                        },
-                        withdrawn,
-                    )));
-                }
-                let attempts = row.attempts + 1;
-                let attempts_left = row.max_attempts.saturating_sub(attempts);
+            .check_code(id, move |row| {
                 let typed = row.code_type.normalize_input(&code);
-                let result = if code::matches(inner.pepper.bytes(), &id, &typed, &row.code_hmac) {
-                    tx.execute(
-                        "UPDATE verifications SET status = 'verified', verified_at = ?2, updated_at = ?2
-                         WHERE id = ?1 AND status = 'pending'",
-                        params![id, now],
-                    )?;
-                    events::append_with_target(
-                        &tx,
-                        "otp.verified",
-                        &serde_json::json!({
-                            "otp_id": id,
-                            "to": row.recipient,
-                            "status": "verified",
-                            "verified_at": now,
-                        }),
-                        row.callback_url.as_deref(),
-                    )?;
-                    CheckResult {
-                        verified: true,
-                        status: OtpStatus::Verified,
-                        attempts_left,
-                    }
-                } else if attempts >= row.max_attempts {
-                    finish(&tx, &row, OtpStatus::Locked, now)?;
-                    CheckResult {
-                        verified: false,
-                        status: OtpStatus::Locked,
-                        attempts_left: 0,
-                    }
-                } else {
-                    CheckResult {
-                        verified: false,
-                        status: OtpStatus::Pending,
-                        attempts_left,
-                    }
-                };
-                // A code SMS still queued (a resend) is of no use any more.
-                let withdrawn = if result.status == OtpStatus::Pending {
-                    0
-                } else {
-                    outbound::withdraw_ended_codes(&tx, now)?.len()
-                };
-                tx.commit()?;
-                Ok(Ok((result, withdrawn)))
+                code::matches(pepper.bytes(), &row.id, &typed, &row.code_hmac)
             })
-            .await??;
+            .await?
+            .ok_or(VerifyError::NotFound)?;
         let (result, withdrawn) = result;
         if result.status != OtpStatus::Pending || withdrawn > 0 {
             self.inner.events_appended.notify_waiters();
@@ -633,52 +497,16 @@ impl Verifier {
     pub async fn resend(&self, otp_id: &str) -> Result<Resent, VerifyError> {
         let inner = self.inner.clone();
         let id = otp_id.to_string();
+        let policy = ResendPolicy {
+            max_resends: inner.otp.max_resends,
+            cooldown_ms: inner.otp.resend_cooldown_secs as i64 * 1000,
+            limits: inner.limits,
+        };
         let resent = self
             .inner
             .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let Some(row) = VerificationRow::load(&tx, &id)? else {
-                    return Ok(Err(VerifyError::NotFound));
-                };
-                let now = now_ms();
-                let refused = |retry_after_secs| {
-                    Ok(Ok(Resent {
-                        resent: false,
-                        retry_after_secs,
-                    }))
-                };
-                if row.status.at(row.expires_at, now) != OtpStatus::Pending
-                    || row.resends >= inner.otp.max_resends
-                {
-                    return refused(None);
-                }
-                let cooldown_ends = row.last_sent_at + inner.otp.resend_cooldown_secs as i64 * 1000;
-                if now < cooldown_ends {
-                    return refused(Some(ratelimit::retry_secs(cooldown_ends - now)));
-                }
-                let subject = Subject {
-                    number: &row.recipient,
-                    key_label: &row.key_label,
-                    ip: row.client_ip.as_deref(),
-                };
-                if let Err(limited) =
-                    ratelimit::check_and_record(&tx, &inner.limits, &subject, "resend", now)?
-                {
-                    return Ok(Err(rate_limited(limited)));
-                }
-                // The first SMS holds the code; the code itself is not kept anywhere else.
-                let body: Option<String> = tx
-                    .query_row(
-                        "SELECT body FROM outbound_messages WHERE id = ?1",
-                        [&row.message_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let Some(body) = body else {
-                    return refused(None);
-                };
-                let prepared = messaging::prepare_for(
+            .resend_code(id, policy, move |row, body| {
+                messaging::prepare_for(
                     &inner.pool,
                     &SendText {
                         to: row.recipient.clone(),
@@ -686,25 +514,17 @@ impl Verifier {
                         line: row.line.clone(),
                         report: true,
                         purpose: "otp".into(),
-                        purpose_id: Some(id.clone()),
+                        purpose_id: Some(row.id.clone()),
                     },
-                );
-                let message = match prepared {
-                    Ok((message, _)) => message,
-                    Err(e) => return Ok(Err(VerifyError::Send(e))),
-                };
-                outbound::enqueue_in(&tx, &message)?;
-                tx.execute(
-                    "UPDATE verifications SET resends = resends + 1, last_sent_at = ?2, updated_at = ?2 WHERE id = ?1",
-                    params![id, now],
-                )?;
-                tx.commit()?;
-                Ok(Ok(Resent {
-                    resent: true,
-                    retry_after_secs: None,
-                }))
+                )
+                .map(|(message, _)| message)
             })
-            .await??;
+            .await?
+            .map_err(|blocked| match blocked {
+                ResendBlocked::NotFound => VerifyError::NotFound,
+                ResendBlocked::RateLimited(limited) => rate_limited(limited),
+                ResendBlocked::Prepare(e) => VerifyError::Send(e),
+            })?;
         if resent.resent {
             self.inner.pool.wake();
         }
@@ -715,23 +535,8 @@ impl Verifier {
     /// Its code SMS, if still queued, is withdrawn.
     pub async fn cancel(&self, otp_id: &str) -> Result<OtpView, VerifyError> {
         let id = otp_id.to_string();
-        let (view, withdrawn) = self
-            .inner
-            .store
-            .call(move |c| {
-                let now = now_ms();
-                let tx = c.transaction()?;
-                tx.execute(
-                    "UPDATE verifications SET status = 'cancelled', updated_at = ?2
-                     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2",
-                    params![id, now],
-                )?;
-                let withdrawn = outbound::withdraw_ended_codes(&tx, now)?.len();
-                let view = VerificationRow::load(&tx, &id)?.map(|row| row.view(now));
-                tx.commit()?;
-                Ok((view, withdrawn))
-            })
-            .await?;
+        let (row, withdrawn) = self.inner.store.cancel_verification(id).await?;
+        let view = row.map(|row| row.view(now_ms()));
         if withdrawn > 0 {
             self.inner.events_appended.notify_waiters();
         }
@@ -744,8 +549,9 @@ impl Verifier {
         let view = self
             .inner
             .store
-            .call(move |c| Ok(VerificationRow::load(c, &id)?.map(|row| row.view(now_ms()))))
+            .verification(id)
             .await?
+            .map(|row| row.view(now_ms()))
             .ok_or(VerifyError::NotFound)?;
         Ok(self.with_proof(view))
     }
@@ -856,61 +662,6 @@ fn rate_limited(limited: ratelimit::Limited) -> VerifyError {
     }
 }
 
-/// Ends a pending verification as `status` (locked or expired); when that changed the row and
-/// the verification has a `callback_url`, appends `otp.failed` / `otp.expired` for it.
-fn finish(
-    conn: &Connection,
-    row: &VerificationRow,
-    status: OtpStatus,
-    now: i64,
-) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE verifications SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
-        params![row.id, status.as_str(), now],
-    )? == 1;
-    if changed {
-        if let Some(url) = row.callback_url.as_deref() {
-            let (kind, word) = match status {
-                OtpStatus::Locked => ("otp.failed", "failed"),
-                _ => ("otp.expired", "expired"),
-            };
-            events::append_with_target(
-                conn,
-                kind,
-                &serde_json::json!({
-                    "otp_id": row.id,
-                    "to": row.recipient,
-                    "status": word,
-                    "at": now,
-                }),
-                Some(url),
-            )?;
-        }
-    }
-    Ok(changed)
-}
-
-/// Marks pending verifications past their expiry as expired, with `otp.expired` for those
-/// with a `callback_url`. Returns how many expired.
-pub fn expire_due(conn: &mut Connection, now_ms: i64) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
-    let ids: Vec<String> = {
-        let mut stmt = tx.prepare(
-            "SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= ?1 LIMIT 500",
-        )?;
-        let rows = stmt.query_map([now_ms], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let mut expired = 0;
-    for id in &ids {
-        if let Some(row) = VerificationRow::load(&tx, id)? {
-            expired += usize::from(finish(&tx, &row, OtpStatus::Expired, now_ms)?);
-        }
-    }
-    tx.commit()?;
-    Ok(expired)
-}
-
 /// Per-request settings, checked, with the `[otp]` defaults filled in.
 struct Settings {
     code_length: u32,
@@ -997,78 +748,8 @@ impl Settings {
     }
 }
 
-struct VerificationRow {
-    id: String,
-    recipient: String,
-    country: Option<String>,
-    code_hmac: Vec<u8>,
-    status: OtpStatus,
-    attempts: u32,
-    max_attempts: u32,
-    resends: u32,
-    last_sent_at: i64,
-    language: String,
-    app_name: Option<String>,
-    message_id: String,
-    key_label: String,
-    client_ip: Option<String>,
-    created_at: i64,
-    expires_at: i64,
-    verified_at: Option<i64>,
-    code_type: CodeType,
-    code_length: Option<u32>,
-    line: Option<String>,
-    callback_url: Option<String>,
-    service: Option<String>,
-}
-
 impl VerificationRow {
-    fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<VerificationRow>> {
-        conn.query_row(
-            "SELECT id, recipient, country, code_hmac, status, attempts, max_attempts, resends,
-                    last_sent_at, language, app_name, message_id, key_label, client_ip,
-                    created_at, expires_at, verified_at,
-                    code_type, code_length, line, callback_url, service
-             FROM verifications WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(VerificationRow {
-                    id: r.get(0)?,
-                    recipient: r.get(1)?,
-                    country: r.get(2)?,
-                    code_hmac: r.get(3)?,
-                    status: OtpStatus::from_db(&r.get::<_, String>(4)?),
-                    attempts: r.get(5)?,
-                    max_attempts: r.get(6)?,
-                    resends: r.get(7)?,
-                    last_sent_at: r.get(8)?,
-                    language: r.get(9)?,
-                    app_name: r.get(10)?,
-                    message_id: r.get(11)?,
-                    key_label: r.get(12)?,
-                    client_ip: r.get(13)?,
-                    created_at: r.get(14)?,
-                    expires_at: r.get(15)?,
-                    verified_at: r.get(16)?,
-                    code_type: CodeType::from_db(r.get::<_, Option<String>>(17)?.as_deref()),
-                    code_length: r.get(18)?,
-                    line: r.get(19)?,
-                    callback_url: r.get(20)?,
-                    service: r.get(21)?,
-                })
-            },
-        )
-        .optional()
-    }
-
-    fn attempts_left(&self) -> u32 {
-        if self.status == OtpStatus::Locked {
-            0
-        } else {
-            self.max_attempts.saturating_sub(self.attempts)
-        }
-    }
-
+    /// The verification as the API shows it at `now`.
     fn view(self, now: i64) -> OtpView {
         let status = self.status.at(self.expires_at, now);
         OtpView {
@@ -1098,39 +779,7 @@ impl VerificationRow {
     }
 }
 
-/// What replaces a code-bearing SMS text once the code is dead.
-pub const REDACTED_BODY: &str = "[code removed after the verification ended]";
-
-/// Replaces the text and PDUs of OTP messages whose verification is over (verified, locked,
-/// cancelled, or past its expiry) and whose SMS is no longer waiting to be sent. Returns how
-/// many messages were redacted.
-pub fn redact_finished_codes(
-    conn: &mut rusqlite::Connection,
-    now_ms: i64,
-) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
-    let finished =
-        "SELECT m.id FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
-         WHERE m.purpose = 'otp' AND m.body != ?1 AND m.status NOT IN ('queued', 'sending')
-           AND (v.status != 'pending' OR v.expires_at <= ?2)";
-    let ids: Vec<String> = {
-        let mut stmt = tx.prepare(finished)?;
-        let rows = stmt.query_map(rusqlite::params![REDACTED_BODY, now_ms], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    for id in &ids {
-        tx.execute(
-            "UPDATE outbound_messages SET body = ?2 WHERE id = ?1",
-            rusqlite::params![id, REDACTED_BODY],
-        )?;
-        tx.execute(
-            "UPDATE outbound_parts SET pdu = '' WHERE message_id = ?1",
-            [id],
-        )?;
-    }
-    tx.commit()?;
-    Ok(ids.len())
-}
+pub use crate::store::verifications::{redact_finished_codes, REDACTED_BODY};
 
 #[cfg(test)]
 mod tests {
@@ -1147,7 +796,7 @@ mod tests {
         ] {
             let json = serde_json::to_string(&status).unwrap();
             assert_eq!(json, format!("\"{}\"", status.as_str()));
-            assert_eq!(OtpStatus::from_db(status.as_str()), status);
+            assert_eq!(status.as_str().parse::<OtpStatus>(), Ok(status));
         }
     }
 
@@ -1157,55 +806,6 @@ mod tests {
         assert_eq!(OtpStatus::Pending.at(100, 100), OtpStatus::Expired);
         assert_eq!(OtpStatus::Verified.at(100, 200), OtpStatus::Verified);
         assert_eq!(OtpStatus::Cancelled.at(100, 200), OtpStatus::Cancelled);
-    }
-
-    fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        conn
-    }
-
-    fn insert(conn: &Connection, id: &str, expires_at: i64, callback: Option<&str>) {
-        conn.execute(
-            "INSERT INTO verifications (id, recipient, code_hmac, status, max_attempts, last_sent_at,
-                 language, message_id, key_label, created_at, expires_at, updated_at, callback_url)
-             VALUES (?1, '+14155550100', x'00', 'pending', 3, 0, 'en', 'msg_x', 'k', 0, ?2, 0, ?3)",
-            params![id, expires_at, callback],
-        )
-        .unwrap();
-    }
-
-    /// The sweep ends pending verifications past their expiry, once, and tells the callback
-    /// URL of those that have one.
-    #[test]
-    fn expiry_sweep_marks_expired_and_notifies_callbacks() {
-        let mut conn = db();
-        insert(&conn, "otp_a", 100, Some("https://app.example/otp"));
-        insert(&conn, "otp_b", 100, None);
-        insert(&conn, "otp_c", 500, Some("https://app.example/otp"));
-        assert_eq!(expire_due(&mut conn, 99).unwrap(), 0);
-        assert_eq!(expire_due(&mut conn, 100).unwrap(), 2);
-        assert_eq!(expire_due(&mut conn, 101).unwrap(), 0, "only once");
-        let status = |id: &str| -> String {
-            conn.query_row(
-                "SELECT status FROM verifications WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap()
-        };
-        assert_eq!(status("otp_a"), "expired");
-        assert_eq!(status("otp_b"), "expired");
-        assert_eq!(status("otp_c"), "pending");
-        let events = events::since(&conn, 0, 10).unwrap();
-        assert_eq!(events.len(), 1, "{events:?}");
-        assert_eq!(events[0].kind, "otp.expired");
-        assert_eq!(events[0].data["otp_id"], "otp_a");
-        assert_eq!(events[0].data["status"], "expired");
-        assert_eq!(
-            events[0].target_url.as_deref(),
-            Some("https://app.example/otp")
-        );
     }
 
     #[test]

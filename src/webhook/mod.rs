@@ -35,7 +35,8 @@
 pub mod guard;
 pub mod policy;
 pub mod sign;
-pub mod store;
+/// The outbox tables live behind the storage door.
+pub use crate::store::webhooks as store;
 
 pub use policy::{is_valid_pattern, API_VERSION};
 pub use sign::{
@@ -225,17 +226,15 @@ impl Dispatcher {
         busy: InFlight,
         free: usize,
     ) -> crate::store::Result<(Vec<DueDelivery>, Option<i64>)> {
-        let configured = self.configured.clone();
-        let give_up_after = self.policy.give_up_after;
-        let per_endpoint = self.per_endpoint;
         self.store
-            .call(move |conn| {
-                let now = now_ms();
-                while store::fan_out(conn, &configured, give_up_after, now, FAN_OUT_BATCH)?
-                    == FAN_OUT_BATCH
-                {}
-                Ok(store::claim(conn, now, &busy, per_endpoint, free)?)
-            })
+            .fan_out_and_claim(
+                self.configured.clone(),
+                self.policy.give_up_after,
+                FAN_OUT_BATCH,
+                busy,
+                self.per_endpoint,
+                free,
+            )
             .await
     }
 
@@ -275,10 +274,9 @@ impl Dispatcher {
             Ok(key) => key,
             Err(reason) => {
                 tracing::warn!(delivery = %delivery.id, event = %delivery.event_id, %reason, "webhook delivery dropped");
-                let id = delivery.id.clone();
                 let result = self
                     .store
-                    .call(move |c| Ok(store::fail_unsent(c, &id, &reason, now_ms())?))
+                    .fail_unsent_delivery(delivery.id.clone(), reason)
                     .await;
                 if let Err(e) = result {
                     tracing::error!(error = %e, "cannot record a dropped webhook delivery");
@@ -409,7 +407,7 @@ impl Dispatcher {
     ) {
         let result = self
             .store
-            .call(move |c| Ok(store::record_attempt(c, &delivery, &record, &next, gone)?))
+            .record_delivery_attempt(delivery, record, next, gone)
             .await;
         if let Err(e) = result {
             // The delivery stays pending at its old time: it will be attempted again.

@@ -60,7 +60,7 @@ pub fn event_body(event: &Event) -> String {
     }
     let body = Body {
         id: &event.id,
-        kind: &event.kind,
+        kind: event.kind.as_str(),
         timestamp: event.created_at.div_euclid(1000),
         api_version: API_VERSION,
         data: &event.data,
@@ -237,7 +237,7 @@ mod tests {
         let event = Event {
             seq: 7,
             id: "evt_abc".into(),
-            kind: "message.received".into(),
+            kind: crate::states::EventKind::MessageReceived,
             data: serde_json::json!({"body": "hi \"there\"", "n": 2}),
             target_url: None,
             created_at: 1_700_000_123_999,

@@ -138,7 +138,11 @@ async fn event_log_pages_and_deliveries_filter() {
                 } else {
                     "otp.verified"
                 };
-                ids.push(events::append(c, kind, &serde_json::json!({ "n": i }))?);
+                ids.push(events::append(
+                    c,
+                    kind.parse().expect("a known event kind"),
+                    &serde_json::json!({ "n": i }),
+                )?);
             }
             Ok(ids)
         })

@@ -12,11 +12,10 @@ use webhook_support::*;
 /// Appends an event the way its cause's transaction would, and wakes the dispatcher.
 async fn append(
     d: &TestDaemon,
-    kind: &str,
+    kind: events::EventKind,
     data: serde_json::Value,
     target: Option<&str>,
 ) -> String {
-    let kind = kind.to_string();
     let target = target.map(str::to_string);
     let id = d
         .state()
@@ -24,7 +23,7 @@ async fn append(
         .call(move |c| {
             Ok(events::append_with_target(
                 c,
-                &kind,
+                kind,
                 &data,
                 target.as_deref(),
             )?)
@@ -113,7 +112,7 @@ async fn failures_are_retried_with_the_same_id_and_body() {
     let mut d = daemon_posting_to(&listener, |_| {}).await;
     let id = append(
         &d,
-        "message.status",
+        events::EventKind::MessageStatus,
         serde_json::json!({"status": "sent"}),
         None,
     )
@@ -162,7 +161,13 @@ async fn gone_stops_at_once_and_disables_an_api_endpoint() {
     assert_eq!(status, 201, "{created}");
     let endpoint = created["id"].as_str().unwrap().to_string();
     let secret = created["secret"].as_str().unwrap().to_string();
-    let id = append(&d, "otp.verified", serde_json::json!({}), None).await;
+    let id = append(
+        &d,
+        events::EventKind::OtpVerified,
+        serde_json::json!({}),
+        None,
+    )
+    .await;
     let got = listener.wait_for(1, SOON).await;
     assert!(
         standard_signature_ok(&secret, &got[0]),
@@ -177,7 +182,13 @@ async fn gone_stops_at_once_and_disables_an_api_endpoint() {
     let (_, shown) = api.get(&format!("/v1/webhooks/endpoints/{endpoint}")).await;
     assert_eq!(shown["status"], "disabled", "{shown}");
     // Several retry periods later: still one request, and new events do not go there.
-    append(&d, "otp.verified", serde_json::json!({}), None).await;
+    append(
+        &d,
+        events::EventKind::OtpVerified,
+        serde_json::json!({}),
+        None,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(listener.received().len(), 1);
     let (status, problem) = api
@@ -198,7 +209,13 @@ async fn retry_after_is_honoured() {
     let listener = Listener::start().await;
     listener.script([Reply::status(429).with_header("retry-after", "1")]);
     let mut d = daemon_posting_to(&listener, |_| {}).await;
-    let id = append(&d, "modem.status", serde_json::json!({}), None).await;
+    let id = append(
+        &d,
+        events::EventKind::ModemStatus,
+        serde_json::json!({}),
+        None,
+    )
+    .await;
     let got = listener.wait_for(2, SOON).await;
     let gap = got[1].at - got[0].at;
     // The normal back-off here is 100 ms: only Retry-After explains a second's wait. The
@@ -216,7 +233,7 @@ async fn pending_delivery_survives_a_restart() {
     let mut d = daemon_posting_to(&listener, |_| {}).await;
     let id = append(
         &d,
-        "message.received",
+        events::EventKind::MessageReceived,
         serde_json::json!({"body": "x"}),
         None,
     )
@@ -250,7 +267,13 @@ async fn manual_retry_resends_a_failed_delivery() {
     listener.otherwise(Reply::status(500));
     let mut d = daemon_posting_to(&listener, |c| c.webhook_delivery.max_attempts = 2).await;
     let api = Api::new(d.base_url());
-    let id = append(&d, "otp.verified", serde_json::json!({}), None).await;
+    let id = append(
+        &d,
+        events::EventKind::OtpVerified,
+        serde_json::json!({}),
+        None,
+    )
+    .await;
     let failed = api.wait_delivery_status(&id, "failed", SOON).await;
     assert_eq!(failed["attempt_count"], 2);
     assert!(
@@ -314,15 +337,19 @@ async fn events_are_filtered_by_type_and_targets_get_their_event() {
         .call(move |c| {
             let tx = c.transaction()?;
             let ids = vec![
-                events::append(&tx, "otp.verified", &serde_json::json!({}))?,
-                events::append(&tx, "message.status", &serde_json::json!({}))?,
+                events::append(&tx, events::EventKind::OtpVerified, &serde_json::json!({}))?,
+                events::append(
+                    &tx,
+                    events::EventKind::MessageStatus,
+                    &serde_json::json!({}),
+                )?,
                 events::append_with_target(
                     &tx,
-                    "otp.reverse.verified",
+                    events::EventKind::OtpReverseVerified,
                     &serde_json::json!({"otp_id": "r_otp_1"}),
                     Some(&target_url),
                 )?,
-                events::append(&tx, "modem.status", &serde_json::json!({}))?,
+                events::append(&tx, events::EventKind::ModemStatus, &serde_json::json!({}))?,
             ];
             tx.commit()?;
             Ok(ids)
@@ -370,7 +397,7 @@ async fn an_unusable_target_url_fails_without_an_attempt() {
     let mut d = TestDaemon::with_config(0, fast_retries).await;
     let id = append(
         &d,
-        "otp.reverse.verified",
+        events::EventKind::OtpReverseVerified,
         serde_json::json!({}),
         Some("javascript:alert(1)"),
     )
@@ -421,7 +448,7 @@ async fn a_success_url_with_no_webhook_configured_verifies_with_the_printed_secr
     assert!(printed.starts_with("whsec_"), "{printed}");
     let id = append(
         &d,
-        "otp.reverse.verified",
+        events::EventKind::OtpReverseVerified,
         serde_json::json!({"otp_id": "r_otp_1"}),
         Some(&target.url),
     )

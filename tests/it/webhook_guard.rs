@@ -20,7 +20,8 @@ async fn append(d: &TestDaemon, kind: &str, target: Option<&str>) -> String {
         .call(move |c| {
             Ok(events::append_with_target(
                 c,
-                &kind,
+                kind.parse::<events::EventKind>()
+                    .expect("a known event kind"),
                 &serde_json::json!({"otp_id": "r_otp_1"}),
                 target.as_deref(),
             )?)
@@ -150,7 +151,7 @@ async fn a_name_resolving_to_the_metadata_address_is_refused() {
         .call(|c| {
             Ok(events::append_with_target(
                 c,
-                "otp.reverse.verified",
+                events::EventKind::OtpReverseVerified,
                 &serde_json::json!({}),
                 Some("http://metadata.app.test/latest/meta-data/iam"),
             )?)

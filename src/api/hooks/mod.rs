@@ -34,20 +34,18 @@ pub mod zitadel;
 use crate::daemon::AppState;
 use crate::messaging::{self, SendError, SendText};
 use crate::phone;
-use crate::store::{now_ms, outbound, Store};
-use crate::verify::ratelimit::{self, Limits, Subject};
+use crate::store::hooks::HookSms;
+use crate::store::Store;
+use crate::verify::ratelimit::{self, Limits};
 use crate::verify::{code, template, VerifyError};
 use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
-use rusqlite::{params, OptionalExtension};
 use sha2::Sha256;
 use std::net::IpAddr;
 use std::time::Duration;
 
 /// `purpose` of the outbound messages hooks queue.
 pub const PURPOSE: &str = crate::store::outbound::PURPOSE_HOOK_CODE;
-/// What a hook message's text becomes once it has been sent.
-pub const REDACTED_BODY: &str = "[removed after sending: auth-server message]";
 /// Longest code accepted from a caller that sends only a code.
 pub const MAX_CODE_CHARS: usize = 32;
 
@@ -96,26 +94,7 @@ pub struct Outgoing {
     pub client_ip: Option<IpAddr>,
 }
 
-/// What became of an [`Outgoing`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Accepted {
-    /// Committed to the outbound queue now.
-    Queued { message_id: String },
-    /// A retry of a request already queued: nothing new was queued.
-    Repeated { message_id: String },
-}
-
-impl Accepted {
-    pub fn message_id(&self) -> &str {
-        match self {
-            Accepted::Queued { message_id } | Accepted::Repeated { message_id } => message_id,
-        }
-    }
-
-    pub fn is_repeat(&self) -> bool {
-        matches!(self, Accepted::Repeated { .. })
-    }
-}
+pub use crate::store::hooks::{redact_sent, Accepted, REDACTED_BODY};
 
 /// Why a hook request was refused. Each family renders it in its caller's convention.
 #[derive(Debug, thiserror::Error)]
@@ -267,46 +246,16 @@ pub async fn accept(state: &AppState, out: Outgoing) -> Result<Accepted, HookErr
     })?;
     let limits = Limits::from_config(&state.config.otp);
     let window_ms = state.config.hooks.dedupe_window_secs as i64 * 1000;
-    let key_label = format!("hook:{}", hook.name());
-    let client_ip = out.client_ip.map(ratelimit::ip_scope);
-    let to = out.to;
     let outcome = state
         .store
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let now = now_ms();
-            tx.execute(
-                "DELETE FROM hook_requests WHERE created_at <= ?1",
-                [now - window_ms],
-            )?;
-            let earlier: Option<String> = tx
-                .query_row(
-                    "SELECT message_id FROM hook_requests WHERE hook = ?1 AND dedupe_key = ?2",
-                    params![hook.name(), dedupe_key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(message_id) = earlier {
-                tx.commit()?;
-                return Ok(Ok(Accepted::Repeated { message_id }));
-            }
-            let subject = Subject {
-                number: &to,
-                key_label: &key_label,
-                ip: client_ip.as_deref(),
-            };
-            let kind = format!("hook:{}", hook.name());
-            if let Err(limited) = ratelimit::check_and_record(&tx, &limits, &subject, &kind, now)? {
-                return Ok(Err(limited));
-            }
-            let message_id = outbound::enqueue_in(&tx, &message)?;
-            tx.execute(
-                "INSERT INTO hook_requests (hook, dedupe_key, message_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![hook.name(), dedupe_key, message_id, now],
-            )?;
-            tx.commit()?;
-            Ok(Ok(Accepted::Queued { message_id }))
+        .queue_hook_sms(HookSms {
+            hook: hook.name(),
+            dedupe_key,
+            to: out.to,
+            client_ip: out.client_ip.map(ratelimit::ip_scope),
+            message,
+            limits,
+            dedupe_window_ms: window_ms,
         })
         .await
         .map_err(|e| HookError::Internal(e.to_string()))?
@@ -342,48 +291,13 @@ pub async fn run_janitor(
             _ = shutdown.recv() => return,
         }
         let window_ms = i64::try_from(dedupe_window.as_millis()).unwrap_or(i64::MAX);
-        let result = store
-            .call(move |c| Ok(redact_sent(c, now_ms(), window_ms)?))
-            .await;
+        let result = store.redact_sent_hook_messages(window_ms).await;
         match result {
             Ok(0) => {}
             Ok(n) => tracing::debug!(messages = n, "texts removed from sent hook messages"),
             Err(e) => tracing::warn!(error = %e, "cannot redact sent hook messages"),
         }
     }
-}
-
-/// One janitor pass; returns how many messages were redacted.
-pub fn redact_sent(
-    conn: &mut rusqlite::Connection,
-    now_ms: i64,
-    dedupe_window_ms: i64,
-) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
-    tx.execute(
-        "DELETE FROM hook_requests WHERE created_at <= ?1",
-        [now_ms.saturating_sub(dedupe_window_ms)],
-    )?;
-    let ids: Vec<String> = {
-        let mut stmt = tx.prepare(
-            "SELECT id FROM outbound_messages
-             WHERE purpose = ?1 AND body != ?2 AND status NOT IN ('queued', 'sending')",
-        )?;
-        let rows = stmt.query_map(params![PURPOSE, REDACTED_BODY], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    for id in &ids {
-        tx.execute(
-            "UPDATE outbound_messages SET body = ?2 WHERE id = ?1",
-            params![id, REDACTED_BODY],
-        )?;
-        tx.execute(
-            "UPDATE outbound_parts SET pdu = '' WHERE message_id = ?1",
-            [id],
-        )?;
-    }
-    tx.commit()?;
-    Ok(ids.len())
 }
 
 /// Constant-time equality of two secrets of any length (compared as SHA-256 digests).
@@ -447,62 +361,5 @@ mod tests {
         assert!(!secret_eq(b"token-123", b"token-12"));
         assert!(!secret_eq(b"token-123", b"token-124"));
         assert!(!secret_eq(b"", b"x"));
-    }
-
-    #[test]
-    fn janitor_redacts_only_sent_hook_messages() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        let mut ids = Vec::new();
-        for (purpose, status) in [
-            (PURPOSE, "sent"),
-            (PURPOSE, "queued"),
-            ("text", "sent"),
-            (PURPOSE, "failed"),
-        ] {
-            let id = outbound::enqueue(
-                &mut conn,
-                &outbound::NewMessage {
-                    recipient: "+14155550100".into(),
-                    body: "Your code is 123456".into(),
-                    line: None,
-                    report: true,
-                    encoding: "gsm7".into(),
-                    parts: vec![(20, "00".into())],
-                    purpose: purpose.into(),
-                    purpose_id: Some("gotrue".into()),
-                },
-            )
-            .unwrap();
-            conn.execute(
-                "UPDATE outbound_messages SET status = ?2 WHERE id = ?1",
-                params![id, status],
-            )
-            .unwrap();
-            ids.push(id);
-        }
-        conn.execute(
-            "INSERT INTO hook_requests VALUES ('gotrue', 'id:old', ?1, 1000), ('gotrue', 'id:new', ?1, 90000)",
-            [&ids[0]],
-        )
-        .unwrap();
-        assert_eq!(redact_sent(&mut conn, 100_000, 50_000).unwrap(), 2);
-        let body = |id: &str| -> String {
-            conn.query_row(
-                "SELECT body FROM outbound_messages WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap()
-        };
-        assert_eq!(body(&ids[0]), REDACTED_BODY);
-        assert_eq!(body(&ids[1]), "Your code is 123456", "still to be sent");
-        assert_eq!(body(&ids[2]), "Your code is 123456", "not a hook message");
-        assert_eq!(body(&ids[3]), REDACTED_BODY);
-        let keys: i64 = conn
-            .query_row("SELECT count(*) FROM hook_requests", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(keys, 1, "the old dedupe row is pruned");
-        assert_eq!(redact_sent(&mut conn, 100_000, 50_000).unwrap(), 0);
     }
 }

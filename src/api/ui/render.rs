@@ -475,7 +475,7 @@ fn webhooks(out: &mut String, snap: &Snapshot, viewer: &Viewer) {
             t = time(d.created_at),
             kind = esc(&d.event_type),
             url = esc(&url_for(viewer, &d.url)),
-            status = badge(&d.status),
+            status = badge(d.status.as_str()),
             n = d.attempt_count,
             s = if d.attempt_count == 1 { "" } else { "s" },
             code = d

@@ -1,10 +1,11 @@
 //! The webhook tables: endpoints created through the API, the delivery outbox, the attempt log
-//! and the fan-out cursor. Blocking SQLite functions, run through `Store::call`.
+//! and the fan-out cursor: SQLite functions, and the `Store` operations (at the end) callers use.
 
-use super::policy::{self, Next};
 use crate::redact::Redacted;
+use crate::states::DeliveryStatus;
 use crate::store::events::{self, Event};
-use crate::store::new_id;
+use crate::store::{new_id, now_ms, Result, Store};
+use crate::webhook::policy::{self, Next};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -79,12 +80,18 @@ impl DeliveryKind {
             DeliveryKind::Target => "target",
         }
     }
+}
 
-    fn parse(s: &str) -> DeliveryKind {
-        match s {
-            "config" => DeliveryKind::Config,
-            "api" => DeliveryKind::Api,
-            _ => DeliveryKind::Target,
+/// Read strictly: an unknown kind is an error, never taken for another.
+impl rusqlite::types::FromSql for DeliveryKind {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value.as_str()? {
+            "config" => Ok(DeliveryKind::Config),
+            "api" => Ok(DeliveryKind::Api),
+            "target" => Ok(DeliveryKind::Target),
+            other => Err(rusqlite::types::FromSqlError::Other(Box::new(
+                crate::states::UnknownState::new("webhook endpoint kind", other),
+            ))),
         }
     }
 }
@@ -119,7 +126,7 @@ pub fn fan_out(
         let mut urls = HashSet::new();
         for endpoint in endpoints
             .iter()
-            .filter(|e| policy::subscribes(&e.events, &event.kind))
+            .filter(|e| policy::subscribes(&e.events, event.kind.as_str()))
         {
             let kind = match endpoint.source {
                 EndpointSource::Config => DeliveryKind::Config,
@@ -346,7 +353,7 @@ pub fn claim(
 }
 
 fn due_from(r: &Row<'_>) -> rusqlite::Result<DueDelivery> {
-    let kind = DeliveryKind::parse(&r.get::<_, String>(2)?);
+    let kind: DeliveryKind = r.get(2)?;
     let deleted: Option<i64> = r.get(10)?;
     let disabled: Option<i64> = r.get(11)?;
     let found: Option<String> = r.get(13)?;
@@ -604,8 +611,7 @@ pub struct DeliveryView {
     pub endpoint_kind: DeliveryKind,
     pub endpoint_id: Option<String>,
     pub url: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempt_count: u32,
     /// When the next attempt is due (pending deliveries only).
     pub next_attempt_at: Option<i64>,
@@ -622,16 +628,16 @@ pub struct DeliveryView {
 const DELIVERY_COLUMNS: &str = "id, event_id, event_type, endpoint_kind, endpoint_id, url, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, delivered_at";
 
 fn delivery_from(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
-    let status: String = r.get(6)?;
+    let status: DeliveryStatus = r.get(6)?;
     let next: i64 = r.get(8)?;
     Ok(DeliveryView {
         id: r.get(0)?,
         event_id: r.get(1)?,
         event_type: r.get(2)?,
-        endpoint_kind: DeliveryKind::parse(&r.get::<_, String>(3)?),
+        endpoint_kind: r.get(3)?,
         endpoint_id: r.get(4)?,
         url: r.get(5)?,
-        next_attempt_at: (status == "pending").then_some(next),
+        next_attempt_at: (status == DeliveryStatus::Pending).then_some(next),
         status,
         attempt_count: r.get(7)?,
         last_status_code: r.get(9)?,
@@ -646,7 +652,7 @@ fn delivery_from(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
 /// Filters of the delivery list.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
     pub endpoint_id: Option<String>,
     pub event_id: Option<String>,
 }
@@ -771,6 +777,118 @@ pub fn schedule_retry(
     Ok(RetryOutcome::Scheduled(Box::new(view)))
 }
 
+// ---- the door: the operations callers use ----
+
+/// Why an API endpoint was not created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointRefused {
+    /// `max` endpoints exist already.
+    TooMany { max: usize },
+    /// An endpoint with this URL exists.
+    UrlTaken,
+}
+
+impl Store {
+    /// Dispatcher poll: fans out every new event (in batches of `fan_out_batch`), then claims
+    /// up to `free` due deliveries within the per-origin limit, and tells when the next one that
+    /// may start falls due.
+    pub async fn fan_out_and_claim(
+        &self,
+        configured: Vec<Endpoint>,
+        give_up_after: Duration,
+        fan_out_batch: usize,
+        busy: InFlight,
+        per_origin: usize,
+        free: usize,
+    ) -> Result<(Vec<DueDelivery>, Option<i64>)> {
+        self.call(move |conn| {
+            let now = now_ms();
+            while fan_out(conn, &configured, give_up_after, now, fan_out_batch)? == fan_out_batch {}
+            Ok(claim(conn, now, &busy, per_origin, free)?)
+        })
+        .await
+    }
+
+    /// A delivery that cannot be sent any more is failed without an attempt.
+    pub async fn fail_unsent_delivery(&self, id: String, reason: String) -> Result<()> {
+        self.call(move |c| Ok(fail_unsent(c, &id, &reason, now_ms())?))
+            .await
+    }
+
+    /// Records one attempt and moves the delivery on (`gone`: the endpoint answered 410).
+    pub async fn record_delivery_attempt(
+        &self,
+        delivery: DueDelivery,
+        record: AttemptRecord,
+        next: Next,
+        gone: bool,
+    ) -> Result<()> {
+        self.call(move |c| Ok(record_attempt(c, &delivery, &record, &next, gone)?))
+            .await
+    }
+
+    /// The endpoints created through the API (not deleted).
+    pub async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>> {
+        self.call(|c| Ok(api_endpoints(c)?)).await
+    }
+
+    /// Creates an API endpoint unless `max` exist or one has its URL (checked and inserted
+    /// under the one connection, so two concurrent creations cannot both pass).
+    pub async fn create_webhook_endpoint(
+        &self,
+        new: NewEndpoint,
+        max: usize,
+    ) -> Result<std::result::Result<Endpoint, EndpointRefused>> {
+        self.call(move |c| {
+            let existing = api_endpoints(c)?;
+            if existing.len() >= max {
+                return Ok(Err(EndpointRefused::TooMany { max }));
+            }
+            if existing.iter().any(|e| e.url == new.url) {
+                return Ok(Err(EndpointRefused::UrlTaken));
+            }
+            Ok(Ok(insert_endpoint(c, &new, now_ms())?))
+        })
+        .await
+    }
+
+    /// One API endpoint (deleted ones included, with their reason).
+    pub async fn webhook_endpoint(&self, id: String) -> Result<Option<Endpoint>> {
+        self.call(move |c| Ok(get_api_endpoint(c, &id)?)).await
+    }
+
+    /// Deletes an API endpoint and fails its pending deliveries.
+    pub async fn delete_webhook_endpoint(&self, id: String) -> Result<bool> {
+        self.call(move |c| Ok(delete_endpoint(c, &id, now_ms())?))
+            .await
+    }
+
+    /// Deliveries, newest first, filtered.
+    pub async fn webhook_deliveries(
+        &self,
+        filter: DeliveryFilter,
+        limit: usize,
+    ) -> Result<Vec<DeliveryView>> {
+        self.call(move |c| Ok(list_deliveries(c, &filter, limit)?))
+            .await
+    }
+
+    /// One delivery with its attempts.
+    pub async fn webhook_delivery(&self, id: String) -> Result<Option<DeliveryView>> {
+        self.call(move |c| Ok(get_delivery(c, &id)?)).await
+    }
+
+    /// Makes a delivery due now with a fresh schedule.
+    pub async fn retry_webhook_delivery(
+        &self,
+        id: String,
+        give_up_after: Duration,
+    ) -> Result<RetryOutcome> {
+        self.call(move |c| Ok(schedule_retry(c, &id, now_ms(), give_up_after)?))
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -784,7 +902,7 @@ mod tests {
 
     /// One event fanned out to one configured endpoint at t=1000, due at once.
     fn one_due_delivery(conn: &mut Connection) -> DueDelivery {
-        events::append(conn, "x.y", &serde_json::json!({})).unwrap();
+        events::append(conn, events::EventKind::ModemStatus, &serde_json::json!({})).unwrap();
         fan_out(conn, &[configured("http://a/", &["*"])], DAY, 1_000, 10).unwrap();
         due(conn, 1_000, &HashSet::new(), 1).unwrap().remove(0)
     }
@@ -820,10 +938,15 @@ mod tests {
             1,
         )
         .unwrap();
-        events::append(&conn, "message.received", &serde_json::json!({"n": 1})).unwrap();
+        events::append(
+            &conn,
+            events::EventKind::MessageReceived,
+            &serde_json::json!({"n": 1}),
+        )
+        .unwrap();
         events::append_with_target(
             &conn,
-            "otp.reverse.verified",
+            crate::states::EventKind::OtpReverseVerified,
             &serde_json::json!({}),
             Some("http://t/"),
         )
@@ -831,7 +954,7 @@ mod tests {
         // A target that is also a subscribed endpoint gets the event once.
         events::append_with_target(
             &conn,
-            "otp.reverse.verified",
+            crate::states::EventKind::OtpReverseVerified,
             &serde_json::json!({}),
             Some("http://c/"),
         )
@@ -849,7 +972,7 @@ mod tests {
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
-            .collect::<Result<_, _>>()
+            .collect::<rusqlite::Result<_>>()
             .unwrap();
         let expected = vec![
             (
@@ -911,7 +1034,12 @@ mod tests {
         let mut conn = db();
         let endpoints = vec![configured("http://a/", &["*"])];
         for _ in 0..3 {
-            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+            events::append(
+                &conn,
+                events::EventKind::ModemStatus,
+                &serde_json::json!({}),
+            )
+            .unwrap();
         }
         fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
         assert!(due(&conn, 999, &HashSet::new(), 10).unwrap().is_empty());
@@ -935,7 +1063,12 @@ mod tests {
             configured("http://fast.example/b", &["*"]),
         ];
         for _ in 0..3 {
-            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+            events::append(
+                &conn,
+                events::EventKind::ModemStatus,
+                &serde_json::json!({}),
+            )
+            .unwrap();
         }
         fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
         // Two slow attempts in flight already: the slow origin gets no more.
@@ -1019,8 +1152,18 @@ mod tests {
             1,
         )
         .unwrap();
-        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
-        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        events::append(
+            &conn,
+            events::EventKind::ModemStatus,
+            &serde_json::json!({}),
+        )
+        .unwrap();
+        events::append(
+            &conn,
+            events::EventKind::ModemStatus,
+            &serde_json::json!({}),
+        )
+        .unwrap();
         fan_out(&mut conn, &[], DAY, 1_000, 10).unwrap();
         let mut due_now = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
         assert_eq!(due_now.len(), 2);
@@ -1040,7 +1183,7 @@ mod tests {
         let failed = list_deliveries(
             &conn,
             &DeliveryFilter {
-                status: Some("failed".into()),
+                status: Some(DeliveryStatus::Failed),
                 ..Default::default()
             },
             10,
@@ -1048,7 +1191,12 @@ mod tests {
         .unwrap();
         assert_eq!(failed.len(), 2);
         // New events no longer reach it, and it cannot be retried by hand.
-        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        events::append(
+            &conn,
+            events::EventKind::ModemStatus,
+            &serde_json::json!({}),
+        )
+        .unwrap();
         fan_out(&mut conn, &[], DAY, 3_000, 10).unwrap();
         assert!(due(&conn, 3_000, &HashSet::new(), 10).unwrap().is_empty());
         assert!(matches!(
@@ -1102,7 +1250,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(api_endpoints(&conn).unwrap().len(), 1);
-        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        events::append(
+            &conn,
+            events::EventKind::ModemStatus,
+            &serde_json::json!({}),
+        )
+        .unwrap();
         fan_out(&mut conn, &[], DAY, 1_000, 10).unwrap();
         assert!(delete_endpoint(&mut conn, &api.id, 1_500).unwrap());
         assert!(!delete_endpoint(&mut conn, &api.id, 1_600).unwrap());
@@ -1122,10 +1275,20 @@ mod tests {
         let mut conn = db();
         let endpoints = [configured("http://a/", &["*"])];
         for _ in 0..2 {
-            events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+            events::append(
+                &conn,
+                events::EventKind::ModemStatus,
+                &serde_json::json!({}),
+            )
+            .unwrap();
         }
         fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
-        events::append(&conn, "x.y", &serde_json::json!({})).unwrap();
+        events::append(
+            &conn,
+            events::EventKind::ModemStatus,
+            &serde_json::json!({}),
+        )
+        .unwrap();
         fan_out(&mut conn, &endpoints, DAY, 5_000, 10).unwrap();
         let mut old = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
         assert_eq!(old.len(), 2);
