@@ -237,6 +237,19 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{tail}")
 }
 
+/// A secret is stored and read as its value; only its `Debug`/`Display` are masked.
+impl<T: rusqlite::ToSql> rusqlite::ToSql for crate::redact::Redacted<T> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        (**self).to_sql()
+    }
+}
+
+impl<T: rusqlite::types::FromSql> rusqlite::types::FromSql for crate::redact::Redacted<T> {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        T::column_result(value).map(crate::redact::Redacted::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,18 +291,5 @@ mod tests {
         std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).unwrap();
         let _store = Store::open(&older).unwrap();
         assert_eq!(mode(&older), 0o600);
-    }
-}
-
-/// A secret is stored and read as its value; only its `Debug`/`Display` are masked.
-impl<T: rusqlite::ToSql> rusqlite::ToSql for crate::redact::Redacted<T> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        (**self).to_sql()
-    }
-}
-
-impl<T: rusqlite::types::FromSql> rusqlite::types::FromSql for crate::redact::Redacted<T> {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        T::column_result(value).map(crate::redact::Redacted::new)
     }
 }
