@@ -384,7 +384,10 @@ async fn kill_9_between_the_commit_of_a_cmt_and_its_cnma_loses_nothing_and_annou
         modem.acks_withheld() >= 1
     })
     .await;
-    assert!(modem.is_awaiting_ack(), "the modem never got the acknowledgement");
+    assert!(
+        modem.is_awaiting_ack(),
+        "the modem never got the acknowledgement"
+    );
     daemon.kill9();
     assert_eq!(count(&db, &by_body), 1, "committed before the kill");
     let received = "SELECT COUNT(*) FROM events WHERE type = 'message.received'";
@@ -418,7 +421,11 @@ async fn kill_9_between_the_commit_of_a_cmt_and_its_cnma_loses_nothing_and_annou
     let outcomes = std::fs::read_to_string(&log).unwrap_or_default();
     daemon.kill9();
 
-    assert_eq!(count(&db, &by_body), 1, "stored once: never lost, never twice");
+    assert_eq!(
+        count(&db, &by_body),
+        1,
+        "stored once: never lost, never twice"
+    );
     assert_eq!(count(&db, received), 1, "one message.received event");
     assert!(
         outcomes

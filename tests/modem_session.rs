@@ -505,7 +505,10 @@ fn a_modem_that_acknowledges_gets_cmt_pushes_acknowledged_only_after_the_commit(
     );
     assert!(!pair.core.is_awaiting_ack(), "acknowledged");
     pair.advance(Duration::from_secs(60));
-    assert!(pair.core.stored().is_empty(), "nothing fell back to storage");
+    assert!(
+        pair.core.stored().is_empty(),
+        "nothing fell back to storage"
+    );
     assert_eq!(pair.seen.inbound.len(), 1);
     assert_eq!(pair.core.cnmi_setting().mt, 2, "routing stays on");
     assert_eq!(pair.session.status().received, 1);
@@ -530,7 +533,10 @@ fn an_unconfirmed_cmt_is_not_acknowledged_and_its_redelivery_is_announced_once()
     // The modem's timer runs out: it keeps the message and switches routing off; the
     // health poll sees that, sets routing again and sweeps: the message is committed.
     pair.auto_commit = true;
-    assert!(pair.run_until(pair.now + Duration::from_secs(90), |p| p.seen.announced == 1));
+    assert!(
+        pair.run_until(pair.now + Duration::from_secs(90), |p| p.seen.announced
+            == 1)
+    );
     assert_eq!(pair.seen.inbound.len(), 2);
 
     // A commit that happens but whose confirmation is lost (the daemon dies after the
@@ -540,21 +546,36 @@ fn an_unconfirmed_cmt_is_not_acknowledged_and_its_redelivery_is_announced_once()
     pair.deliver(DELIVER);
     pair.settle();
     assert_eq!(pair.seen.announced, 2);
-    assert_eq!(pair.seen.inbound.last().map(|i| i.2.clone()), Some(InboundSource::Direct));
+    assert_eq!(
+        pair.seen.inbound.last().map(|i| i.2.clone()),
+        Some(InboundSource::Direct)
+    );
     pair.lose_confirmations = false;
-    assert!(pair.run_until(pair.now + Duration::from_secs(120), |p| p.seen.duplicates == 1
-        && p.core.stored().is_empty()));
+    assert!(
+        pair.run_until(pair.now + Duration::from_secs(120), |p| p.seen.duplicates
+            == 1
+            && p.core.stored().is_empty())
+    );
     let seen = commands_since(&pair, from);
     assert!(!seen.iter().any(|c| c.starts_with("AT+CNMA")), "{seen:?}");
-    assert!(seen.iter().any(|c| c == "AT+CNMI?"), "the routing check: {seen:?}");
+    assert!(
+        seen.iter().any(|c| c == "AT+CNMI?"),
+        "the routing check: {seen:?}"
+    );
     assert_eq!(pair.seen.announced, 2, "announced once");
     assert_eq!(pair.core.cnmi_setting().mt, 2, "routing back on");
-    assert!(pair.core.stored().is_empty(), "deleted after the duplicate was recognised");
+    assert!(
+        pair.core.stored().is_empty(),
+        "deleted after the duplicate was recognised"
+    );
 
     // Still direct afterwards.
     pair.deliver(DELIVER_2);
     pair.settle();
-    assert_eq!(pair.seen.inbound.last().map(|i| i.2.clone()), Some(InboundSource::Direct));
+    assert_eq!(
+        pair.seen.inbound.last().map(|i| i.2.clone()),
+        Some(InboundSource::Direct)
+    );
     assert!(!pair.core.is_awaiting_ack());
 }
 
@@ -577,7 +598,10 @@ fn a_modem_that_refuses_csms_1_stays_on_cmti_and_read() {
         pair.deliver(DELIVER);
         pair.advance(Duration::from_secs(2));
         let (_, _, source) = pair.seen.inbound.last().cloned().expect("handed over");
-        assert!(matches!(source, InboundSource::Stored { .. }), "{to}: {source:?}");
+        assert!(
+            matches!(source, InboundSource::Stored { .. }),
+            "{to}: {source:?}"
+        );
         let commands = pair.commands();
         assert!(commands.iter().any(|c| c.starts_with("AT+CMGD")), "{to}");
         assert!(!commands.iter().any(|c| c.starts_with("AT+CNMA")), "{to}");
@@ -595,7 +619,10 @@ fn a_modem_that_refuses_cnma_goes_back_to_cmti_for_the_session() {
     let from = pair.commands().len();
     pair.deliver(DELIVER);
     pair.settle();
-    assert_eq!(pair.seen.announced, 1, "committed before any acknowledgement");
+    assert_eq!(
+        pair.seen.announced, 1,
+        "committed before any acknowledgement"
+    );
     let seen = commands_since(&pair, from);
     // Both acknowledgement forms tried, then <mt> 1.
     assert!(seen.iter().any(|c| c == "AT+CNMA"), "{seen:?}");
@@ -604,8 +631,11 @@ fn a_modem_that_refuses_cnma_goes_back_to_cmti_for_the_session() {
     assert!(!pair.session.delivers_directly());
     assert_eq!(pair.core.cnmi_setting().mt, 1);
     // The unacknowledged message reaches the store again (the modem kept it): a duplicate.
-    assert!(pair.run_until(pair.now + Duration::from_secs(120), |p| p.seen.duplicates == 1
-        && p.core.stored().is_empty()));
+    assert!(
+        pair.run_until(pair.now + Duration::from_secs(120), |p| p.seen.duplicates
+            == 1
+            && p.core.stored().is_empty())
+    );
     assert_eq!(pair.seen.announced, 1);
     // New SMS now come as +CMTI, read and deleted after the commit; no acknowledgement.
     let from = pair.commands().len();
@@ -618,7 +648,11 @@ fn a_modem_that_refuses_cnma_goes_back_to_cmti_for_the_session() {
     assert!(seen.iter().any(|c| c.starts_with("AT+CMGR")), "{seen:?}");
     assert!(!seen.iter().any(|c| c.starts_with("AT+CNMA")), "{seen:?}");
     assert_eq!(pair.seen.announced, 2);
-    assert_eq!(pair.core.cnmi_setting().mt, 1, "for the rest of the session");
+    assert_eq!(
+        pair.core.cnmi_setting().mt,
+        1,
+        "for the rest of the session"
+    );
 }
 
 #[test]

@@ -175,7 +175,10 @@ fn csms_answers() {
     assert!(!parse_csms("+CSMS: 0,1,1", false).expect("set form").mt);
     let read = parse_csms("+CSMS: 1,1,1,1", true).expect("read form");
     assert_eq!((read.service, read.mt), (Some(1), true));
-    assert_eq!(parse_csms("+CSMS: 0,1,1,1", true).and_then(|s| s.service), Some(0));
+    assert_eq!(
+        parse_csms("+CSMS: 0,1,1,1", true).and_then(|s| s.service),
+        Some(0)
+    );
     assert_eq!(parse_csms("+CSMS: ", true), None);
 }
 
@@ -184,9 +187,18 @@ fn direct_delivery_puts_mt_2_first_and_keeps_the_stored_chain_behind() {
     let support = parse_cnmi_test("+CNMI: (0-3),(0-3),(0-3),(0-2),(0,1)").unwrap();
     let stored = choose_cnmi(&support);
     let direct = choose_cnmi_for(&support, Delivery::Direct);
-    assert_eq!(direct.first().map(String::as_str), Some("AT+CNMI=2,2,0,2,0"));
-    assert!(direct.ends_with(&stored), "falls back to the whole stored chain");
-    assert_eq!(stored.first().map(String::as_str), Some("AT+CNMI=2,1,0,2,0"));
+    assert_eq!(
+        direct.first().map(String::as_str),
+        Some("AT+CNMI=2,2,0,2,0")
+    );
+    assert!(
+        direct.ends_with(&stored),
+        "falls back to the whole stored chain"
+    );
+    assert_eq!(
+        stored.first().map(String::as_str),
+        Some("AT+CNMI=2,1,0,2,0")
+    );
     assert_eq!(choose_cnmi_for(&support, Delivery::Stored), stored);
     // No <mt> 2 offered (ZTE), or unknown support: nothing direct is guessed.
     let zte = parse_cnmi_test("+CNMI: (0-2),(0,1),(0,2),(0,2),(0,1)").unwrap();

@@ -200,7 +200,10 @@ impl Session {
             return;
         }
         let first = chain.remove(0);
-        self.push_front(vec![Job::Cmd(first, Purpose::Redirect { remaining: chain })]);
+        self.push_front(vec![Job::Cmd(
+            first,
+            Purpose::Redirect { remaining: chain },
+        )]);
     }
 
     /// Health: a modem whose routing may be switched off by a missed acknowledgement.

@@ -240,7 +240,12 @@ mod tests {
     #[test]
     fn direct_delivery_is_kept_from_zte_and_acknowledged_in_two_forms_elsewhere() {
         assert!(!Vendor::Zte.direct_delivery().allowed);
-        for vendor in [Vendor::Generic, Vendor::Huawei, Vendor::Nordic, Vendor::Quectel] {
+        for vendor in [
+            Vendor::Generic,
+            Vendor::Huawei,
+            Vendor::Nordic,
+            Vendor::Quectel,
+        ] {
             let direct = vendor.direct_delivery();
             assert!(direct.allowed, "{vendor:?}");
             assert!(direct.acks.len() >= 2, "{vendor:?}: a fallback form");

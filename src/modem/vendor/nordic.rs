@@ -18,7 +18,11 @@ pub const ICCID: &str = "AT%XICCID";
 /// to (its transcript also shows `AT+CNMA` answered `ERROR` with the message delivered).
 pub const DIRECT: super::DirectDelivery = super::DirectDelivery {
     allowed: true,
-    acks: &["AT+CNMA=1", crate::at::command::fixed::CNMA, crate::at::command::fixed::CNMA_ZERO],
+    acks: &[
+        "AT+CNMA=1",
+        crate::at::command::fixed::CNMA,
+        crate::at::command::fixed::CNMA_ZERO,
+    ],
     always_acks: true,
     falls_back: false,
 };
