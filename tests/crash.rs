@@ -3,6 +3,11 @@
 //! last restart: every accepted message went to the network at most once (and exactly once unless
 //! the kill fell between writing its PDU and the modem's answer, which the store records as
 //! `uncertain`), every inbound SMS is stored exactly once, and webhook ids are stable.
+//!
+//! And one deterministic kill: between the commit of a directly delivered `+CMT` and its
+//! `AT+CNMA` (the modem withholds the acknowledgement from its firmware, as if the daemon
+//! had died before writing it): the modem keeps the message, the restarted daemon reads it
+//! again, the store recognises the duplicate, and it is announced once.
 
 use rand::Rng;
 use simgate::sim::{Network, SimModemConfig};
@@ -71,6 +76,35 @@ fn start_daemon(config: &std::path::Path) -> Daemon {
         .spawn()
         .expect("simgate starts");
     Daemon(child)
+}
+
+/// A daemon whose inbound pipeline logs each PDU's outcome to `log`.
+fn start_daemon_logging(config: &std::path::Path, log: &std::path::Path) -> Daemon {
+    let child = Command::new(env!("CARGO_BIN_EXE_simgate"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn,simgate::inbound=debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("simgate starts");
+    Daemon(child)
+}
+
+/// Polls `check` every 20 ms until it holds; panics with `what` after `limit`.
+async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn count(db: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .and_then(|conn| conn.query_row(sql, [], |r| r.get(0)))
+        .unwrap_or(-1)
 }
 
 async fn wait_ready(http: &reqwest::Client, base: &str) {
@@ -291,5 +325,123 @@ async fn kill_9_at_random_points_loses_nothing_and_sends_nothing_twice() {
         inbound_sent.len(),
         seen.len()
     );
+    network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_between_the_commit_of_a_cmt_and_its_cnma_loses_nothing_and_announces_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::new();
+    let mut sim = SimModemConfig::numbered(1);
+    // The modem's patience for an acknowledgement (the network's timer on real hardware).
+    sim.ack_timeout = Duration::from_secs(2);
+    let modem = network.add_modem(sim, dir.path()).await.unwrap();
+    let (hook_url, seen) = receiver().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let db = dir.path().join("simgate.db");
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"{}\"\n[security]\nsecret_file = \"{}\"\n\
+         [auth]\napi_keys = [\"{KEY}\"]\n[otp]\nallowed_countries = [\"US\", \"GB\"]\n[webhooks]\nretry_base_ms = 100\nretry_max_ms = 500\npoll_interval_ms = 200\n\
+         [[webhook]]\nurl = \"{hook_url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"*\"]\n\
+         [[modem]]\nname = \"{}\"\nport = \"{}\"\nnumber = \"{}\"\n",
+        db.display(),
+        dir.path().join("secret.key").display(),
+        modem.name(),
+        modem.path().display(),
+        modem.number(),
+    );
+    let config_path = dir.path().join("simgate.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+
+    let daemon = start_daemon(&config_path);
+    wait_ready(&http, &base).await;
+    let commands = modem.commands();
+    assert!(commands.iter().any(|c| c == "AT+CSMS=1"), "{commands:?}");
+    assert!(
+        commands.iter().any(|c| c.starts_with("AT+CNMI=2,2,")),
+        "direct delivery chosen: {commands:?}"
+    );
+
+    // The daemon's acknowledgement will never reach the firmware.
+    modem.withhold_acks(true);
+    let text = "direct delivery crash test";
+    network
+        .send_from_world("+447700900123", modem.number(), text)
+        .unwrap();
+    let by_body = format!("SELECT COUNT(*) FROM inbound_messages WHERE body = '{text}'");
+    // The daemon writes AT+CNMA only once the commit is confirmed: seeing it withheld
+    // means the message is committed and the modem still waits for the acknowledgement.
+    eventually(Duration::from_secs(10), "no AT+CNMA written", || {
+        modem.acks_withheld() >= 1
+    })
+    .await;
+    assert!(
+        modem.is_awaiting_ack(),
+        "the modem never got the acknowledgement"
+    );
+    daemon.kill9();
+    assert_eq!(count(&db, &by_body), 1, "committed before the kill");
+    let received = "SELECT COUNT(*) FROM events WHERE type = 'message.received'";
+    assert_eq!(count(&db, received), 1);
+
+    // Unacknowledged, the modem keeps the message (the network would deliver it again).
+    modem.withhold_acks(false);
+    assert!(
+        modem
+            .wait_until(Duration::from_secs(10), |m| !m.is_awaiting_ack()
+                && m.stored().len() == 1)
+            .await,
+        "the modem kept the unacknowledged message"
+    );
+
+    // The next life reads it again; the store recognises it; the modem lets it go.
+    let log = dir.path().join("second-life.log");
+    let daemon = start_daemon_logging(&config_path, &log);
+    wait_ready(&http, &base).await;
+    assert!(
+        modem
+            .wait_until(Duration::from_secs(20), |m| m.stored().is_empty())
+            .await,
+        "deleted from the modem after the second commit"
+    );
+    let undelivered = "SELECT COUNT(*) FROM webhook_deliveries WHERE status != 'delivered'";
+    eventually(Duration::from_secs(20), "webhooks not settled", || {
+        count(&db, undelivered) == 0 && count(&db, received) == 1
+    })
+    .await;
+    let outcomes = std::fs::read_to_string(&log).unwrap_or_default();
+    daemon.kill9();
+
+    assert_eq!(
+        count(&db, &by_body),
+        1,
+        "stored once: never lost, never twice"
+    );
+    assert_eq!(count(&db, received), 1, "one message.received event");
+    assert!(
+        outcomes
+            .lines()
+            .any(|l| l.contains("inbound PDU committed") && l.contains("duplicate")),
+        "the second delivery was recognised as a duplicate: {outcomes}"
+    );
+    // Announced once: one webhook id for message.received (sent again only with the same
+    // id and body, as at-least-once allows).
+    let seen = seen.lock().unwrap().clone();
+    let announced: Vec<&String> = seen
+        .iter()
+        .filter(|(_, bodies)| bodies.iter().any(|b| b.contains("message.received")))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(announced.len(), 1, "announced exactly once: {seen:?}");
+    assert!(seen[announced[0]].iter().any(|b| b.contains(text)));
     network.shutdown().await;
 }

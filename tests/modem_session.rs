@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 /// A GSM-7 SMS-DELIVER (gammu tests/at-sms/03.dump).
 const DELIVER: &str = "0791198948004544040C9119894882006200007050307040042206CF35689E9603";
+/// Another SMS-DELIVER (tests/at_chunking.rs).
+const DELIVER_2: &str = "07918497483252F0040B918496445078F700007121320144744004D4F29C0E";
 /// A GSM-7 SMS-SUBMIT with TP-SRR set (diafaan, tests/vectors/sms_pdus.json `pgm_submit_diafaan`).
 const SUBMIT: &str = "07911326040000F0310D0B911326880736F40000A90FF7FBDD454E87CDE1B0DB357EB701";
 const SUBMIT_LEN: usize = 28;
@@ -25,6 +27,12 @@ struct Seen {
     done: Vec<(u64, SendOutcome)>,
     states: Vec<(Duration, ModemState, Option<String>)>,
     ends: Vec<String>,
+    /// The store's side, modelled: keys of committed PDUs (the real store dedupes over
+    /// (modem, PDU); one modem here), how many were announced (new) and how many were
+    /// recognised as duplicates.
+    committed: std::collections::HashSet<String>,
+    announced: usize,
+    duplicates: usize,
 }
 
 /// A session and a virtual modem joined in memory.
@@ -37,6 +45,9 @@ struct Pair {
     seen: Seen,
     /// Inbound PDUs are confirmed committed at once (else the test answers).
     auto_commit: bool,
+    /// With `auto_commit`: the commit happens but its confirmation never reaches the
+    /// session (a crash, or a pipeline that stalls after the commit).
+    lose_confirmations: bool,
     /// The pool records the part at the prompt at once (else the test answers).
     auto_prompt: bool,
     /// Parts the network has yet to answer: (due, message).
@@ -87,6 +98,7 @@ impl Pair {
             now: start,
             seen: Seen::default(),
             auto_commit: true,
+            lose_confirmations: false,
             auto_prompt: true,
             submits: Vec::new(),
             reopen_at: None,
@@ -163,9 +175,16 @@ impl Pair {
             Event::Inbound {
                 id, pdu, source, ..
             } => {
-                self.seen.inbound.push((id, pdu, source));
+                self.seen.inbound.push((id, pdu.clone(), source));
                 if self.auto_commit {
-                    self.session.inbound_answer(id, true, now);
+                    if self.seen.committed.insert(pdu) {
+                        self.seen.announced += 1;
+                    } else {
+                        self.seen.duplicates += 1;
+                    }
+                    if !self.lose_confirmations {
+                        self.session.inbound_answer(id, true, now);
+                    }
                 }
             }
             Event::Prompt { id } => {
@@ -267,6 +286,13 @@ impl Pair {
     }
 }
 
+/// A pair whose modem offers no phase 2+ service (`+CSMS: (0)`): store + `+CMTI` + read.
+fn stored_path_pair() -> Pair {
+    let mut pair = Pair::new(sim(), None, Timings::default());
+    pair.rewrite = Some(("+CSMS: (0-1)".into(), "+CSMS: (0)".into()));
+    pair
+}
+
 fn sim() -> SimModemConfig {
     SimModemConfig {
         vendor_urc_interval: None,
@@ -301,7 +327,10 @@ fn start_up_sets_the_modem_up_and_reads_what_it_is() {
     assert_eq!(status.iccid.as_deref(), Some("8901260000000000001"));
     assert_eq!(status.operator.as_deref(), Some("SimNet"));
     assert_eq!(status.signal_rssi, Some(20));
-    assert_eq!(pair.core.cnmi_setting().mt, 1, "stored, then +CMTI");
+    // The modem offers phase 2+ and acknowledges: new SMS are pushed as +CMT.
+    assert!(commands.iter().any(|c| c == "AT+CSMS=1"), "{commands:?}");
+    assert_eq!(pair.core.cnmi_setting().mt, 2, "+CMT, acknowledged");
+    assert!(pair.session.delivers_directly());
     // Quiet afterwards: no command goes out before the next probe, health poll or sweep.
     let before = pair.core.commands_total();
     pair.advance(Duration::from_secs(3));
@@ -364,7 +393,7 @@ fn cnmi_falls_back_when_the_modem_refuses_what_it_advertises() {
 
 #[test]
 fn an_inbound_message_is_deleted_only_after_its_commit_is_confirmed() {
-    let mut pair = Pair::new(sim(), None, Timings::default());
+    let mut pair = stored_path_pair();
     pair.until_ready(Duration::from_secs(5));
     pair.auto_commit = false;
     pair.deliver(DELIVER);
@@ -385,7 +414,7 @@ fn an_inbound_message_is_deleted_only_after_its_commit_is_confirmed() {
 
 #[test]
 fn an_unconfirmed_message_stays_and_the_sweep_hands_it_over_again() {
-    let mut pair = Pair::new(sim(), None, Timings::default());
+    let mut pair = stored_path_pair();
     pair.until_ready(Duration::from_secs(5));
     pair.auto_commit = false;
     pair.deliver(DELIVER);
@@ -430,6 +459,200 @@ fn a_direct_cmt_is_acknowledged_only_after_its_commit() {
     pair.advance(Duration::from_secs(30));
     assert!(pair.core.stored().is_empty());
     assert_eq!(pair.seen.inbound.len(), 1);
+}
+
+/// The commands the modem got after `from` (an index into its log).
+fn commands_since(pair: &Pair, from: usize) -> Vec<String> {
+    pair.commands().into_iter().skip(from).collect()
+}
+
+#[test]
+fn a_modem_that_acknowledges_gets_cmt_pushes_acknowledged_only_after_the_commit() {
+    let mut pair = Pair::new(sim(), None, Timings::default());
+    pair.until_ready(Duration::from_secs(5));
+    let commands = pair.commands();
+    let position = |wanted: &str| commands.iter().position(|c| c == wanted);
+    let (test, set) = (position("AT+CSMS=?"), position("AT+CSMS=1"));
+    assert!(test.is_some() && test < set, "{commands:?}");
+    // <mt> 2 is the first setting tried; status reports stay stored (+CDSI).
+    let first_cnmi = commands
+        .iter()
+        .find(|c| c.starts_with("AT+CNMI=") && *c != "AT+CNMI=?");
+    assert_eq!(first_cnmi.map(String::as_str), Some("AT+CNMI=2,2,0,2,0"));
+    assert_eq!(pair.core.cnmi_setting().ds, 2);
+    assert!(pair.session.delivers_directly());
+
+    pair.auto_commit = false;
+    let from = pair.commands().len();
+    pair.deliver(DELIVER);
+    pair.settle();
+    let (id, pdu, source) = pair.seen.inbound.last().cloned().expect("handed over");
+    assert_eq!((pdu.as_str(), source), (DELIVER, InboundSource::Direct));
+    // No read round trip, and no acknowledgement before the commit is confirmed, however
+    // long the pipeline takes (within the modem's patience).
+    pair.advance(Duration::from_secs(5));
+    let seen = commands_since(&pair, from);
+    assert!(!seen.iter().any(|c| c.starts_with("AT+CMGR")), "{seen:?}");
+    assert!(!seen.iter().any(|c| c.starts_with("AT+CNMA")), "{seen:?}");
+    assert!(pair.core.is_awaiting_ack());
+    pair.session.inbound_answer(id, true, pair.now);
+    pair.settle();
+    let seen = commands_since(&pair, from);
+    assert_eq!(
+        seen.iter().filter(|c| c.starts_with("AT+CNMA")).count(),
+        1,
+        "{seen:?}"
+    );
+    assert!(!pair.core.is_awaiting_ack(), "acknowledged");
+    pair.advance(Duration::from_secs(60));
+    assert!(
+        pair.core.stored().is_empty(),
+        "nothing fell back to storage"
+    );
+    assert_eq!(pair.seen.inbound.len(), 1);
+    assert_eq!(pair.core.cnmi_setting().mt, 2, "routing stays on");
+    assert_eq!(pair.session.status().received, 1);
+}
+
+#[test]
+fn an_unconfirmed_cmt_is_not_acknowledged_and_its_redelivery_is_announced_once() {
+    let mut pair = Pair::new(sim(), None, Timings::default());
+    pair.until_ready(Duration::from_secs(5));
+    assert!(pair.session.delivers_directly());
+    // A commit refused outright: no acknowledgement.
+    pair.auto_commit = false;
+    let from = pair.commands().len();
+    pair.deliver(DELIVER_2);
+    pair.settle();
+    let (refused, _, _) = pair.seen.inbound[0].clone();
+    pair.session.inbound_answer(refused, false, pair.now);
+    pair.settle();
+    assert!(!commands_since(&pair, from)
+        .iter()
+        .any(|c| c.starts_with("AT+CNMA")));
+    // The modem's timer runs out: it keeps the message and switches routing off; the
+    // health poll sees that, sets routing again and sweeps: the message is committed.
+    pair.auto_commit = true;
+    assert!(
+        pair.run_until(pair.now + Duration::from_secs(90), |p| p.seen.announced
+            == 1)
+    );
+    assert_eq!(pair.seen.inbound.len(), 2);
+
+    // A commit that happens but whose confirmation is lost (the daemon dies after the
+    // commit): no acknowledgement either, and the delivery that follows is a duplicate.
+    pair.lose_confirmations = true;
+    let from = pair.commands().len();
+    pair.deliver(DELIVER);
+    pair.settle();
+    assert_eq!(pair.seen.announced, 2);
+    assert_eq!(
+        pair.seen.inbound.last().map(|i| i.2.clone()),
+        Some(InboundSource::Direct)
+    );
+    pair.lose_confirmations = false;
+    assert!(
+        pair.run_until(pair.now + Duration::from_secs(120), |p| p.seen.duplicates
+            == 1
+            && p.core.stored().is_empty())
+    );
+    let seen = commands_since(&pair, from);
+    assert!(!seen.iter().any(|c| c.starts_with("AT+CNMA")), "{seen:?}");
+    assert!(
+        seen.iter().any(|c| c == "AT+CNMI?"),
+        "the routing check: {seen:?}"
+    );
+    assert_eq!(pair.seen.announced, 2, "announced once");
+    assert_eq!(pair.core.cnmi_setting().mt, 2, "routing back on");
+    assert!(
+        pair.core.stored().is_empty(),
+        "deleted after the duplicate was recognised"
+    );
+
+    // Still direct afterwards.
+    pair.deliver(DELIVER_2);
+    pair.settle();
+    assert_eq!(
+        pair.seen.inbound.last().map(|i| i.2.clone()),
+        Some(InboundSource::Direct)
+    );
+    assert!(!pair.core.is_awaiting_ack());
+}
+
+#[test]
+fn a_modem_that_refuses_csms_1_stays_on_cmti_and_read() {
+    let refusals = [
+        // Phase 2+ not offered.
+        ("+CSMS: (0-1)", "+CSMS: (0)"),
+        // Offered, but AT+CSMS=1 refused.
+        ("+CSMS: 1,1,1\r\n\r\nOK", "+CMS ERROR: 303"),
+        // Accepted without acknowledgements (<mt> 0).
+        ("+CSMS: 1,1,1", "+CSMS: 0,1,1"),
+    ];
+    for (from, to) in refusals {
+        let mut pair = Pair::new(sim(), None, Timings::default());
+        pair.rewrite = Some((from.to_string(), to.to_string()));
+        pair.until_ready(Duration::from_secs(5));
+        assert!(!pair.session.delivers_directly(), "{to}");
+        assert_eq!(pair.core.cnmi_setting().mt, 1, "{to}");
+        pair.deliver(DELIVER);
+        pair.advance(Duration::from_secs(2));
+        let (_, _, source) = pair.seen.inbound.last().cloned().expect("handed over");
+        assert!(
+            matches!(source, InboundSource::Stored { .. }),
+            "{to}: {source:?}"
+        );
+        let commands = pair.commands();
+        assert!(commands.iter().any(|c| c.starts_with("AT+CMGD")), "{to}");
+        assert!(!commands.iter().any(|c| c.starts_with("AT+CNMA")), "{to}");
+        assert!(pair.core.stored().is_empty(), "{to}");
+    }
+}
+
+#[test]
+fn a_modem_that_refuses_cnma_goes_back_to_cmti_for_the_session() {
+    let mut pair = Pair::with_setup(sim(), None, Timings::default(), |core| {
+        core.refuse_acks(true)
+    });
+    pair.until_ready(Duration::from_secs(5));
+    assert!(pair.session.delivers_directly());
+    let from = pair.commands().len();
+    pair.deliver(DELIVER);
+    pair.settle();
+    assert_eq!(
+        pair.seen.announced, 1,
+        "committed before any acknowledgement"
+    );
+    let seen = commands_since(&pair, from);
+    // Both acknowledgement forms tried, then <mt> 1.
+    assert!(seen.iter().any(|c| c == "AT+CNMA"), "{seen:?}");
+    assert!(seen.iter().any(|c| c == "AT+CNMA=0"), "{seen:?}");
+    assert!(seen.iter().any(|c| c == "AT+CSMS=0"), "{seen:?}");
+    assert!(!pair.session.delivers_directly());
+    assert_eq!(pair.core.cnmi_setting().mt, 1);
+    // The unacknowledged message reaches the store again (the modem kept it): a duplicate.
+    assert!(
+        pair.run_until(pair.now + Duration::from_secs(120), |p| p.seen.duplicates
+            == 1
+            && p.core.stored().is_empty())
+    );
+    assert_eq!(pair.seen.announced, 1);
+    // New SMS now come as +CMTI, read and deleted after the commit; no acknowledgement.
+    let from = pair.commands().len();
+    pair.deliver(DELIVER_2);
+    pair.advance(Duration::from_secs(2));
+    let (_, pdu, source) = pair.seen.inbound.last().cloned().expect("handed over");
+    assert_eq!(pdu, DELIVER_2);
+    assert!(matches!(source, InboundSource::Stored { .. }), "{source:?}");
+    let seen = commands_since(&pair, from);
+    assert!(seen.iter().any(|c| c.starts_with("AT+CMGR")), "{seen:?}");
+    assert!(!seen.iter().any(|c| c.starts_with("AT+CNMA")), "{seen:?}");
+    assert_eq!(pair.seen.announced, 2);
+    assert_eq!(
+        pair.core.cnmi_setting().mt,
+        1,
+        "for the rest of the session"
+    );
 }
 
 #[test]

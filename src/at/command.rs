@@ -94,6 +94,16 @@ pub mod fixed {
     pub const CEREG_URC_ON: &str = "AT+CEREG=1";
     /// SMS service in use (`+CSMS: <service>,…`; service 1 needs `AT+CNMA` acks).
     pub const CSMS_QUERY: &str = "AT+CSMS?";
+    /// Message services offered (`+CSMS: (0-1)`).
+    pub const CSMS_TEST: &str = "AT+CSMS=?";
+    /// Phase 2+ service: `+CMT`/`+CDS` must be acknowledged with `AT+CNMA`, and the network
+    /// delivers again what is not.
+    pub const CSMS_PHASE2PLUS: &str = "AT+CSMS=1";
+    /// Phase 2 service: no acknowledgements.
+    pub const CSMS_PHASE2: &str = "AT+CSMS=0";
+    /// The explicit form of [`CNMA`] (`<n>` 0: same as omitted), which some firmwares
+    /// want in PDU mode.
+    pub const CNMA_ZERO: &str = "AT+CNMA=0";
     /// Full functionality with a modem reset: the last resort for a hung firmware.
     pub const CFUN_RESET: &str = "AT+CFUN=1,1";
     /// Generic ICCID read (vendors have their own, see `modem::vendor`).

@@ -190,6 +190,22 @@ impl SimModem {
         self.shared.change(|core| core.drop_next_cmti(count));
     }
 
+    /// While on, `AT+CNMA` lines never reach the firmware (see
+    /// [`ModemCore::withhold_acks`]): the host's acknowledgement is lost.
+    pub fn withhold_acks(&self, withhold: bool) {
+        self.shared.change(|core| core.withhold_acks(withhold));
+    }
+
+    /// `AT+CNMA` lines lost while [`SimModem::withhold_acks`] was on.
+    pub fn acks_withheld(&self) -> u32 {
+        self.shared.inspect(ModemCore::acks_withheld)
+    }
+
+    /// A `+CMT` is out and waits for its acknowledgement.
+    pub fn is_awaiting_ack(&self) -> bool {
+        self.shared.inspect(ModemCore::is_awaiting_ack)
+    }
+
     /// Network coverage on or off (`+CREG` stat 1 or 2, with URCs if the host enabled them).
     pub fn set_registered(&self, registered: bool) {
         self.shared

@@ -188,6 +188,19 @@ pub fn parse_cnmi(line: &str) -> Option<CnmiSetting> {
     })
 }
 
+/// How new SMS-DELIVERs should reach the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored by the modem and announced with `+CMTI` (`<mt>` 1), then read with `AT+CMGR`
+    /// and deleted with `AT+CMGD` after the commit. Safe on every modem.
+    Stored,
+    /// Routed to the daemon as `+CMT` with the PDU (`<mt>` 2), acknowledged with `AT+CNMA`
+    /// after the commit. Only when `AT+CSMS=1` was accepted with `<mt>` 1 in its answer:
+    /// then the network delivers again whatever is not acknowledged, so a crash between
+    /// receipt and commit loses nothing. Saves the `AT+CMGR` round trip.
+    Direct,
+}
+
 /// The ordered fallback chain of `AT+CNMI` settings to try (see [`choose_cnmi`]).
 ///
 /// Preferences: `<mt>` 1 (store, then `+CMTI`: nothing is lost if the daemon is busy),
@@ -198,6 +211,38 @@ pub fn parse_cnmi(line: &str) -> Option<CnmiSetting> {
 /// first, then `<mode>`, then `<mt>`) and ends with the two-parameter form. With
 /// unknown support (`AT+CNMI=?` failed) a fixed list of widely accepted settings is used.
 pub fn cnmi_candidates(support: &CnmiSupport) -> Vec<CnmiSetting> {
+    candidates_with_mt_order(support, &[1, 3, 2])
+}
+
+/// The chain for `delivery`. [`Delivery::Direct`] puts the `<mt>` 2 settings the modem
+/// reports first and then the whole [`Delivery::Stored`] chain, so a modem that refuses
+/// them still ends on `<mt>` 1. Status reports keep `<ds>` 2 (store + `+CDSI`) first even
+/// then: a report is not worth a second acknowledged flow (one unacknowledged `+CDS` would
+/// hold back the next `+CMT`), and the stored path reads it as safely. With unknown
+/// support (`AT+CNMI=?` failed) direct routing is not guessed: the stored chain is used.
+pub fn cnmi_candidates_for(support: &CnmiSupport, delivery: Delivery) -> Vec<CnmiSetting> {
+    let stored = cnmi_candidates(support);
+    if delivery == Delivery::Stored || support.is_unknown() || !support.mt.contains(&2) {
+        return stored;
+    }
+    let mut chain: Vec<CnmiSetting> = candidates_with_mt_order(support, &[2])
+        .into_iter()
+        // The two-parameter form leaves `<ds>` as the modem had it: not for direct routing.
+        .filter(|c| c.ds.is_some())
+        .collect();
+    chain.extend(stored);
+    chain
+}
+
+/// The ordered `AT+CNMI=` commands for `delivery` (see [`cnmi_candidates_for`]).
+pub fn choose_cnmi_for(support: &CnmiSupport, delivery: Delivery) -> Vec<String> {
+    cnmi_candidates_for(support, delivery)
+        .iter()
+        .map(CnmiSetting::to_command)
+        .collect()
+}
+
+fn candidates_with_mt_order(support: &CnmiSupport, mt_order: &[u8]) -> Vec<CnmiSetting> {
     const MAX_CANDIDATES: usize = 12;
     if support.is_unknown() {
         return UNKNOWN_SUPPORT_CHAIN
@@ -223,7 +268,7 @@ pub fn cnmi_candidates(support: &CnmiSupport) -> Vec<CnmiSetting> {
         }
     };
     let modes = preferred(&support.mode, &[2, 1, 3]);
-    let mts = preferred(&support.mt, &[1, 3, 2]);
+    let mts = preferred(&support.mt, mt_order);
     let dss = preferred(&support.ds, &[2, 1, 0]);
     let bm = if support.bm.is_empty() || support.bm.contains(&0) {
         0
@@ -287,4 +332,48 @@ pub fn choose_cnmi(support: &CnmiSupport) -> Vec<String> {
         .iter()
         .map(CnmiSetting::to_command)
         .collect()
+}
+
+/// Reads the services of `AT+CSMS=?` (`+CSMS: (0-1)`, `+CSMS: (0,1,128)`); `None` without
+/// a `+CSMS` group.
+pub fn parse_csms_test(line: &str) -> Option<Vec<u8>> {
+    let payload = payload_optional_prefix(line, "+CSMS")?;
+    let group = innermost_groups(payload).into_iter().next()?;
+    Some(
+        expand_value_list(group)
+            .into_iter()
+            .filter_map(|value| u8::try_from(value).ok())
+            .collect(),
+    )
+}
+
+/// What the modem supports in the selected message service (27.005 §3.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsmsState {
+    /// `<service>` (read form only): 0 phase 2, 1 phase 2+ (acknowledgements with `AT+CNMA`).
+    pub service: Option<u8>,
+    /// `<mt>`: mobile-terminated messages supported; with service 1, acknowledgements too.
+    pub mt: bool,
+    /// `<mo>`: mobile-originated messages supported.
+    pub mo: bool,
+}
+
+/// Reads the set answer `+CSMS: <mt>,<mo>,<bm>` (`AT+CSMS=1`) or, with `read_form`, the
+/// read answer `+CSMS: <service>,<mt>,<mo>,<bm>` (`AT+CSMS?`).
+pub fn parse_csms(line: &str, read_form: bool) -> Option<CsmsState> {
+    let payload = payload_optional_prefix(line, "+CSMS")?;
+    let values: Vec<Option<u32>> = split_fields(payload).iter().map(Field::as_u32).collect();
+    let offset = usize::from(read_form);
+    let flag = |index: usize| values.get(index + offset).copied().flatten() == Some(1);
+    let service = if read_form {
+        Some(u8::try_from((*values.first()?)?).ok()?)
+    } else {
+        None
+    };
+    values.get(offset).copied().flatten()?;
+    Some(CsmsState {
+        service,
+        mt: flag(0),
+        mo: flag(1),
+    })
 }

@@ -163,3 +163,49 @@ fn sweep_covers_what_the_modem_offers() {
     );
     assert_eq!(sweep_storages(&support(&["SM", "ME", "MT"])), vec!["MT"]);
 }
+
+#[test]
+fn csms_answers() {
+    assert_eq!(parse_csms_test("+CSMS: (0-1)"), Some(vec![0, 1]));
+    assert_eq!(parse_csms_test("+CSMS: (0,1,128)"), Some(vec![0, 1, 128]));
+    assert_eq!(parse_csms_test("+CSMS: (0)"), Some(vec![0]));
+    assert_eq!(parse_csms_test("OK"), None);
+    let set = parse_csms("+CSMS: 1,1,1", false).expect("set form");
+    assert_eq!((set.service, set.mt, set.mo), (None, true, true));
+    assert!(!parse_csms("+CSMS: 0,1,1", false).expect("set form").mt);
+    let read = parse_csms("+CSMS: 1,1,1,1", true).expect("read form");
+    assert_eq!((read.service, read.mt), (Some(1), true));
+    assert_eq!(
+        parse_csms("+CSMS: 0,1,1,1", true).and_then(|s| s.service),
+        Some(0)
+    );
+    assert_eq!(parse_csms("+CSMS: ", true), None);
+}
+
+#[test]
+fn direct_delivery_puts_mt_2_first_and_keeps_the_stored_chain_behind() {
+    let support = parse_cnmi_test("+CNMI: (0-3),(0-3),(0-3),(0-2),(0,1)").unwrap();
+    let stored = choose_cnmi(&support);
+    let direct = choose_cnmi_for(&support, Delivery::Direct);
+    assert_eq!(
+        direct.first().map(String::as_str),
+        Some("AT+CNMI=2,2,0,2,0")
+    );
+    assert!(
+        direct.ends_with(&stored),
+        "falls back to the whole stored chain"
+    );
+    assert_eq!(
+        stored.first().map(String::as_str),
+        Some("AT+CNMI=2,1,0,2,0")
+    );
+    assert_eq!(choose_cnmi_for(&support, Delivery::Stored), stored);
+    // No <mt> 2 offered (ZTE), or unknown support: nothing direct is guessed.
+    let zte = parse_cnmi_test("+CNMI: (0-2),(0,1),(0,2),(0,2),(0,1)").unwrap();
+    assert_eq!(choose_cnmi_for(&zte, Delivery::Direct), choose_cnmi(&zte));
+    let unknown = CnmiSupport::default();
+    assert_eq!(
+        choose_cnmi_for(&unknown, Delivery::Direct),
+        choose_cnmi(&unknown)
+    );
+}

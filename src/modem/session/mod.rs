@@ -23,6 +23,7 @@
 //! being sent, and a modem that answers again is set up again at once over the same port.
 
 mod deadlines;
+mod direct;
 mod serve;
 mod silence;
 mod startup;
@@ -143,10 +144,27 @@ enum Purpose {
     StorageSet {
         remaining: Vec<String>,
     },
+    /// `AT+CSMS=?`: is phase 2+ (service 1) offered?
+    CsmsTest,
+    /// `AT+CSMS=1`: accepted with `<mt>` 1 means `+CMT` can be acknowledged.
+    CsmsSet,
+    /// `AT+CSMS?`: the service in force (a firmware may boot with 1).
     Csms,
+    /// `AT+CSMS=0` after acknowledgements failed.
+    CsmsReset,
     CnmiTest,
     Cnmi {
         remaining: Vec<String>,
+    },
+    /// Back to store + `+CMTI` while serving (acknowledgements failed).
+    Redirect {
+        remaining: Vec<String>,
+    },
+    /// `AT+CNMI?`: a modem that missed an acknowledgement switches routing off.
+    CnmiCheck,
+    /// `AT+CNMA` in one of its forms; `next`: the forms left to try if refused.
+    Ack {
+        next: Vec<&'static str>,
     },
     Signal,
     Registration,
@@ -250,6 +268,14 @@ struct Setup {
     sweep_storages: Vec<String>,
     /// `+CMT`/`+CDS` must be acknowledged with `AT+CNMA` (`AT+CSMS` service 1).
     ack_direct: bool,
+    /// `AT+CSMS=1` accepted with acknowledgements: `<mt>` 2 goes first in the CNMI chain.
+    want_direct: bool,
+    /// The accepted `AT+CNMI` routes new SMS as `+CMT` (`<mt>` 2 or 3).
+    direct: bool,
+    /// What `AT+CNMI=?` offered (for the fall-back chain while serving).
+    cnmi_support: Option<crate::at::response::CnmiSupport>,
+    /// The acknowledgement forms to try, the one that worked last first.
+    acks: Vec<&'static str>,
     /// The accepted `AT+CNMI=` setting, sent again when the modem drops it.
     cnmi: Option<String>,
     registered: bool,
@@ -285,6 +311,9 @@ pub struct Session {
     next_health: Instant,
     next_sweep: Instant,
     next_inbound: InboundId,
+    /// The modem refused every `AT+CNMA` form: store + `+CMTI` for the rest of this
+    /// session, set-ups after silence included (safer than losing acknowledgements).
+    direct_refused: bool,
 }
 
 impl Session {
@@ -312,6 +341,7 @@ impl Session {
             next_health: now,
             next_sweep: now,
             next_inbound: 0,
+            direct_refused: false,
             config,
         };
         session.set_state(ModemState::Initialising, None);
@@ -330,6 +360,12 @@ impl Session {
     /// The modem as operators see it.
     pub fn status(&self) -> &ModemStatus {
         &self.status
+    }
+
+    /// True while new SMS are pushed as `+CMT` and acknowledged after their commit
+    /// (direct delivery); false on store + `+CMTI` + read.
+    pub fn delivers_directly(&self) -> bool {
+        self.setup.direct && !self.direct_refused
     }
 
     /// The deadlines in use.
@@ -418,7 +454,9 @@ impl Session {
     }
 
     /// The inbound pipeline's answer for an [`Event::Inbound`]: `true` once committed (or
-    /// recognised as a duplicate); only then is the message deleted or acknowledged.
+    /// recognised as a duplicate); only then is the message deleted or acknowledged. A
+    /// `false` (or no answer before the commit deadline) leaves a stored message on the
+    /// modem for the sweep and a `+CMT` unacknowledged, so the network delivers it again.
     pub fn inbound_answer(&mut self, id: InboundId, committed: bool, now: Instant) {
         let Some(awaiting) = self.awaiting.take_if(|a| a.id == id) else {
             return;
@@ -426,8 +464,14 @@ impl Session {
         if committed {
             self.status.received += 1;
             if awaiting.ack && self.setup.ack_direct {
+                // Only now may the modem tell the network it has the message.
+                let mut forms = self.setup.acks.clone();
+                if forms.is_empty() {
+                    forms.push(fixed::CNMA);
+                }
+                let first = forms.remove(0);
                 self.script
-                    .push_front(Job::Cmd(fixed::CNMA.into(), Purpose::Ignore));
+                    .push_front(Job::Cmd(first.into(), Purpose::Ack { next: forms }));
             }
             if let Some(index) = awaiting.delete {
                 self.script
@@ -619,6 +663,8 @@ impl Session {
                     } else if now >= self.next_health {
                         self.next_health = now + self.config.timings.health_every;
                         self.script.extend(serve::health_script());
+                        let watch = self.cnmi_watch_jobs();
+                        self.script.extend(watch);
                     } else if now >= self.last_heard + self.deadlines.quiet {
                         self.issue(fixed::AT.into(), Purpose::Probe, now);
                     } else {

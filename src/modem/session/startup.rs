@@ -41,6 +41,9 @@ impl Session {
         result: &FinalResult,
         now: Instant,
     ) {
+        let Some(purpose) = self.on_direct_answer(purpose, command, lines, result, now) else {
+            return;
+        };
         let ok = result.is_ok();
         match purpose {
             Purpose::Identity(slot) => {
@@ -107,22 +110,23 @@ impl Session {
                     self.try_storage(remaining);
                 }
             }
-            Purpose::Csms => {
-                self.setup.ack_direct = lines
-                    .iter()
-                    .find_map(|l| l.strip_prefix("+CSMS:"))
-                    .is_some_and(|rest| rest.trim().starts_with('1'));
-            }
             Purpose::CnmiTest => {
                 let support = lines
                     .iter()
                     .find_map(|l| response::parse_cnmi_test(l))
                     .filter(|_| ok);
-                self.try_cnmi(cnmi_chain(support));
+                self.setup.cnmi_support = support.clone();
+                let chain = cnmi_chain(support, self.delivery());
+                self.try_cnmi(chain);
             }
             Purpose::Cnmi { remaining } => {
                 if ok {
-                    tracing::debug!(modem = %self.config.name, cnmi = %command, "new-message indications on");
+                    self.setup.direct = super::direct::mt_of(command).is_some_and(|mt| mt == 2);
+                    if self.setup.direct {
+                        tracing::debug!(modem = %self.config.name, cnmi = %command, "new messages pushed as +CMT, acknowledged after the commit");
+                    } else {
+                        tracing::debug!(modem = %self.config.name, cnmi = %command, "new-message indications on");
+                    }
                     self.setup.cnmi = Some(command.to_string());
                     self.after_cnmi();
                 } else {
@@ -140,6 +144,7 @@ impl Session {
                     std::mem::take(&mut self.setup.identity);
                 let vendor = Vendor::from_manufacturer(manufacturer.as_deref().unwrap_or(""));
                 self.setup.vendor = Some(vendor);
+                self.setup.acks = vendor.direct_delivery().acks.to_vec();
                 self.status.manufacturer = manufacturer;
                 self.status.model = model;
                 self.status.revision = revision;
@@ -259,10 +264,7 @@ impl Session {
     }
 
     fn after_storage(&mut self) {
-        self.push_front(vec![
-            Job::Cmd(fixed::CSMS_QUERY.into(), Purpose::Csms),
-            Job::Cmd(fixed::CNMI_TEST.into(), Purpose::CnmiTest),
-        ]);
+        self.start_message_service();
     }
 
     fn try_cnmi(&mut self, mut chain: Vec<String>) {
@@ -305,10 +307,11 @@ fn storage_of(command: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The `AT+CNMI` chain: what `AT+CNMI=?` allows, then widely accepted settings.
-fn cnmi_chain(support: Option<response::CnmiSupport>) -> Vec<String> {
+/// The `AT+CNMI` chain: what `AT+CNMI=?` allows (`<mt>` 2 first for direct delivery),
+/// then widely accepted settings.
+fn cnmi_chain(support: Option<response::CnmiSupport>, delivery: response::Delivery) -> Vec<String> {
     let mut chain = support
-        .map(|s| crate::at::response::choose_cnmi(&s))
+        .map(|s| crate::at::response::choose_cnmi_for(&s, delivery))
         .unwrap_or_default();
     for fallback in crate::at::response::choose_cnmi(&response::CnmiSupport::default()) {
         if !chain.contains(&fallback) {

@@ -6,6 +6,13 @@ use crate::at::parser::Urc;
 
 pub const STARTUP: &[&str] = &[];
 pub const ICCID: &str = fixed::CCID;
+/// Phase 2+ modems route `+CMT` and take the bare `AT+CNMA` (27.005 §3.4.4).
+pub const DIRECT: super::DirectDelivery = super::DirectDelivery {
+    allowed: true,
+    acks: super::ACKS,
+    always_acks: false,
+    falls_back: true,
+};
 
 /// Wavecom's `+WIND` indications.
 pub fn classify(prefix: &str, _payload: &str, line: &str) -> Option<Urc> {

@@ -5,6 +5,7 @@
 //! - Storage indices start at 0; unknown commands answer `COMMAND NOT SUPPORT` (a final
 //!   result the parser knows); final results sometimes glued to the next line.
 //! - ICCID through `AT^ICCID?`.
+//! - Direct delivery: acknowledged with `AT+CNMA=0` first (see [`DIRECT`]).
 
 use crate::at::command::fixed;
 use crate::at::fields::split_fields;
@@ -13,6 +14,14 @@ use crate::at::parser::Urc;
 /// Quiet the periodic chatter: it floods the port every few seconds otherwise.
 pub const STARTUP: &[&str] = &[fixed::HUAWEI_CURC_OFF];
 pub const ICCID: &str = "AT^ICCID?";
+/// Some firmwares refuse the bare `AT+CNMA` in PDU mode and want `AT+CNMA=0`: that form
+/// first, the bare one next; a modem that refuses both goes back to `+CMTI`.
+pub const DIRECT: super::DirectDelivery = super::DirectDelivery {
+    allowed: true,
+    acks: &[fixed::CNMA_ZERO, fixed::CNMA],
+    always_acks: false,
+    falls_back: true,
+};
 
 /// `^RSSI`, `^BOOT`, `^MODE`; any other `^…` line is Huawei's and ignored.
 pub fn classify(prefix: &str, payload: &str, line: &str) -> Option<Urc> {

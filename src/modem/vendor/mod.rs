@@ -6,6 +6,7 @@
 //! sends (the parser asks [`classify_urc`] about any line it does not know), and notes on
 //! its quirks. Each file tests itself against `tests/vectors/modem_transcripts.json`.
 
+use crate::at::command::fixed;
 use crate::at::parser::Urc;
 
 pub mod generic;
@@ -63,6 +64,18 @@ impl Vendor {
         }
     }
 
+    /// Direct delivery (`+CMT` acknowledged with `AT+CNMA`) on this family.
+    pub fn direct_delivery(self) -> DirectDelivery {
+        match self {
+            Vendor::Huawei => huawei::DIRECT,
+            Vendor::Zte => zte::DIRECT,
+            Vendor::Nordic => nordic::DIRECT,
+            Vendor::Quectel | Vendor::Simcom | Vendor::Telit | Vendor::Sierra | Vendor::Generic => {
+                generic::DIRECT
+            }
+        }
+    }
+
     /// The command that reads the SIM's ICCID on this family (`AT+CCID` is not universal).
     pub fn iccid_command(self) -> &'static str {
         match self {
@@ -77,6 +90,27 @@ impl Vendor {
         }
     }
 }
+
+/// Whether a family takes new SMS as acknowledged `+CMT` pushes, and how it wants them
+/// acknowledged. The session asks for direct delivery only where the modem also accepts
+/// `AT+CSMS=1` with acknowledgements (`+CSMS: 1,…`) and `<mt>` 2 in `AT+CNMI`; any refusal
+/// on the way (CSMS, CNMI, or an `AT+CNMA` answered with an error) keeps or puts the modem
+/// back on store + `+CMTI` + read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectDelivery {
+    /// Try `AT+CSMS=1` and `<mt>` 2 at all.
+    pub allowed: bool,
+    /// The acknowledgement forms to try, in order; the next is tried when one is refused.
+    pub acks: &'static [&'static str],
+    /// `+CMT`/`+CDS` are acknowledged even when `AT+CSMS` does not report service 1.
+    pub always_acks: bool,
+    /// A modem that refuses every form is put back on store + `+CMTI`; false where that
+    /// path does not exist.
+    pub falls_back: bool,
+}
+
+/// The two forms 27.005 allows for a plain positive acknowledgement in PDU mode.
+pub const ACKS: &[&str] = &[fixed::CNMA, fixed::CNMA_ZERO];
 
 /// Classifies a vendor's unsolicited line. `prefix` is upper case (`^RSSI`), `payload` what
 /// follows the colon. The parser does not know which modem it reads (the identity comes
@@ -201,6 +235,27 @@ mod tests {
             Vendor::Nordic
         );
         assert_eq!(Vendor::from_manufacturer("Nokia"), Vendor::Generic);
+    }
+
+    #[test]
+    fn direct_delivery_is_kept_from_zte_and_acknowledged_in_two_forms_elsewhere() {
+        assert!(!Vendor::Zte.direct_delivery().allowed);
+        for vendor in [
+            Vendor::Generic,
+            Vendor::Huawei,
+            Vendor::Nordic,
+            Vendor::Quectel,
+        ] {
+            let direct = vendor.direct_delivery();
+            assert!(direct.allowed, "{vendor:?}");
+            assert!(direct.acks.len() >= 2, "{vendor:?}: a fallback form");
+            assert!(direct.acks.iter().all(|a| a.starts_with("AT+CNMA")));
+        }
+        assert_eq!(Vendor::Nordic.direct_delivery().acks[0], "AT+CNMA=1");
+        assert!(Vendor::Nordic.direct_delivery().always_acks);
+        assert!(!Vendor::Nordic.direct_delivery().falls_back);
+        assert!(Vendor::Generic.direct_delivery().falls_back);
+        assert_eq!(Vendor::Huawei.direct_delivery().acks[0], "AT+CNMA=0");
     }
 
     #[test]

@@ -12,6 +12,20 @@ use crate::at::parser::Urc;
 
 pub const STARTUP: &[&str] = &[];
 pub const ICCID: &str = "AT%XICCID";
+/// nRF91 acknowledges with `AT+CNMA=1` (RP-ACK; the nRF Connect SDK's SMS library sends
+/// that form); the generic forms follow as fallbacks. Its SMS client needs the
+/// acknowledgement whatever `AT+CSMS` says, and it has no store + `+CMTI` path to fall back
+/// to (its transcript also shows `AT+CNMA` answered `ERROR` with the message delivered).
+pub const DIRECT: super::DirectDelivery = super::DirectDelivery {
+    allowed: true,
+    acks: &[
+        "AT+CNMA=1",
+        crate::at::command::fixed::CNMA,
+        crate::at::command::fixed::CNMA_ZERO,
+    ],
+    always_acks: true,
+    falls_back: false,
+};
 
 /// Any `%…` line is Nordic's.
 pub fn classify(prefix: &str, _payload: &str, line: &str) -> Option<Urc> {

@@ -9,6 +9,14 @@ use crate::at::parser::Urc;
 
 pub const STARTUP: &[&str] = &[];
 pub const ICCID: &str = "AT+ZGETICCID";
+/// No direct delivery: the models we know offer no `<mt>` 2, and firmwares that do are
+/// reported to refuse `AT+CNMA` in PDU mode; store + `+CMTI` + read is what works.
+pub const DIRECT: super::DirectDelivery = super::DirectDelivery {
+    allowed: false,
+    acks: super::ACKS,
+    always_acks: false,
+    falls_back: true,
+};
 
 /// ZTE's radio-access, operator and SIM URCs.
 pub fn classify(prefix: &str, _payload: &str, line: &str) -> Option<Urc> {

@@ -137,7 +137,9 @@ impl ModemCore {
             ("+CPMS", kind) => self.cpms(kind),
             ("+CNMI", kind) => self.cnmi(kind),
             ("+CNMA", CommandKind::Execute(_) | CommandKind::Set(_)) => {
-                if self.awaiting_ack.take().is_some() {
+                if self.acks_refused {
+                    Err(Failure::Error)
+                } else if self.awaiting_ack.take().is_some() {
                     self.process_network_queue(now);
                     done()
                 } else {

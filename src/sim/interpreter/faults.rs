@@ -94,6 +94,29 @@ impl ModemCore {
         self.cmti_to_drop = self.cmti_to_drop.saturating_add(count);
     }
 
+    /// A firmware that refuses `AT+CNMA` in every form (plain `ERROR`), as some do in PDU
+    /// mode: the `+CMT` waits for an acknowledgement that never comes.
+    pub fn refuse_acks(&mut self, refuse: bool) {
+        self.acks_refused = refuse;
+    }
+
+    /// While on, an `AT+CNMA` line is lost on its way to the firmware: logged, never
+    /// answered, never acknowledging (the host died or the line dropped it). Counted in
+    /// [`ModemCore::acks_withheld`].
+    pub fn withhold_acks(&mut self, withhold: bool) {
+        self.acks_withheld_on = withhold;
+    }
+
+    /// `AT+CNMA` lines lost to [`ModemCore::withhold_acks`].
+    pub fn acks_withheld(&self) -> u32 {
+        self.acks_withheld
+    }
+
+    /// A `+CMT`/`+CDS` is out and waits for its `AT+CNMA`.
+    pub fn is_awaiting_ack(&self) -> bool {
+        self.awaiting_ack.is_some()
+    }
+
     /// Locks the SIM behind `pin` now, as if a locked SIM had been inserted.
     pub fn require_pin(&mut self, pin: &str, now: Instant) {
         self.config.pin = Some(pin.to_string());

@@ -241,6 +241,9 @@ pub struct ModemCore {
     /// Scripted outcomes of the next sends: `None` lets one through, `Some(code)` fails it.
     failing_sends: VecDeque<Option<u16>>,
     cmti_to_drop: u32,
+    acks_refused: bool,
+    acks_withheld_on: bool,
+    acks_withheld: u32,
     // Power and volatile state.
     powered: bool,
     functionality: u8,
@@ -286,6 +289,9 @@ impl ModemCore {
             hung_line: Vec::new(),
             failing_sends: VecDeque::new(),
             cmti_to_drop: 0,
+            acks_refused: false,
+            acks_withheld_on: false,
+            acks_withheld: 0,
             powered: false,
             functionality: 1,
             settings: Settings::power_on(&config),
@@ -603,6 +609,10 @@ impl ModemCore {
         }
         // Like a UART modem, skip noise until the "AT" attention prefix.
         let upper = trimmed.to_ascii_uppercase();
+        if self.acks_withheld_on && upper.starts_with("AT+CNMA") {
+            self.acks_withheld += 1;
+            return;
+        }
         let Some(start) = upper.find("AT") else {
             return;
         };
