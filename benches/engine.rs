@@ -30,8 +30,9 @@ fn main() {
     });
 }
 
-/// From the moment the network hands an SMS to the virtual modem (which writes `+CMTI` on the
-/// wire) until the daemon has read it (`AT+CMGR`), committed it and appended its event.
+/// From the moment the network hands an SMS to the virtual modem until the daemon has it
+/// committed with its event: pushed as `+CMT` where the modem acknowledges (`AT+CSMS=1`, then
+/// `AT+CNMA` after the commit), else announced as `+CMTI` and read with `AT+CMGR`.
 async fn inbound_latency(samples: usize) {
     let mut d = TestDaemon::start(1).await;
     d.wait_all_ready().await;
