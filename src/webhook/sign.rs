@@ -17,15 +17,30 @@ pub fn decode_secret(secret: &str) -> Option<Vec<u8>> {
     (!key.is_empty()).then_some(key)
 }
 
+/// HMAC-SHA256 keyed with `key` over `parts` joined by `.`: the content both signature schemes
+/// sign (`id.timestamp.body`, `timestamp.body`), and the Zitadel and GoTrue hooks check.
+fn dotted_mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            mac.update(b".");
+        }
+        mac.update(part);
+    }
+    mac
+}
+
+/// Whether `tag` is the HMAC-SHA256 of `parts` joined by `.` (constant-time comparison).
+pub fn verify_dotted(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
+    dotted_mac(key, parts).verify_slice(tag).is_ok()
+}
+
 /// `webhook-signature` value: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
 pub fn standard_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let tag = mac.finalize().into_bytes();
+    let timestamp = timestamp.to_string();
+    let tag = dotted_mac(key, &[id.as_bytes(), timestamp.as_bytes(), body])
+        .finalize()
+        .into_bytes();
     format!(
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(tag)
@@ -46,15 +61,9 @@ pub fn contiguity_signature(key: &[u8], timestamp: i64, body: &[u8]) -> String {
 
 /// [`contiguity_signature`] from the secret string as configured.
 pub fn contiguity_signature_with_secret(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac =
-        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    let t = timestamp.to_string();
+    let tag = dotted_mac(secret.as_bytes(), &[t.as_bytes(), body]).finalize();
+    format!("t={timestamp},v1={}", hex::encode(tag.into_bytes()))
 }
 
 /// The `whsec_` string of a key (the inverse of [`decode_secret`]).

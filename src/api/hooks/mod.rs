@@ -221,6 +221,20 @@ pub fn content_key(pepper: &[u8], hook: Hook, to: &str, text: &str) -> String {
     format!("sha256:{}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The JSON answer of the signed hooks (GoTrue, Zitadel) once the SMS is queued, or recognised
+/// as a retry of one already queued.
+pub fn accepted_answer(accepted: &Accepted) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({
+            "message_id": accepted.message_id(),
+            "status": if accepted.is_repeat() { "duplicate" } else { "queued" },
+        })),
+    )
+        .into_response()
+}
+
 /// Queues the SMS unless it is a retry, applying the limits, in one transaction; then wakes
 /// the pool. Returns once the message is committed: the caller can answer.
 pub async fn accept(state: &AppState, out: Outgoing) -> Result<Accepted, HookError> {

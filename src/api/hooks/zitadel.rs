@@ -11,19 +11,21 @@
 //! Zitadel takes any 2xx as sent and retries a failed notification later, with the same body
 //! and a new signature: such a retry is recognised by (recipient, text).
 
-use super::{accept, caller_text, code_text, fresh, recipient, Dedupe, Hook, HookError, Outgoing};
+use super::{
+    accept, accepted_answer, caller_text, code_text, fresh, recipient, Dedupe, Hook, HookError,
+    Outgoing,
+};
 use crate::daemon::AppState;
 use crate::redact::Redacted;
 use crate::store::now_ms;
+use crate::webhook::sign;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 pub const SIGNATURE_HEADER: &str = "zitadel-signature";
 
@@ -99,12 +101,7 @@ pub fn verify(
     let mut matched = false;
     for key in keys {
         for sig in &signatures {
-            let mut mac =
-                Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts any key");
-            mac.update(t.as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            matched |= mac.verify_slice(sig).is_ok();
+            matched |= sign::verify_dotted(key.as_bytes(), &[t.as_bytes(), body], sig);
         }
     }
     if matched {
@@ -117,14 +114,7 @@ pub fn verify(
 /// `POST /hooks/zitadel/sms`.
 pub async fn sms(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
-        Ok(accepted) => (
-            StatusCode::OK,
-            Json(json!({
-                "message_id": accepted.message_id(),
-                "status": if accepted.is_repeat() { "duplicate" } else { "queued" },
-            })),
-        )
-            .into_response(),
+        Ok(accepted) => accepted_answer(&accepted),
         Err(e) => {
             let mut response = (
                 e.status(),
@@ -193,13 +183,10 @@ async fn handle(
     .await
 }
 
-/// `ZITADEL-Signature` for `body` at `t`, as Zitadel computes it (for tests and the README).
+/// `ZITADEL-Signature` for `body` at `t`, as Zitadel computes it (for tests and the README):
+/// the same scheme as `Contiguity-Signature`, keyed with the signing key as given.
 pub fn signature_header(key: &str, t: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts any key");
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    sign::contiguity_signature_with_secret(key, t, body)
 }
 
 #[cfg(test)]
