@@ -6,9 +6,9 @@
 //! it (`pip install contiguity`).
 
 use crate::daemon_support;
+use crate::sdk_support::{code_in, SdkScript};
 
 use daemon_support::{TestDaemon, API_KEY, SOON};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -24,20 +24,6 @@ fn sdk_available() -> bool {
         .unwrap_or(false)
 }
 
-fn code_in(text: &str, length: usize) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == length)
-        .unwrap_or_else(|| panic!("no {length}-digit code in {text:?}"))
-        .to_string()
-}
-
-async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>, what: &str) -> String {
-    match tokio::time::timeout(Duration::from_secs(30), lines.recv()).await {
-        Ok(Some(line)) => line,
-        _ => panic!("the SDK script said nothing ({what} expected)"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_sdk_runs_otp_unchanged() {
     if !sdk_available() {
@@ -50,31 +36,13 @@ async fn official_python_sdk_runs_otp_unchanged() {
     let mut d = TestDaemon::with_config(1, |c| c.otp.resend_cooldown_secs = 0).await;
     d.wait_all_ready().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/contiguity_otp.py");
-    let mut child = Command::new("python3")
-        .args([script, &d.base_url(), API_KEY, PHONE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let stderr_text = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
+    let mut script = SdkScript::spawn({
+        let mut command = Command::new("python3");
+        command.args([script, &d.base_url(), API_KEY, PHONE]);
+        command
     });
     let outcome = async {
-        let line = next_line(&mut lines, "otp_id").await;
+        let line = script.next_line("otp_id").await;
         let otp_id = line
             .strip_prefix("otp_id ")
             .unwrap_or_else(|| panic!("{line}"))
@@ -86,8 +54,7 @@ async fn official_python_sdk_runs_otp_unchanged() {
             .await
             .expect("code SMS");
         let code = code_in(&sms.text, d.config.otp.code_length as usize);
-        writeln!(stdin, "{code}").unwrap();
-        stdin.flush().unwrap();
+        script.send_line(&code);
         // The resend carries the same code, unless the SDK's verify (right after the resend)
         // ended the verification first: then the resent SMS is withdrawn unsent (codes of ended
         // verifications are never paid for) and the next SMS on the wire is the plain text.
@@ -102,7 +69,7 @@ async fn official_python_sdk_runs_otp_unchanged() {
             assert_eq!(code_in(&next.text, code.len()), code);
         }
 
-        let line = next_line(&mut lines, "message_id").await;
+        let line = script.next_line("message_id").await;
         let message_id = line
             .strip_prefix("message_id ")
             .unwrap_or_else(|| panic!("{line}"));
@@ -133,7 +100,7 @@ async fn official_python_sdk_runs_otp_unchanged() {
                 .expect("text SMS");
             assert_eq!(text.text, "hello from the SDK");
         }
-        assert_eq!(next_line(&mut lines, "OK").await, "OK");
+        assert_eq!(script.next_line("OK").await, "OK");
 
         let verified: bool = d
             .state()
@@ -145,11 +112,10 @@ async fn official_python_sdk_runs_otp_unchanged() {
         assert!(verified);
     };
     let result = tokio::time::timeout(Duration::from_secs(60), outcome).await;
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let errors = stderr_text.join().unwrap_or_default();
+    if result.is_err() {
+        script.kill();
+    }
+    let (status, errors) = script.finish().await;
     assert!(result.is_ok(), "timed out; SDK stderr:\n{errors}");
     assert!(status.success(), "SDK script failed ({status}):\n{errors}");
     d.stop().await;

@@ -8,10 +8,10 @@
 //! tests/js; CI runs it (.ci/run).
 
 use crate::daemon_support;
+use crate::sdk_support::{code_in, SdkScript};
 use crate::webhook_support;
 
 use daemon_support::{TestDaemon, SOON};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -37,20 +37,6 @@ fn sdk_available() -> bool {
         .exists()
 }
 
-fn code_in(text: &str, length: usize) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == length)
-        .unwrap_or_else(|| panic!("no {length}-digit code in {text:?}"))
-        .to_string()
-}
-
-async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>, what: &str) -> String {
-    match tokio::time::timeout(Duration::from_secs(30), lines.recv()).await {
-        Ok(Some(line)) => line,
-        _ => panic!("the SDK script said nothing ({what} expected)"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
     if !sdk_available() {
@@ -69,34 +55,17 @@ async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
     })
     .await;
     d.wait_all_ready().await;
-    let mut child = Command::new("node")
-        .arg(sdk_dir().join("contiguity_sdk.mjs"))
-        .args([&d.base_url(), SDK_KEY, PHONE])
-        .current_dir(sdk_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let stderr_text = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
+    let mut script = SdkScript::spawn({
+        let mut command = Command::new("node");
+        command
+            .arg(sdk_dir().join("contiguity_sdk.mjs"))
+            .args([&d.base_url(), SDK_KEY, PHONE])
+            .current_dir(sdk_dir());
+        command
     });
     let outcome = async {
         // OTP: the code comes from the SMS the phone got.
-        let line = next_line(&mut lines, "otp_id").await;
+        let line = script.next_line("otp_id").await;
         let otp_id = line
             .strip_prefix("otp_id ")
             .unwrap_or_else(|| panic!("{line}"))
@@ -108,11 +77,10 @@ async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
             .await
             .expect("code SMS");
         let code = code_in(&sms.text, d.config.otp.code_length as usize);
-        writeln!(stdin, "{code}").unwrap();
-        stdin.flush().unwrap();
+        script.send_line(&code);
 
         // Reverse OTP: the phone texts the factor to the number the SDK was given.
-        let line = next_line(&mut lines, "reverse").await;
+        let line = script.next_line("reverse").await;
         let fields: Vec<&str> = line.split(' ').collect();
         assert_eq!(fields.len(), 4, "{line}");
         assert_eq!(fields[0], "reverse");
@@ -122,7 +90,7 @@ async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
             .send_from_world(PHONE, to, &format!("code {factor}"))
             .expect("the phone texts the factor");
         assert_eq!(
-            next_line(&mut lines, "reverse verified").await,
+            script.next_line("reverse verified").await,
             "reverse verified"
         );
 
@@ -135,22 +103,21 @@ async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
             "header": delivered.header("contiguity-signature"),
             "secret": SECRET,
         });
-        writeln!(stdin, "{handoff}").unwrap();
-        stdin.flush().unwrap();
+        script.send_line(&handoff.to_string());
         assert_eq!(
-            next_line(&mut lines, "webhook").await,
+            script.next_line("webhook").await,
             "webhook true false false",
             "the SDK accepts simgate's Contiguity-Signature and refuses a tampered body or another secret"
         );
 
-        let line = next_line(&mut lines, "cancelled").await;
+        let line = script.next_line("cancelled").await;
         assert!(line.starts_with("cancelled r_otp_"), "{line}");
 
-        let line = next_line(&mut lines, "message_id").await;
+        let line = script.next_line("message_id").await;
         assert!(line.starts_with("message_id msg_"), "{line}");
         let text = d.network.world().wait_for(PHONE, SOON).await.expect("text");
         assert_eq!(text.text, "hello from the JS SDK");
-        assert_eq!(next_line(&mut lines, "OK").await, "OK");
+        assert_eq!(script.next_line("OK").await, "OK");
 
         let verified = d
             .state()
@@ -162,11 +129,10 @@ async fn official_js_sdk_runs_otp_reverse_text_and_webhook_verify() {
         assert_eq!(verified.attempts, 2, "one wrong code, then the right one");
     };
     let result = tokio::time::timeout(Duration::from_secs(90), outcome).await;
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let errors = stderr_text.join().unwrap_or_default();
+    if result.is_err() {
+        script.kill();
+    }
+    let (status, errors) = script.finish().await;
     assert!(result.is_ok(), "timed out; SDK stderr:\n{errors}");
     assert!(status.success(), "SDK script failed ({status}):\n{errors}");
     d.stop().await;

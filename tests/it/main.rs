@@ -5,6 +5,7 @@
 
 mod api_support;
 mod daemon_support;
+mod sdk_support;
 mod sim_support;
 mod webhook_support;
 
