@@ -152,12 +152,16 @@ impl Default for Messages {
 pub struct Storage {
     /// SQLite database file (WAL mode).
     pub path: PathBuf,
+    /// PostgreSQL server (`postgres://user:password@host:port/dbname`); when set, `path` is
+    /// unused. (pgtest: placeholder for the test harness; the backend reconciles the type.)
+    pub url: Option<String>,
 }
 
 impl Default for Storage {
     fn default() -> Self {
         Storage {
             path: "simgate.db".into(),
+            url: None,
         }
     }
 }

@@ -1,9 +1,11 @@
 //! A whole simgate daemon in the test process, on virtual modems the test controls.
 //!
 //! The daemon opens each virtual modem's pty through its symlink with tokio-serial and speaks AT
-//! to it, exactly as with hardware; SQLite is a real file in a temporary directory; the HTTP API
-//! listens on an ephemeral loopback port.
+//! to it, exactly as with hardware; SQLite is a real file in a temporary directory (or, under
+//! `SIMGATE_TEST_BACKEND=postgres`, a fresh PostgreSQL database: tests/it/pg_support.rs); the
+//! HTTP API listens on an ephemeral loopback port.
 
+use crate::pg_support::TestBackend;
 use simgate::config::{Config, Modem};
 use simgate::daemon::{self, RunOptions, Running};
 use simgate::modem::{ModemState, Timings};
@@ -38,6 +40,9 @@ pub struct TestDaemon {
     pub config: Config,
     running: Option<Running>,
     shutdown: watch::Sender<bool>,
+    /// The SQLite file's place or the PostgreSQL database; last, so the database is dropped
+    /// after the daemon.
+    _backend: TestBackend,
 }
 
 impl TestDaemon {
@@ -73,7 +78,7 @@ impl TestDaemon {
         }
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".into();
-        config.storage.path = dir.path().join("simgate.db");
+        let backend = TestBackend::apply(&mut config, dir.path());
         config.security.secret_file = dir.path().join("secret.key");
         config.auth.api_keys = vec![API_KEY.into()];
         for m in &modems {
@@ -95,6 +100,7 @@ impl TestDaemon {
             config,
             running: None,
             shutdown: watch::channel(false).0,
+            _backend: backend,
         };
         daemon.boot().await;
         daemon

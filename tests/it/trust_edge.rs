@@ -315,7 +315,7 @@ async fn a_panicking_background_task_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = simgate::config::Config::default();
     config.server.listen = "127.0.0.1:0".into();
-    config.storage.path = dir.path().join("simgate.db");
+    let _backend = crate::pg_support::TestBackend::apply(&mut config, dir.path());
     config.security.secret_file = dir.path().join("secret.key");
     let (stop, shutdown) = simgate::shutdown::Shutdown::channel();
     let mut running = simgate::daemon::start(config, Default::default(), shutdown)
@@ -345,7 +345,7 @@ async fn reload_replaces_api_keys() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = simgate::config::Config::default();
     config.server.listen = "127.0.0.1:0".into();
-    config.storage.path = dir.path().join("simgate.db");
+    let _backend = crate::pg_support::TestBackend::apply(&mut config, dir.path());
     config.security.secret_file = dir.path().join("secret.key");
     config.auth.api_keys = vec!["sk_first_key_0123456789abcdef".into()];
     let (stop, shutdown) = simgate::shutdown::Shutdown::channel();

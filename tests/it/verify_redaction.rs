@@ -68,12 +68,17 @@ async fn codes_are_removed_from_the_queue_after_verification() {
     let id = created.message_id.clone();
     let (body, pdus): (String, String) = store
         .call(move |c| {
-            Ok(c.query_row(
-                "SELECT body, (SELECT group_concat(pdu, '') FROM outbound_parts WHERE message_id = ?1)
-                 FROM outbound_messages WHERE id = ?1",
+            // The PDUs joined here, not with SQLite's group_concat: the same on PostgreSQL.
+            let body: String = c.query_row(
+                "SELECT body FROM outbound_messages WHERE id = ?1",
                 [&id],
-                |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())),
-            )?)
+                |r| r.get(0),
+            )?;
+            let mut parts = c.prepare("SELECT pdu FROM outbound_parts WHERE message_id = ?1")?;
+            let pdus = parts
+                .query_map([&id], |r| r.get::<_, Option<String>>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((body, pdus.into_iter().flatten().collect::<String>()))
         })
         .await
         .unwrap();
