@@ -12,6 +12,9 @@
 #[path = "../tests/it/daemon_support.rs"]
 #[allow(dead_code)]
 mod daemon_support;
+#[path = "../tests/it/pg_support.rs"]
+#[allow(dead_code)]
+mod pg_support;
 
 use daemon_support::{TestDaemon, API_KEY};
 use serde_json::{json, Value};

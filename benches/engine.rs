@@ -7,6 +7,9 @@
 #[path = "../tests/it/daemon_support.rs"]
 #[allow(dead_code)]
 mod daemon_support;
+#[path = "../tests/it/pg_support.rs"]
+#[allow(dead_code)]
+mod pg_support;
 #[path = "../tests/it/webhook_support.rs"]
 #[allow(dead_code)]
 mod webhook_support;

@@ -51,8 +51,9 @@ const SPECS: [Spec; 3] = [
 /// Modems per host (`--simulate 2`).
 const MODEMS_PER_HOST: usize = 2;
 
-/// What a case changes in the hosts' configs.
-#[derive(Clone)]
+/// What a case changes in the hosts' configs (default: no send latency, no per-number limit,
+/// no webhook).
+#[derive(Clone, Default)]
 struct Options {
     /// Time each virtual modem takes per SMS.
     send_latency_ms: u64,
@@ -60,16 +61,6 @@ struct Options {
     rate_per_number_per_hour: u32,
     /// A `[[webhook]]` on every host: URL and events.
     webhook: Option<(String, Vec<&'static str>)>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            send_latency_ms: 0,
-            rate_per_number_per_hour: 0,
-            webhook: None,
-        }
-    }
 }
 
 /// The PostgreSQL server, or `None` after saying why the case is skipped.
