@@ -137,7 +137,7 @@ impl Rig {
             let config = format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\n\
                  [storage]\n{storage}\n\
-                 [cluster]\nname = \"host{letter}\"\n\
+                 [cluster]\nname = \"host{letter}\"\nheartbeat_secs = 1\nhost_timeout_secs = 3\n\
                  [security]\nsecret_file = \"{dir}/secret.key\"\n\
                  [proofs]\nkeys_file = \"{dir}/proof_keys.pem\"\n\
                  [auth]\napi_keys = [\"{API_KEY}\"]\n\
@@ -148,15 +148,6 @@ impl Rig {
                 dir = host_dir.display(),
                 n = i + 1,
             );
-            // Only the PostgreSQL rigs know [cluster] and name_prefix; one SQLite host keeps
-            // the plain names.
-            let config = if rig.db.is_none() {
-                config
-                    .replace("[cluster]\nname = \"hosta\"\n", "")
-                    .replace("name_prefix = \"a-sim\"\n", "")
-            } else {
-                config
-            };
             let path = host_dir.join("simgate.toml");
             std::fs::write(&path, config).unwrap();
             let daemon = spawn(&path, &host_dir, port);

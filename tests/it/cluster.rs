@@ -224,6 +224,8 @@ url = "{db_url}"
 
 [cluster]
 name = "{name}"
+heartbeat_secs = 1
+host_timeout_secs = 3
 
 [security]
 secret_file = "{dir}/secret.key"
