@@ -10,7 +10,7 @@
 //! Run: `cargo bench --bench verify` (figures in BENCHMARKS.md).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use rusqlite::params;
+use simgate::params;
 use simgate::config::Config;
 use simgate::pool::{Pool, PoolOptions};
 use simgate::secret::Secret;

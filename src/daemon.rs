@@ -269,7 +269,12 @@ pub async fn start(
     options: RunOptions,
     shutdown: Shutdown,
 ) -> anyhow::Result<Running> {
-    let store = Store::open(&config.storage.path).context("opening the database")?;
+    // Opened on the blocking pool: PostgreSQL's client blocks while it connects and migrates.
+    let storage = config.storage.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_configured(&storage))
+        .await
+        .context("opening the database")?
+        .context("opening the database")?;
     let (uncertain, requeued) = store.recover_outbound().await?;
     if uncertain + requeued > 0 {
         tracing::warn!(
