@@ -32,6 +32,7 @@
 //! (`secure_delete`).
 //! - [`dashboard`]: read-only queries for the status page.
 
+pub mod cluster;
 pub mod dashboard;
 pub mod events;
 pub mod hooks;
@@ -69,6 +70,9 @@ pub enum StoreError {
     UnknownState(crate::states::UnknownState),
     #[error("database task failed: {0}")]
     Task(String),
+    /// The operation was refused for a reason stated to the operator (a host may not join).
+    #[error("{0}")]
+    Refused(String),
     #[error("cannot open database {path}: {message}")]
     Open { path: PathBuf, message: String },
 }

@@ -430,15 +430,34 @@ fn status_event(
 /// messages caught mid-send go back to the queue for their remaining parts. Their clock
 /// restarts, so a long message waits for the modem that began it however long we were down.
 pub fn recover(conn: &mut Connection) -> crate::store::db::Result<(usize, usize)> {
+    recover_modems(conn, None)
+}
+
+/// [`recover`] limited to the work of these modems (a host sharing the database recovers only
+/// its own, or a silent host's); `None`: all of it.
+pub fn recover_modems(
+    conn: &Connection,
+    modems: Option<&[String]>,
+) -> crate::store::db::Result<(usize, usize)> {
     let tx = conn.transaction()?;
-    let uncertain = tx.execute(
-        "UPDATE outbound_parts SET status = 'uncertain', error = 'daemon stopped while the modem was sending', sent_at = submitted_at WHERE status = 'submitting'",
-        [],
-    )?;
-    let requeued = tx.execute(
-        "UPDATE outbound_messages SET status = 'queued', modem = NULL, updated_at = ?1 WHERE status = 'sending'",
-        [now_ms()],
-    )?;
+    let (mut uncertain, mut requeued) = (0, 0);
+    let everything = [None];
+    let scopes: Vec<Option<&String>> = match modems {
+        None => everything.to_vec(),
+        Some(names) => names.iter().map(Some).collect(),
+    };
+    for modem in scopes {
+        uncertain += tx.execute(
+            "UPDATE outbound_parts SET status = 'uncertain', error = 'daemon stopped while the modem was sending', sent_at = submitted_at
+             WHERE status = 'submitting' AND (CAST(?1 AS TEXT) IS NULL OR modem = ?1)",
+            [modem],
+        )?;
+        requeued += tx.execute(
+            "UPDATE outbound_messages SET status = 'queued', modem = NULL, updated_at = ?1
+             WHERE status = 'sending' AND (CAST(?2 AS TEXT) IS NULL OR modem = ?2)",
+            params![now_ms(), modem],
+        )?;
+    }
     // A requeued message whose parts all went out is simply sent.
     let done: Vec<String> = {
         let mut stmt = tx.prepare(

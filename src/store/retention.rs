@@ -90,8 +90,8 @@ impl Pruned {
 /// One batch of one kind: deletes up to `batch` rows and returns how many went.
 type Step = fn(&mut Connection, i64, usize) -> crate::store::db::Result<usize>;
 
-/// Deletes `table` rows chosen by `selection` (a `SELECT rowid …` with `?1` = cutoff and
-/// `?2` = batch size).
+/// Deletes `table` rows chosen by `selection` (a `SELECT rowid …`, or `SELECT seq …` for the
+/// event log, with `?1` = cutoff and `?2` = batch size).
 fn delete_selected(
     conn: &Connection,
     table: &str,
@@ -100,7 +100,14 @@ fn delete_selected(
     batch: usize,
 ) -> crate::store::db::Result<usize> {
     conn.execute(
-        &format!("DELETE FROM {table} WHERE rowid IN ({selection})"),
+        &format!(
+            "DELETE FROM {table} WHERE {} IN ({selection})",
+            if selection.starts_with("SELECT seq") {
+                "seq"
+            } else {
+                "rowid"
+            }
+        ),
         params![cutoff, batch as i64],
     )
 }

@@ -328,11 +328,11 @@ pub fn claim(
                 e.secret, e.deleted_at, e.disabled_at, e.disabled_reason, e.id, d.next_attempt_at
          FROM webhook_deliveries d
          LEFT JOIN webhook_endpoints e ON d.endpoint_kind = 'api' AND e.id = d.endpoint_id
-         WHERE d.status = 'pending'
+         WHERE d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= ?2)
          ORDER BY d.next_attempt_at LIMIT ?1",
     )?;
     // Each row read whole (the scan is bounded by CLAIM_SCAN), then chosen from in order.
-    let rows = stmt.query_map([CLAIM_SCAN], |r| {
+    let rows = stmt.query_map([CLAIM_SCAN, now], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(4)?,
@@ -439,7 +439,8 @@ pub fn record_attempt(
     };
     tx.execute(
         "UPDATE webhook_deliveries SET attempts = ?2, status = ?3, next_attempt_at = ?4, last_status_code = ?5,
-                last_error = ?6, updated_at = ?7, delivered_at = COALESCE(?8, delivered_at)
+                last_error = ?6, updated_at = ?7, delivered_at = COALESCE(?8, delivered_at),
+                lease_host = NULL, lease_until = NULL
          WHERE id = ?1",
         params![
             delivery.id,
@@ -800,6 +801,25 @@ pub fn schedule_retry(
 
 // ---- the door: the operations callers use ----
 
+/// What the dispatcher may claim: up to `free` deliveries, at most `per_origin` in flight per
+/// origin counting `busy`, held with `lease` when hosts share the outbox.
+#[derive(Debug, Clone)]
+pub struct Claiming {
+    pub busy: InFlight,
+    pub per_origin: usize,
+    pub free: usize,
+    pub lease: Option<Lease>,
+}
+
+/// A host's hold on the deliveries it attempts (several hosts sharing one database).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub host: String,
+    /// Longer than an attempt can take, plus the time a host may be silent before it is
+    /// taken for dead.
+    pub duration_ms: i64,
+}
+
 /// Why an API endpoint was not created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointRefused {
@@ -818,14 +838,29 @@ impl Store {
         configured: Vec<Endpoint>,
         give_up_after: Duration,
         fan_out_batch: usize,
-        busy: InFlight,
-        per_origin: usize,
-        free: usize,
+        claiming: Claiming,
     ) -> Result<(Vec<DueDelivery>, Option<i64>)> {
         self.call(move |conn| {
             let now = now_ms();
             while fan_out(conn, &configured, give_up_after, now, fan_out_batch)? == fan_out_batch {}
-            Ok(claim(conn, now, &busy, per_origin, free)?)
+            let Claiming {
+                busy,
+                per_origin,
+                free,
+                lease,
+            } = claiming;
+            let (claimed, next) = claim(conn, now, &busy, per_origin, free)?;
+            if let Some(lease) = &lease {
+                // Hosts sharing the database: this one attempts these; the others skip them
+                // until the attempt is recorded or the lease lapses (this host died).
+                for d in &claimed {
+                    conn.execute(
+                        "UPDATE webhook_deliveries SET lease_host = ?2, lease_until = ?3 WHERE id = ?1",
+                        params![d.id, lease.host, now + lease.duration_ms],
+                    )?;
+                }
+            }
+            Ok((claimed, next))
         })
         .await
     }

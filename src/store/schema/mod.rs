@@ -529,6 +529,39 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX verifications_created ON verifications(created_at);
     CREATE INDEX reverse_verifications_created ON reverse_verifications(created_at);
     "#,
+    // 13, several hosts (issue 13): each host's heartbeat and its modems' last state (the
+    // cluster-wide modem view and the reverse-OTP `to`), the webhook outbox's leases (one host
+    // attempts each delivery; another takes it when the lease lapses), and fingerprints of
+    // the secrets the hosts must share (a host with another secret file refuses to start).
+    // The first migration written once for both backends.
+    r#"
+    CREATE TABLE cluster_hosts (
+        name         TEXT PRIMARY KEY,
+        version      TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        -- Set when another host took its work over after it went silent.
+        recovered_at INTEGER
+    );
+    CREATE TABLE cluster_modems (
+        name         TEXT PRIMARY KEY,
+        host         TEXT NOT NULL,
+        number       TEXT,
+        ready        INTEGER NOT NULL,
+        -- The modem's status as `GET /v1/modems` shows it (JSON).
+        status       TEXT NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+    );
+    CREATE INDEX cluster_modems_host ON cluster_modems(host);
+    ALTER TABLE webhook_deliveries ADD COLUMN lease_host TEXT;
+    ALTER TABLE webhook_deliveries ADD COLUMN lease_until INTEGER;
+    CREATE TABLE service_secrets (
+        name         TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        set_by       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
