@@ -10,8 +10,8 @@
 //! Run: `cargo bench --bench verify` (figures in BENCHMARKS.md).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use rusqlite::params;
 use simgate::config::Config;
+use simgate::params;
 use simgate::pool::{Pool, PoolOptions};
 use simgate::secret::Secret;
 use simgate::store::inbound::InboundMessage;

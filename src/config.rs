@@ -46,6 +46,106 @@ pub struct Config {
     pub proofs: Proofs,
     /// The status page at `/ui/`.
     pub ui: Ui,
+    /// This host among several sharing one PostgreSQL database (`[cluster]`).
+    pub cluster: Cluster,
+}
+
+/// Several hosts, one service: what this host calls itself and how often it says it is alive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// This host's name in the modem view and the queue's claims (default: the system's
+    /// host name). Unique among the hosts sharing a database.
+    pub name: Option<String>,
+    /// Seconds between this host's heartbeats (its modems' states, its claims' leases).
+    pub heartbeat_secs: u64,
+    /// A host silent this long is taken for dead: its claimed messages go back to the queue,
+    /// its in-flight parts become `uncertain`, its webhook leases lapse.
+    pub host_timeout_secs: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            name: None,
+            heartbeat_secs: 5,
+            host_timeout_secs: 30,
+        }
+    }
+}
+
+impl Cluster {
+    /// The name this host goes by: `name`, else the system's host name.
+    pub fn host_name(&self) -> String {
+        self.name.clone().unwrap_or_else(system_host_name)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(name) = &self.name {
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(invalid(
+                    "cluster.name",
+                    "1 to 64 letters, digits, '-', '_' or '.'",
+                ));
+            }
+        }
+        if !(1..=300).contains(&self.heartbeat_secs) {
+            return Err(invalid(
+                "cluster.heartbeat_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if self.host_timeout_secs < 3 * self.heartbeat_secs {
+            return Err(invalid(
+                "cluster.host_timeout_secs",
+                "must be at least three heartbeats (3 × cluster.heartbeat_secs)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The kernel's host name (`/proc/sys/kernel/hostname`), else "localhost".
+fn system_host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:****@host/db` (for logs and
+/// `check-config`); anything unparsable is masked whole.
+pub fn mask_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("****"));
+            }
+            // A password may also ride in the query (`?password=…`).
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k.eq_ignore_ascii_case("password") {
+                        "****".to_string()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            if !pairs.is_empty() {
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string()
+        }
+        Err(_) => "postgres://****".into(),
+    }
 }
 
 /// Verification proofs: EdDSA JWTs whose public keys are served at `/.well-known/jwks.json`.
@@ -152,9 +252,12 @@ impl Default for Messages {
 pub struct Storage {
     /// SQLite database file (WAL mode).
     pub path: PathBuf,
-    /// PostgreSQL server (`postgres://user:password@host:port/dbname`); when set, `path` is
-    /// unused. (pgtest: placeholder for the test harness; the backend reconciles the type.)
+    /// PostgreSQL instead (`postgres://user:password@host:port/dbname`): several hosts, one
+    /// service. When set, `path` is unused.
     pub url: Option<String>,
+    /// The CA certificate (PEM) that signed the PostgreSQL server's, when the URL asks for
+    /// TLS (`sslmode=require`) and the server's certificate is not from a public CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for Storage {
@@ -162,7 +265,29 @@ impl Default for Storage {
         Storage {
             path: "simgate.db".into(),
             url: None,
+            ca_file: None,
         }
+    }
+}
+
+impl Storage {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.url {
+            let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !scheme_ok {
+                return Err(invalid(
+                    "storage.url",
+                    "expected postgres://user:password@host:port/dbname",
+                ));
+            }
+            if let Err(e) =
+                crate::store::db::postgres::Target::parse_with_ca(url, self.ca_file.as_deref())
+            {
+                // The driver's message never repeats the password.
+                return Err(invalid("storage.url", &e));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -358,6 +483,9 @@ pub struct Simulator {
     pub link_dir: Option<PathBuf>,
     /// Own number of the first virtual modem; the next ones count up.
     pub first_number: String,
+    /// Virtual modems are named `<name_prefix>1`, `<name_prefix>2`… (hosts sharing a database
+    /// need distinct names).
+    pub name_prefix: String,
 }
 
 impl Default for Simulator {
@@ -366,6 +494,7 @@ impl Default for Simulator {
             send_latency_ms: 2000,
             link_dir: None,
             first_number: "+15550000001".into(),
+            name_prefix: "sim".into(),
         }
     }
 }
@@ -678,6 +807,20 @@ impl Config {
         self.webhook_delivery.validate()?;
         self.hooks.validate()?;
         self.ui.validate()?;
+        self.storage.validate()?;
+        self.cluster.validate()?;
+        if self.simulator.name_prefix.is_empty()
+            || !self
+                .simulator
+                .name_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Err(invalid(
+                "simulator.name_prefix",
+                "letters, digits, '-' or '_' (modems are named <prefix>1, <prefix>2…)",
+            ));
+        }
         if !is_e164(&self.simulator.first_number) {
             return Err(invalid(
                 "simulator.first_number",
@@ -722,6 +865,7 @@ impl Config {
     /// The effective config as TOML with secrets masked, for `check-config`.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
+        shown.storage.url = shown.storage.url.as_deref().map(mask_url_password);
         for key in &mut shown.auth.api_keys {
             *key = mask(key).into();
         }

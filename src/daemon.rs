@@ -269,8 +269,20 @@ pub async fn start(
     options: RunOptions,
     shutdown: Shutdown,
 ) -> anyhow::Result<Running> {
-    let store = Store::open(&config.storage.path).context("opening the database")?;
-    let (uncertain, requeued) = store.recover_outbound().await?;
+    // Opened on the blocking pool: PostgreSQL's client blocks while it connects and migrates.
+    let storage = config.storage.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_configured(&storage))
+        .await
+        .context("opening the database")?
+        .context("opening the database")?;
+    // Alone on a SQLite file, everything left mid-send is this host's; hosts sharing a
+    // PostgreSQL database recover only their own work, when they join (below).
+    let alone = store.backend() == crate::store::Backend::Sqlite;
+    let (uncertain, requeued) = if alone {
+        store.recover_outbound().await?
+    } else {
+        (0, 0)
+    };
     if uncertain + requeued > 0 {
         tracing::warn!(
             uncertain,
@@ -331,9 +343,6 @@ pub async fn start(
         ..PoolOptions::default()
     };
     let pool = Pool::new(store.clone(), modems, pool_options);
-    for (i, worker) in pool.start(shutdown.clone()).into_iter().enumerate() {
-        tasks.watch(format!("pool worker {i}"), worker);
-    }
     let proof_keys_path = config.proof_keys_path();
     let proof_keys =
         crate::verify::ProofKeys::load_or_create(&proof_keys_path).with_context(|| {
@@ -342,6 +351,35 @@ pub async fn start(
                 proof_keys_path.display()
             )
         })?;
+    if !alone {
+        // Before the workers start: this host's work from a previous life is recovered first.
+        let jwks = serde_json::to_value(proof_keys.jwks()).unwrap_or_default();
+        let joined = crate::cluster::join(
+            &store,
+            &config,
+            crate::cluster::fingerprints(&secret, &jwks),
+        )
+        .await?;
+        if joined.uncertain + joined.requeued > 0 {
+            tracing::warn!(
+                uncertain = joined.uncertain,
+                requeued = joined.requeued,
+                "recovered this host's outbound work after an unclean stop"
+            );
+        }
+        tasks.watch(
+            "cluster heartbeat",
+            tokio::spawn(crate::cluster::run_heartbeat(
+                store.clone(),
+                pool.clone(),
+                config.clone(),
+                shutdown.clone(),
+            )),
+        );
+    }
+    for (i, worker) in pool.start(shutdown.clone()).into_iter().enumerate() {
+        tasks.watch(format!("pool worker {i}"), worker);
+    }
     let verifier = Verifier::new(
         &config,
         store.clone(),
@@ -458,7 +496,7 @@ async fn start_simulator(config: &mut Config, count: u32) -> anyhow::Result<crat
         .context("simulator.first_number")?;
     let latency = Duration::from_millis(config.simulator.send_latency_ms);
     for i in 0..count {
-        let name = format!("sim{}", i + 1);
+        let name = format!("{}{}", config.simulator.name_prefix, i + 1);
         let number = format!("+{}", first + u64::from(i));
         let sim_config = crate::sim::SimModemConfig {
             name: name.clone(),

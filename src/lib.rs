@@ -11,6 +11,7 @@
 pub mod api;
 pub mod at;
 pub mod cli;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod daemon;

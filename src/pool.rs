@@ -99,6 +99,8 @@ pub struct Pool {
     store: Store,
     wake: Arc<Notify>,
     options: PoolOptions,
+    /// Other hosts' modems, as of the last heartbeat ([`crate::cluster`]); empty alone.
+    elsewhere: Arc<std::sync::RwLock<Vec<crate::store::cluster::PublishedModem>>>,
 }
 
 impl Pool {
@@ -112,6 +114,7 @@ impl Pool {
             store,
             wake: Arc::new(Notify::new()),
             options,
+            elsewhere: Arc::default(),
         }
     }
 
@@ -122,6 +125,18 @@ impl Pool {
 
     pub fn statuses(&self) -> Vec<ModemStatus> {
         self.lines.iter().map(|l| l.handle.status()).collect()
+    }
+
+    /// The modems other hosts sharing the database published at their last heartbeat.
+    pub fn elsewhere(&self) -> Vec<crate::store::cluster::PublishedModem> {
+        self.elsewhere
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_elsewhere(&self, modems: Vec<crate::store::cluster::PublishedModem>) {
+        *self.elsewhere.write().unwrap_or_else(|p| p.into_inner()) = modems;
     }
 
     pub fn handle(&self, name: &str) -> Option<&ModemHandle> {

@@ -92,19 +92,28 @@ pub async fn modems(client: &Client) -> Result<String, String> {
         .cloned()
         .unwrap_or_default();
     let mut out = format!(
-        "{:<10} {:<15} {:<16} {:>7} {:<10} {}\n",
-        "NAME", "STATE", "NUMBER", "SIGNAL", "NETWORK", "OPERATOR"
+        "{:<10} {:<12} {:>6} {:<15} {:<16} {:>8} {:<10} {}\n",
+        "NAME", "HOST", "SEEN", "STATE", "NUMBER", "SIGNAL", "NETWORK", "OPERATOR"
     );
+    let now = crate::store::now_ms();
     for m in list {
         let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
         let signal = m
-            .get("signal_dbm")
+            .pointer("/signal/dbm")
             .and_then(Value::as_i64)
             .map(|d| format!("{d} dBm"))
             .unwrap_or_else(|| "-".into());
+        // Seconds since the host's last heartbeat (0 for the host answering).
+        let seen = m
+            .get("heartbeat_at")
+            .and_then(Value::as_i64)
+            .map(|at| format!("{}s", ((now - at) / 1000).max(0)))
+            .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<10} {:<15} {:<16} {:>7} {:<10} {}\n",
+            "{:<10} {:<12} {:>6} {:<15} {:<16} {:>8} {:<10} {}\n",
             s("name"),
+            s("host"),
+            seen,
             s("state"),
             s("number"),
             signal,

@@ -369,6 +369,9 @@ fn example_config_is_valid_and_complete() {
         "pin",
         "number",
         "link_dir",
+        "url",
+        "ca_file",
+        "name",
         // [hooks] (hooks.* tables are absent by default).
         "app_name",
         "secret",

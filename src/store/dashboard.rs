@@ -4,7 +4,7 @@
 //! Every function reads; none writes. Message bodies are never selected here (they may hold
 //! codes and factors): the page fetches one body on request through [`super::inbound::get`].
 
-use rusqlite::{params, Connection};
+use crate::store::db::{params, Connection};
 
 use super::{metrics, now_ms, outbound, webhooks, Store};
 use webhooks::{DeliveryFilter, DeliveryView, Endpoint};
@@ -53,7 +53,7 @@ impl Store {
             for name in &lines {
                 sent.push(outbound::sent_counts(c, name)?);
             }
-            let flow = |flow| -> rusqlite::Result<FlowStats> {
+            let flow = |flow| -> crate::store::db::Result<FlowStats> {
                 let funnels = funnel(c, flow, now - DAY_MS, now)?;
                 Ok(FlowStats {
                     total: funnels.total,
@@ -109,7 +109,7 @@ pub fn traffic(
     now: i64,
     window_ms: i64,
     buckets: usize,
-) -> rusqlite::Result<Vec<TrafficBucket>> {
+) -> crate::store::db::Result<Vec<TrafficBucket>> {
     let buckets = buckets.max(1);
     let width = (window_ms / buckets as i64).max(1);
     let end = (now.div_euclid(width) + 1) * width;
@@ -173,11 +173,14 @@ pub struct OutboundSummary {
 }
 
 /// The newest outbound messages, newest first, with the state of each part.
-pub fn recent_outbound(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<OutboundSummary>> {
+pub fn recent_outbound(
+    conn: &Connection,
+    limit: usize,
+) -> crate::store::db::Result<Vec<OutboundSummary>> {
     let mut stmt = conn.prepare_cached(
         "SELECT m.id, m.recipient, m.purpose, m.status, m.modem, m.error, m.created_at,
-                (SELECT group_concat(status, ',') FROM
-                    (SELECT status FROM outbound_parts p WHERE p.message_id = m.id ORDER BY seq))
+                (SELECT string_agg(status, ',' ORDER BY seq) FROM outbound_parts p
+                    WHERE p.message_id = m.id)
          FROM outbound_messages m ORDER BY m.created_at DESC, m.rowid DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit as i64], |r| {
@@ -211,7 +214,10 @@ pub struct InboundSummary {
 }
 
 /// The newest inbound messages, newest first.
-pub fn recent_inbound(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<InboundSummary>> {
+pub fn recent_inbound(
+    conn: &Connection,
+    limit: usize,
+) -> crate::store::db::Result<Vec<InboundSummary>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, modem, sender, sender_type, parts_total, complete, received_at
          FROM inbound_messages ORDER BY received_at DESC, rowid DESC LIMIT ?1",
@@ -287,14 +293,19 @@ pub struct Funnels {
 }
 
 /// The funnel of verifications created after `since`.
-pub fn funnel(conn: &Connection, flow: Flow, since: i64, now: i64) -> rusqlite::Result<Funnels> {
+pub fn funnel(
+    conn: &Connection,
+    flow: Flow,
+    since: i64,
+    now: i64,
+) -> crate::store::db::Result<Funnels> {
     let sql = format!(
         "SELECT country, COUNT(*),
-                COALESCE(SUM(status = 'verified'), 0),
-                COALESCE(SUM(status = 'pending' AND expires_at > ?2), 0),
-                COALESCE(SUM(status = 'expired' OR (status = 'pending' AND expires_at <= ?2)), 0),
-                COALESCE(SUM(status = 'locked'), 0),
-                COALESCE(SUM(status = 'cancelled'), 0)
+                COALESCE(SUM(CASE WHEN status = 'verified' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at > ?2 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN status = 'expired' OR (status = 'pending' AND expires_at <= ?2) THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN status = 'locked' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0)
          FROM {} WHERE created_at > ?1 GROUP BY country ORDER BY COUNT(*) DESC, country",
         flow.table()
     );
@@ -312,7 +323,7 @@ pub fn funnel(conn: &Connection, flow: Flow, since: i64, now: i64) -> rusqlite::
             },
         ))
     })?;
-    let per_country = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let per_country = rows.collect::<crate::store::db::Result<Vec<_>>>()?;
     let mut total = Funnel::default();
     for (_, f) in &per_country {
         total.add(f);
@@ -337,7 +348,7 @@ pub fn recent_verifications(
     flow: Flow,
     now: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<VerificationSummary>> {
+) -> crate::store::db::Result<Vec<VerificationSummary>> {
     let number = match flow {
         Flow::Standard => "recipient",
         Flow::Reverse => "number",
@@ -377,7 +388,10 @@ pub struct EventSummary {
 const SHOWN_FIELDS: &[&str] = &["id", "otp_id", "message_id", "modem", "status", "state"];
 
 /// The newest events, newest first.
-pub fn recent_events(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<EventSummary>> {
+pub fn recent_events(
+    conn: &Connection,
+    limit: usize,
+) -> crate::store::db::Result<Vec<EventSummary>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, type, data, created_at FROM events ORDER BY seq DESC LIMIT ?1",
     )?;
@@ -413,9 +427,7 @@ mod tests {
     use crate::store::outbound::{self, NewMessage};
 
     fn db() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut c).unwrap();
-        c
+        crate::store::test_support::test_db()
     }
 
     fn message(parts: usize) -> NewMessage {

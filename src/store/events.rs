@@ -3,14 +3,14 @@
 
 use super::{new_id, now_ms, Result, Store};
 pub use crate::states::EventKind;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::db::{params, Connection, OptionalExtension};
 
 /// Appends an event; returns its stable id (`evt_…`), reused by every delivery attempt.
 pub fn append(
     conn: &Connection,
     kind: EventKind,
     data: &serde_json::Value,
-) -> rusqlite::Result<String> {
+) -> crate::store::db::Result<String> {
     append_with_target(conn, kind, data, None)
 }
 
@@ -20,7 +20,7 @@ pub fn append_with_target(
     kind: EventKind,
     data: &serde_json::Value,
     target_url: Option<&str>,
-) -> rusqlite::Result<String> {
+) -> crate::store::db::Result<String> {
     let id = new_id("evt");
     conn.execute(
         "INSERT INTO events (id, type, data, target_url, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -40,7 +40,11 @@ pub struct Event {
 }
 
 /// Events after `after_seq`, oldest first.
-pub fn since(conn: &Connection, after_seq: i64, limit: usize) -> rusqlite::Result<Vec<Event>> {
+pub fn since(
+    conn: &Connection,
+    after_seq: i64,
+    limit: usize,
+) -> crate::store::db::Result<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, id, type, data, target_url, created_at FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;

@@ -4,8 +4,8 @@
 
 use super::outbound::{self, NewMessage, PURPOSE_HOOK_CODE as PURPOSE};
 use super::{now_ms, ratelimit, Result, Store};
+use crate::store::db::{params, Connection, OptionalExtension};
 use crate::verify::ratelimit::{Limited, Limits, Subject};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// What a hook message's text becomes once it has been sent.
 pub const REDACTED_BODY: &str = "[removed after sending: auth-server message]";
@@ -105,7 +105,7 @@ pub fn redact_sent(
     conn: &mut Connection,
     now_ms: i64,
     dedupe_window_ms: i64,
-) -> rusqlite::Result<usize> {
+) -> crate::store::db::Result<usize> {
     let tx = conn.transaction()?;
     tx.execute(
         "DELETE FROM hook_requests WHERE created_at <= ?1",
@@ -117,7 +117,7 @@ pub fn redact_sent(
              WHERE purpose = ?1 AND body != ?2 AND status NOT IN ('queued', 'sending')",
         )?;
         let rows = stmt.query_map(params![PURPOSE, REDACTED_BODY], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     for id in &ids {
         tx.execute(
@@ -139,8 +139,7 @@ mod tests {
 
     #[test]
     fn janitor_redacts_only_sent_hook_messages() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
+        let mut conn = crate::store::test_support::test_db();
         let mut ids = Vec::new();
         for (purpose, status) in [
             (PURPOSE, "sent"),

@@ -2,7 +2,7 @@
 //! scoped by API key; the rules are in [`crate::api::idempotency`].
 
 use super::{now_ms, Result, Store};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::db::{params, Connection, OptionalExtension};
 use std::time::Duration;
 
 /// A stored answer.
@@ -33,7 +33,7 @@ pub fn begin(
     now: i64,
     keep_for_ms: i64,
     stale_after_ms: i64,
-) -> rusqlite::Result<Begin> {
+) -> crate::store::db::Result<Begin> {
     let tx = conn.transaction()?;
     tx.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?;
     type Row = (
@@ -94,7 +94,12 @@ pub fn begin(
 }
 
 /// Keeps the answer for replays.
-pub fn finish(conn: &Connection, key_id: &str, key: &str, stored: &Stored) -> rusqlite::Result<()> {
+pub fn finish(
+    conn: &Connection,
+    key_id: &str,
+    key: &str,
+    stored: &Stored,
+) -> crate::store::db::Result<()> {
     conn.execute(
         "UPDATE idempotency_keys SET status = ?3, content_type = ?4, location = ?5, body = ?6
          WHERE key_id = ?1 AND idem_key = ?2",
@@ -111,7 +116,7 @@ pub fn finish(conn: &Connection, key_id: &str, key: &str, stored: &Stored) -> ru
 }
 
 /// Forgets the key (the answer was one a retry may change).
-pub fn release(conn: &Connection, key_id: &str, key: &str) -> rusqlite::Result<()> {
+pub fn release(conn: &Connection, key_id: &str, key: &str) -> crate::store::db::Result<()> {
     conn.execute(
         "DELETE FROM idempotency_keys WHERE key_id = ?1 AND idem_key = ?2",
         params![key_id, key],
@@ -169,9 +174,7 @@ mod tests {
     const KEEP: i64 = 24 * 3600 * 1000;
 
     fn conn() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut c).unwrap();
-        c
+        crate::store::test_support::test_db()
     }
 
     fn stored(status: u16) -> Stored {

@@ -3,7 +3,7 @@
 //! the same transaction, or surfaced incomplete after a timeout.
 
 use super::{new_id, now_ms};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::db::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -72,13 +72,15 @@ pub fn pdu_key(modem: &str, pdu: &str) -> String {
 }
 
 /// Records a part inside the caller's transaction; joins its message when complete.
-pub fn record_part(conn: &Connection, part: &InboundPart) -> rusqlite::Result<Recorded> {
+pub fn record_part(conn: &Connection, part: &InboundPart) -> crate::store::db::Result<Recorded> {
     let key = pdu_key(&part.modem, &part.pdu);
     let now = now_ms();
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO inbound_parts (modem, pdu, pdu_key, sender, sender_type, smsc, scts, encoding, text,
+    let inserted: Option<i64> = conn
+        .query_row(
+        "INSERT INTO inbound_parts (modem, pdu, pdu_key, sender, sender_type, smsc, scts, encoding, text,
              concat_ref, concat_total, concat_seq, received_at, sender_toa)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT DO NOTHING RETURNING id",
         params![
             part.modem,
             part.pdu,
@@ -95,11 +97,12 @@ pub fn record_part(conn: &Connection, part: &InboundPart) -> rusqlite::Result<Re
             now,
             part.sender_toa
         ],
-    )?;
-    if inserted == 0 {
+        |r| r.get(0),
+    )
+        .optional()?;
+    let Some(part_id) = inserted else {
         return Ok(Recorded::Duplicate);
-    }
-    let part_id = conn.last_insert_rowid();
+    };
     match part.concat {
         None | Some((_, 0..=1, _)) => {
             let message = insert_message(conn, part, &part.text, 1, true, now)?;
@@ -137,7 +140,7 @@ fn group_parts(
     sender: &str,
     reference: u16,
     total: u8,
-) -> rusqlite::Result<Vec<GroupPart>> {
+) -> crate::store::db::Result<Vec<GroupPart>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, concat_seq, COALESCE(text, '') FROM inbound_parts
          WHERE modem = ?1 AND sender = ?2 AND concat_ref = ?3 AND concat_total = ?4 AND message_id IS NULL
@@ -167,7 +170,11 @@ fn join(group: &[GroupPart]) -> String {
     body
 }
 
-fn claim_group(conn: &Connection, group: &[GroupPart], message_id: &str) -> rusqlite::Result<()> {
+fn claim_group(
+    conn: &Connection,
+    group: &[GroupPart],
+    message_id: &str,
+) -> crate::store::db::Result<()> {
     let mut stmt = conn.prepare_cached("UPDATE inbound_parts SET message_id = ?2 WHERE id = ?1")?;
     for p in group {
         stmt.execute(params![p.id, message_id])?;
@@ -182,7 +189,7 @@ fn insert_message(
     parts_total: u32,
     complete: bool,
     now: i64,
-) -> rusqlite::Result<InboundMessage> {
+) -> crate::store::db::Result<InboundMessage> {
     let message = InboundMessage {
         id: new_id("in"),
         modem: part.modem.clone(),
@@ -229,7 +236,7 @@ pub fn surface_incomplete(
     conn: &Connection,
     max_age_ms: i64,
     recipient_of: impl Fn(&str) -> Option<String>,
-) -> rusqlite::Result<Vec<InboundMessage>> {
+) -> crate::store::db::Result<Vec<InboundMessage>> {
     let cutoff = now_ms() - max_age_ms;
     let groups: Vec<(String, String, u16, u8)> = {
         let mut stmt = conn.prepare(
@@ -240,7 +247,7 @@ pub fn surface_incomplete(
         let rows = stmt.query_map([cutoff], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     let mut surfaced = Vec::new();
     for (modem, sender, reference, total) in groups {
@@ -285,7 +292,7 @@ pub fn surface_incomplete(
     Ok(surfaced)
 }
 
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<InboundMessage>> {
+pub fn get(conn: &Connection, id: &str) -> crate::store::db::Result<Option<InboundMessage>> {
     conn.query_row(
         "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at,
                 sender_toa, smsc, sender_trust, sender_trust_reason
@@ -301,7 +308,7 @@ pub fn list(
     conn: &Connection,
     limit: usize,
     before_ms: Option<i64>,
-) -> rusqlite::Result<Vec<InboundMessage>> {
+) -> crate::store::db::Result<Vec<InboundMessage>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, modem, recipient, sender, sender_type, body, encoding, parts_total, complete, scts, received_at,
                 sender_toa, smsc, sender_trust, sender_trust_reason
@@ -314,7 +321,7 @@ pub fn list(
     rows.collect()
 }
 
-fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboundMessage> {
+fn row_to_message(r: &crate::store::db::Row<'_>) -> crate::store::db::Result<InboundMessage> {
     Ok(InboundMessage {
         id: r.get(0)?,
         modem: r.get(1)?,
@@ -340,7 +347,7 @@ pub fn set_sender_trust(
     id: &str,
     trust: &str,
     reason: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> crate::store::db::Result<()> {
     conn.execute(
         "UPDATE inbound_messages SET sender_trust = ?2, sender_trust_reason = ?3 WHERE id = ?1",
         params![id, trust, reason],
@@ -362,10 +369,13 @@ pub struct StatusReportRow<'a> {
 }
 
 /// Records a status report once (by PDU key); `false` when it was seen before.
-pub fn record_status_report(conn: &Connection, r: &StatusReportRow<'_>) -> rusqlite::Result<bool> {
+pub fn record_status_report(
+    conn: &Connection,
+    r: &StatusReportRow<'_>,
+) -> crate::store::db::Result<bool> {
     let inserted = conn.execute(
-        "INSERT OR IGNORE INTO status_reports (modem, pdu_key, message_ref, recipient, status, discharge_time, matched, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO status_reports (modem, pdu_key, message_ref, recipient, status, discharge_time, matched, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
         params![r.modem, pdu_key(r.modem, r.pdu), r.message_ref, r.recipient, r.status, r.discharge_time, r.matched, now_ms()],
     )?;
     Ok(inserted > 0)
@@ -387,7 +397,10 @@ pub trait InboundHook: Send + Sync {
 }
 
 /// The message as stored now (hooks may have added to it), or as it was if it is gone.
-fn reload(tx: &Connection, message: Box<InboundMessage>) -> rusqlite::Result<Box<InboundMessage>> {
+fn reload(
+    tx: &Connection,
+    message: Box<InboundMessage>,
+) -> crate::store::db::Result<Box<InboundMessage>> {
     Ok(get(tx, &message.id)?.map_or(message, Box::new))
 }
 
@@ -509,9 +522,7 @@ mod tests {
     use super::*;
 
     fn conn() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut c).unwrap();
-        c
+        crate::store::test_support::test_db()
     }
 
     fn part(pdu: &str, text: &str, concat: Option<(u16, u8, u8)>) -> InboundPart {

@@ -4,7 +4,7 @@
 use super::inbound::{self, InboundMessage};
 use super::outbound::{self, OutboundView};
 use super::{Result, Store};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::db::{params, Connection, OptionalExtension};
 
 /// Outbound messages, newest first, older than the `before` message. `None` when `before`
 /// names no outbound message.
@@ -12,7 +12,7 @@ pub fn list_outbound(
     conn: &Connection,
     limit: u32,
     before: Option<&str>,
-) -> rusqlite::Result<Option<Vec<(OutboundView, String)>>> {
+) -> crate::store::db::Result<Option<Vec<(OutboundView, String)>>> {
     let cursor = match before {
         None => (i64::MAX, String::new()),
         Some(id) => {
@@ -38,7 +38,7 @@ pub fn list_outbound(
         let rows = stmt.query_map(params![cursor.0, cursor.1, limit], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     let mut views = Vec::with_capacity(ids.len());
     for (id, purpose) in ids {
@@ -54,7 +54,7 @@ pub fn list_inbound(
     conn: &Connection,
     limit: u32,
     before: Option<&str>,
-) -> rusqlite::Result<Option<Vec<InboundMessage>>> {
+) -> crate::store::db::Result<Option<Vec<InboundMessage>>> {
     let cursor = match before {
         None => (i64::MAX, String::new()),
         Some(id) => match inbound::get(conn, id)? {
@@ -69,7 +69,7 @@ pub fn list_inbound(
              ORDER BY received_at DESC, id DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![cursor.0, cursor.1, limit], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     let mut messages = Vec::with_capacity(ids.len());
     for id in ids {
@@ -132,8 +132,7 @@ mod tests {
 
     #[test]
     fn listing_pages_through_outbound_in_order() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut c).unwrap();
+        let mut c = crate::store::test_support::test_db();
         let mut ids = Vec::new();
         for i in 0..5 {
             let m = outbound::NewMessage {

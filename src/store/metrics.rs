@@ -3,7 +3,7 @@
 
 use super::{now_ms, Result, Store};
 use crate::states::MessageStatus;
-use rusqlite::Connection;
+use crate::store::db::Connection;
 use std::collections::HashMap;
 
 /// Messages waiting per line: `(per line, not yet assigned to any line)`.
@@ -15,7 +15,7 @@ pub struct QueueDepths {
 
 /// A message being sent counts for the modem sending it; a queued one for the line it is pinned
 /// to, or as unassigned (any ready line may take it).
-pub fn queue_depths(conn: &Connection) -> rusqlite::Result<QueueDepths> {
+pub fn queue_depths(conn: &Connection) -> crate::store::db::Result<QueueDepths> {
     let mut stmt = conn.prepare_cached(
         "SELECT status, line, modem, COUNT(*) FROM outbound_messages
          WHERE status IN ('queued', 'sending') GROUP BY status, line, modem",
@@ -64,7 +64,7 @@ const VERIFICATIONS: &str = "verifications";
 const REVERSE: &str = "reverse_verifications";
 const WEBHOOK_DELIVERIES: (&str, &str) = ("webhook_deliveries", "status");
 
-pub fn store_counts(conn: &Connection, now: i64) -> rusqlite::Result<StoreCounts> {
+pub fn store_counts(conn: &Connection, now: i64) -> crate::store::db::Result<StoreCounts> {
     Ok(StoreCounts {
         queue_depth: super::outbound::queue_depth(conn)?,
         outbound_by_status: count_by(conn, "outbound_messages", "status")?,
@@ -82,7 +82,7 @@ fn count_outcomes(
     conn: &Connection,
     table: &str,
     now: i64,
-) -> rusqlite::Result<Vec<(String, u64)>> {
+) -> crate::store::db::Result<Vec<(String, u64)>> {
     if !has_column(conn, table, "expires_at")? || !has_column(conn, table, "status")? {
         return Ok(Vec::new());
     }
@@ -96,17 +96,24 @@ fn count_outcomes(
     rows.collect()
 }
 
-fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
-    let present: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
-        [table, column],
-        |r| r.get(0),
-    )?;
+fn has_column(conn: &Connection, table: &str, column: &str) -> crate::store::db::Result<bool> {
+    let sql = match conn.backend() {
+        super::Backend::Sqlite => "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        super::Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = ?1 AND column_name = ?2"
+        }
+    };
+    let present: i64 = conn.query_row(sql, [table, column], |r| r.get(0))?;
     Ok(present > 0)
 }
 
 /// `SELECT column, COUNT(*) … GROUP BY column`, or nothing if the table or column is absent.
-fn count_by(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<Vec<(String, u64)>> {
+fn count_by(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+) -> crate::store::db::Result<Vec<(String, u64)>> {
     if !has_column(conn, table, column)? {
         return Ok(Vec::new());
     }
@@ -143,8 +150,7 @@ mod tests {
 
     #[test]
     fn absent_tables_count_nothing() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
+        let conn = crate::store::test_support::test_db();
         assert!(count_by(&conn, "no_such_table", "status")
             .unwrap()
             .is_empty());
@@ -191,8 +197,7 @@ mod tests {
 
     #[test]
     fn depths_split_by_line() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut c).unwrap();
+        let mut c = crate::store::test_support::test_db();
         outbound::enqueue(&mut c, &message(None)).unwrap();
         outbound::enqueue(&mut c, &message(None)).unwrap();
         outbound::enqueue(&mut c, &message(Some("sim2"))).unwrap();

@@ -32,6 +32,7 @@
 //! (`secure_delete`).
 //! - [`dashboard`]: read-only queries for the status page.
 
+pub mod cluster;
 pub mod dashboard;
 pub mod events;
 pub mod hooks;
@@ -46,53 +47,108 @@ pub mod retention;
 pub mod reverse;
 pub mod schema;
 mod states;
+#[cfg(test)]
+pub mod test_support;
 pub mod texts;
 pub mod verifications;
 pub mod webhooks;
 
-use rusqlite::Connection;
+pub mod db;
+
+pub use db::Backend;
+use db::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(db::Error),
     /// A stored state word this version does not know (a newer version wrote it, or the file
     /// was edited): refused, never read as a default.
     #[error("the database holds an unknown {} {:?}", .0.what, .0.value)]
     UnknownState(crate::states::UnknownState),
     #[error("database task failed: {0}")]
     Task(String),
+    /// The operation was refused for a reason stated to the operator (a host may not join).
+    #[error("{0}")]
+    Refused(String),
     #[error("cannot open database {path}: {message}")]
     Open { path: PathBuf, message: String },
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> StoreError {
+impl From<db::Error> for StoreError {
+    fn from(e: db::Error) -> StoreError {
         match states::unknown_state(&e) {
             Some(unknown) => StoreError::UnknownState(unknown),
-            None => StoreError::Sqlite(e),
+            None => StoreError::Database(e),
         }
     }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Where the data lives.
+#[derive(Clone)]
+enum Location {
+    Sqlite(PathBuf),
+    Postgres(Box<db::postgres::Target>, String),
+}
+
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
-    path: PathBuf,
+    location: Arc<Location>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        match &*self.location {
+            Location::Sqlite(path) => f.debug_struct("Store").field("path", path).finish(),
+            Location::Postgres(_, masked) => f.debug_struct("Store").field("url", masked).finish(),
+        }
     }
 }
 
+/// Advisory lock every PostgreSQL store call holds for its transaction: one writer at a time
+/// across all hosts, as SQLite has one per file (see [`Store::call`]).
+const CLUSTER_LOCK: i64 = 0x0053_494D_4741_5445; // "SIMGATE"
+
 impl Store {
-    /// Opens (creating if needed) the database and brings its schema up to date.
+    /// Opens the database the `[storage]` table names: PostgreSQL when `url` is set, else the
+    /// SQLite file at `path`.
+    pub fn open_configured(storage: &crate::config::Storage) -> Result<Store> {
+        match &storage.url {
+            Some(url) => Store::open_postgres_with_ca(url, storage.ca_file.as_deref()),
+            None => Store::open(&storage.path),
+        }
+    }
+
+    /// Connects to PostgreSQL and brings its schema up to date.
+    pub fn open_postgres(url: &str) -> Result<Store> {
+        Store::open_postgres_with_ca(url, None)
+    }
+
+    /// The same, trusting `ca_file` for the server's TLS certificate.
+    pub fn open_postgres_with_ca(url: &str, ca_file: Option<&Path>) -> Result<Store> {
+        let masked = crate::config::mask_url_password(url);
+        let open_err = |message: String| StoreError::Open {
+            path: PathBuf::from(&masked),
+            message,
+        };
+        let target = db::postgres::Target::parse_with_ca(url, ca_file).map_err(open_err)?;
+        let conn = target
+            .connect()
+            .map_err(|e| open_err(db::postgres::describe(&e)))?;
+        let conn = Connection::postgres(conn);
+        schema::migrate_postgres(&conn).map_err(|e| open_err(e.to_string()))?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            location: Arc::new(Location::Postgres(Box::new(target), masked)),
+        })
+    }
+
+    /// Opens (creating if needed) the SQLite database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
         let open_err = |e: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
@@ -109,7 +165,7 @@ impl Store {
             message: e.to_string(),
         };
         private_file(path).map_err(io_err)?;
-        let mut conn = Connection::open(path).map_err(open_err)?;
+        let mut conn = rusqlite::Connection::open(path).map_err(open_err)?;
         // WAL: readers never block the writer. synchronous=FULL: a commit survives power loss
         // too, which a Raspberry Pi on a wall plug will meet; the cost is invisible next to a
         // modem's seconds per SMS.
@@ -131,33 +187,54 @@ impl Store {
             narrow_if_present(&sidecar(path, suffix)).map_err(io_err)?;
         }
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
-            path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(Connection::sqlite(conn))),
+            location: Arc::new(Location::Sqlite(path.to_path_buf())),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The SQLite file, or the PostgreSQL URL with its password masked.
+    pub fn describe(&self) -> String {
+        match &*self.location {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(_, masked) => masked.clone(),
+        }
+    }
+
+    /// The SQLite file (`None` on PostgreSQL).
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &*self.location {
+            Location::Sqlite(path) => Some(path),
+            Location::Postgres(..) => None,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.location {
+            Location::Sqlite(_) => Backend::Sqlite,
+            Location::Postgres(..) => Backend::Postgres,
+        }
     }
 
     /// Runs `f` with the connection on the blocking pool. For this module's operations, and
     /// for tests and benchmarks that poke the database; code outside `src/store/` calls the
     /// named operations instead.
+    ///
+    /// On PostgreSQL the whole call is one transaction holding a cluster-wide advisory lock,
+    /// so the hosts sharing a database take turns exactly as connections to one SQLite file
+    /// do: every check-then-write an operation makes (a rate limit, a claim, the webhook
+    /// cursor) stays atomic across hosts. simgate's write rate is bounded by its modems.
     pub async fn call<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.call_blocking(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// The same, synchronously (start-up, tests, benchmarks).
+    /// The same, synchronously (start-up, tests, benchmarks; never on an async worker).
     pub fn call_blocking<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut Connection) -> Result<R>,
@@ -166,7 +243,10 @@ impl Store {
             .conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+        match &*self.location {
+            Location::Sqlite(_) => f(&mut guard),
+            Location::Postgres(target, _) => run_serialized(&mut guard, target, f),
+        }
     }
 
     /// Is the database answering? For `/readyz`.
@@ -174,6 +254,30 @@ impl Store {
         self.call(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await
             .is_ok()
+    }
+}
+
+/// One PostgreSQL store call: reconnect if the server went away, then `f` in a transaction
+/// that holds [`CLUSTER_LOCK`]; committed when `f` succeeds, rolled back when it fails.
+fn run_serialized<F, R>(conn: &mut Connection, target: &db::postgres::Target, f: F) -> Result<R>
+where
+    F: FnOnce(&mut Connection) -> Result<R>,
+{
+    let closed = conn.postgres_mut().is_some_and(|pg| pg.is_closed());
+    if closed {
+        tracing::warn!("PostgreSQL connection lost: reconnecting");
+        let fresh = target.connect().map_err(db::Error::from)?;
+        *conn = Connection::postgres(fresh);
+    }
+    conn.begin_outer(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({CLUSTER_LOCK})"
+    ))?;
+    let out = f(conn);
+    let end = conn.end_outer(out.is_ok());
+    match (out, end) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), _) => Err(e),
     }
 }
 
@@ -235,19 +339,6 @@ pub fn new_id(prefix: &str) -> String {
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
     format!("{prefix}_{tail}")
-}
-
-/// A secret is stored and read as its value; only its `Debug`/`Display` are masked.
-impl<T: rusqlite::ToSql> rusqlite::ToSql for crate::redact::Redacted<T> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        (**self).to_sql()
-    }
-}
-
-impl<T: rusqlite::types::FromSql> rusqlite::types::FromSql for crate::redact::Redacted<T> {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        T::column_result(value).map(crate::redact::Redacted::new)
-    }
 }
 
 #[cfg(test)]

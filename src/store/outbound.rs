@@ -8,7 +8,7 @@
 
 use super::{events, new_id, now_ms};
 use crate::states::{MessageStatus, PartStatus};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::db::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 /// A message to enqueue, already encoded.
@@ -26,7 +26,7 @@ pub struct NewMessage {
 }
 
 /// Inserts the message and its parts in one transaction; returns the new id (`msg_…`).
-pub fn enqueue(conn: &mut Connection, message: &NewMessage) -> rusqlite::Result<String> {
+pub fn enqueue(conn: &mut Connection, message: &NewMessage) -> crate::store::db::Result<String> {
     let tx = conn.transaction()?;
     let id = enqueue_in(&tx, message)?;
     tx.commit()?;
@@ -46,7 +46,7 @@ pub fn priority_for(purpose: &str) -> i64 {
 }
 
 /// The same inside the caller's transaction (an OTP and its SMS commit together).
-pub fn enqueue_in(conn: &Connection, message: &NewMessage) -> rusqlite::Result<String> {
+pub fn enqueue_in(conn: &Connection, message: &NewMessage) -> crate::store::db::Result<String> {
     let id = new_id("msg");
     let now = now_ms();
     conn.execute(
@@ -117,7 +117,7 @@ pub fn claim_next(
     conn: &mut Connection,
     modem: &str,
     restart_after_ms: i64,
-) -> rusqlite::Result<Option<Claimed>> {
+) -> crate::store::db::Result<Option<Claimed>> {
     Ok(claim(conn, modem, restart_after_ms, Claimable::Any)?.claimed)
 }
 
@@ -135,7 +135,7 @@ pub fn claim(
     modem: &str,
     restart_after_ms: i64,
     claimable: Claimable,
-) -> rusqlite::Result<Claim> {
+) -> crate::store::db::Result<Claim> {
     let tx = conn.transaction()?;
     let now = now_ms();
     let withdrawn = withdraw_ended_codes(&tx, now)?;
@@ -203,7 +203,7 @@ pub fn claim(
                 pdu: r.get(2)?,
             })
         })?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
+        rows.collect::<crate::store::db::Result<Vec<_>>>()?
     };
     tx.commit()?;
     Ok(Claim {
@@ -222,7 +222,7 @@ pub fn claim(
 /// are withdrawn: status `withdrawn`, parts too, with a `message.status` event. A message
 /// already being sent is left to finish. Returns the withdrawn ids. Served by the
 /// index `outbound_codes_waiting` (purpose, status).
-pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
+pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> crate::store::db::Result<Vec<String>> {
     let ended: Vec<(String, crate::verify::OtpStatus)> = {
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, v.status FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
@@ -230,7 +230,7 @@ pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec
                AND (v.status != 'pending' OR v.expires_at <= ?1)",
         )?;
         let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     let mut withdrawn = Vec::with_capacity(ended.len());
     for (id, verification) in ended {
@@ -258,7 +258,12 @@ pub fn withdraw_ended_codes(conn: &Connection, now: i64) -> rusqlite::Result<Vec
 }
 
 /// The part is about to be written to the modem (see the crash rule above).
-pub fn mark_submitting(conn: &Connection, id: &str, seq: u32, modem: &str) -> rusqlite::Result<()> {
+pub fn mark_submitting(
+    conn: &Connection,
+    id: &str,
+    seq: u32,
+    modem: &str,
+) -> crate::store::db::Result<()> {
     conn.execute(
         "UPDATE outbound_parts SET status = 'submitting', modem = ?3, submitted_at = ?4 WHERE message_id = ?1 AND seq = ?2",
         params![id, seq, modem, now_ms()],
@@ -271,7 +276,7 @@ pub fn mark_sent(
     id: &str,
     seq: u32,
     message_ref: Option<u8>,
-) -> rusqlite::Result<()> {
+) -> crate::store::db::Result<()> {
     let tx = conn.unchecked_transaction()?;
     tx.execute(
         "UPDATE outbound_parts SET status = 'sent', message_ref = ?3, sent_at = ?4 WHERE message_id = ?1 AND seq = ?2",
@@ -299,13 +304,13 @@ fn apply_early_reports(
     id: &str,
     seq: u32,
     message_ref: u8,
-) -> rusqlite::Result<()> {
+) -> crate::store::db::Result<()> {
     let early: Vec<(i64, u8)> = {
         let mut stmt = conn.prepare_cached(EARLY_REPORTS)?;
         let rows = stmt.query_map(params![id, seq, message_ref], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     for (report, status) in early {
         apply_report_to_part(conn, id, seq, status)?;
@@ -318,7 +323,12 @@ fn apply_early_reports(
 }
 
 /// The PDU was written but the modem never answered: never resend it.
-pub fn mark_uncertain(conn: &Connection, id: &str, seq: u32, reason: &str) -> rusqlite::Result<()> {
+pub fn mark_uncertain(
+    conn: &Connection,
+    id: &str,
+    seq: u32,
+    reason: &str,
+) -> crate::store::db::Result<()> {
     conn.execute(
         "UPDATE outbound_parts SET status = 'uncertain', error = ?3, sent_at = ?4 WHERE message_id = ?1 AND seq = ?2",
         params![id, seq, reason, now_ms()],
@@ -327,7 +337,7 @@ pub fn mark_uncertain(conn: &Connection, id: &str, seq: u32, reason: &str) -> ru
 }
 
 /// A part that was cancelled at the prompt goes back to the queue state.
-pub fn unmark_submitting(conn: &Connection, id: &str, seq: u32) -> rusqlite::Result<()> {
+pub fn unmark_submitting(conn: &Connection, id: &str, seq: u32) -> crate::store::db::Result<()> {
     conn.execute(
         "UPDATE outbound_parts SET status = 'queued', modem = NULL, submitted_at = NULL WHERE message_id = ?1 AND seq = ?2 AND status = 'submitting'",
         params![id, seq],
@@ -336,7 +346,7 @@ pub fn unmark_submitting(conn: &Connection, id: &str, seq: u32) -> rusqlite::Res
 }
 
 /// Every part went out: the message is sent.
-pub fn finish_sent(conn: &mut Connection, id: &str) -> rusqlite::Result<()> {
+pub fn finish_sent(conn: &mut Connection, id: &str) -> crate::store::db::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
         "UPDATE outbound_messages SET status = 'sent', error = NULL, updated_at = ?2 WHERE id = ?1",
@@ -356,7 +366,7 @@ pub fn release(
     reason: &str,
     retry_in_ms: i64,
     max_attempts: u32,
-) -> rusqlite::Result<()> {
+) -> crate::store::db::Result<()> {
     let tx = conn.transaction()?;
     let attempts: u32 = tx.query_row(
         "SELECT attempts FROM outbound_messages WHERE id = ?1",
@@ -374,13 +384,13 @@ pub fn release(
     tx.commit()
 }
 
-pub fn fail(conn: &mut Connection, id: &str, reason: &str) -> rusqlite::Result<()> {
+pub fn fail(conn: &mut Connection, id: &str, reason: &str) -> crate::store::db::Result<()> {
     let tx = conn.transaction()?;
     fail_in(&tx, id, reason)?;
     tx.commit()
 }
 
-fn fail_in(conn: &Connection, id: &str, reason: &str) -> rusqlite::Result<()> {
+fn fail_in(conn: &Connection, id: &str, reason: &str) -> crate::store::db::Result<()> {
     conn.execute(
         "UPDATE outbound_messages SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, reason, now_ms()],
@@ -398,7 +408,7 @@ fn status_event(
     id: &str,
     status: MessageStatus,
     error: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> crate::store::db::Result<()> {
     let (recipient, modem, purpose, purpose_id): (String, Option<String>, String, Option<String>) =
         conn.query_row(
             "SELECT recipient, modem, purpose, purpose_id FROM outbound_messages WHERE id = ?1",
@@ -419,16 +429,35 @@ fn status_event(
 /// After a crash: parts caught between commit and answer become `uncertain` (never resent);
 /// messages caught mid-send go back to the queue for their remaining parts. Their clock
 /// restarts, so a long message waits for the modem that began it however long we were down.
-pub fn recover(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
+pub fn recover(conn: &mut Connection) -> crate::store::db::Result<(usize, usize)> {
+    recover_modems(conn, None)
+}
+
+/// [`recover`] limited to the work of these modems (a host sharing the database recovers only
+/// its own, or a silent host's); `None`: all of it.
+pub fn recover_modems(
+    conn: &Connection,
+    modems: Option<&[String]>,
+) -> crate::store::db::Result<(usize, usize)> {
     let tx = conn.transaction()?;
-    let uncertain = tx.execute(
-        "UPDATE outbound_parts SET status = 'uncertain', error = 'daemon stopped while the modem was sending', sent_at = submitted_at WHERE status = 'submitting'",
-        [],
-    )?;
-    let requeued = tx.execute(
-        "UPDATE outbound_messages SET status = 'queued', modem = NULL, updated_at = ?1 WHERE status = 'sending'",
-        [now_ms()],
-    )?;
+    let (mut uncertain, mut requeued) = (0, 0);
+    let everything = [None];
+    let scopes: Vec<Option<&String>> = match modems {
+        None => everything.to_vec(),
+        Some(names) => names.iter().map(Some).collect(),
+    };
+    for modem in scopes {
+        uncertain += tx.execute(
+            "UPDATE outbound_parts SET status = 'uncertain', error = 'daemon stopped while the modem was sending', sent_at = submitted_at
+             WHERE status = 'submitting' AND (CAST(?1 AS TEXT) IS NULL OR modem = ?1)",
+            [modem],
+        )?;
+        requeued += tx.execute(
+            "UPDATE outbound_messages SET status = 'queued', modem = NULL, updated_at = ?1
+             WHERE status = 'sending' AND (CAST(?2 AS TEXT) IS NULL OR modem = ?2)",
+            params![now_ms(), modem],
+        )?;
+    }
     // A requeued message whose parts all went out is simply sent.
     let done: Vec<String> = {
         let mut stmt = tx.prepare(
@@ -436,7 +465,7 @@ pub fn recover(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
              AND NOT EXISTS (SELECT 1 FROM outbound_parts p WHERE p.message_id = m.id AND p.status = 'queued')",
         )?;
         let rows = stmt.query_map([], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     for id in done {
         tx.execute(
@@ -450,12 +479,12 @@ pub fn recover(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
 }
 
 /// Parts this modem put on the network in the last minute, hour and day (for send caps).
-pub fn sent_counts(conn: &Connection, modem: &str) -> rusqlite::Result<[u32; 3]> {
+pub fn sent_counts(conn: &Connection, modem: &str) -> crate::store::db::Result<[u32; 3]> {
     let now = now_ms();
     let mut stmt = conn.prepare_cached(
         "SELECT
-            COALESCE(SUM(submitted_at > ?2), 0),
-            COALESCE(SUM(submitted_at > ?3), 0),
+            COALESCE(SUM(CASE WHEN submitted_at > ?2 THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN submitted_at > ?3 THEN 1 ELSE 0 END), 0),
             COUNT(*)
          FROM outbound_parts WHERE modem = ?1 AND submitted_at > ?4",
     )?;
@@ -472,7 +501,7 @@ pub fn apply_status_report(
     modem: &str,
     message_ref: u8,
     status: u8,
-) -> rusqlite::Result<Option<ReportMatch>> {
+) -> crate::store::db::Result<Option<ReportMatch>> {
     let found: Option<(String, u32)> = conn
         .query_row(
             "SELECT message_id, seq FROM outbound_parts
@@ -505,7 +534,7 @@ fn apply_report_to_part(
     id: &str,
     seq: u32,
     status: u8,
-) -> rusqlite::Result<Option<MessageStatus>> {
+) -> crate::store::db::Result<Option<MessageStatus>> {
     let part_status = match status {
         0x00..=0x1f => PartStatus::Delivered,
         0x20..=0x3f => PartStatus::Sent, // the SMSC is still trying
@@ -520,9 +549,9 @@ fn apply_report_to_part(
 
 /// Moves a sent message to `delivered` once every part is, or to `failed` once a report failed
 /// one. A message still being sent is left alone: [`finish_sent`] rolls it up at the end.
-fn roll_up(conn: &Connection, id: &str) -> rusqlite::Result<Option<MessageStatus>> {
+fn roll_up(conn: &Connection, id: &str) -> crate::store::db::Result<Option<MessageStatus>> {
     let (total, delivered, failed, report_status): (u32, u32, u32, Option<u8>) = conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(status = 'delivered'), 0), COALESCE(SUM(status = 'failed'), 0),
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
                 MAX(CASE WHEN status = 'failed' THEN report_status END)
          FROM outbound_parts WHERE message_id = ?1",
         [id],
@@ -581,7 +610,7 @@ pub struct PartView {
     pub report_status: Option<u8>,
 }
 
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<OutboundView>> {
+pub fn get(conn: &Connection, id: &str) -> crate::store::db::Result<Option<OutboundView>> {
     let view = conn
         .query_row(
             "SELECT id, recipient, body, status, encoding, parts_total, modem, attempts, error, created_at, updated_at
@@ -621,12 +650,12 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<OutboundView>
                 report_status: r.get(4)?,
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<crate::store::db::Result<_>>()?;
     Ok(Some(view))
 }
 
 /// Messages waiting to be sent (for queue depth metrics).
-pub fn queue_depth(conn: &Connection) -> rusqlite::Result<u64> {
+pub fn queue_depth(conn: &Connection) -> crate::store::db::Result<u64> {
     conn.query_row(
         "SELECT COUNT(*) FROM outbound_messages WHERE status IN ('queued', 'sending')",
         [],

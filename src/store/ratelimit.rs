@@ -3,8 +3,8 @@
 //! caller's transaction (a store operation), so concurrent requests cannot both slip under a
 //! limit.
 
+use crate::store::db::{params, Connection};
 use crate::verify::ratelimit::{decide, retry_secs, Limited, Limits, Subject, Window};
-use rusqlite::{params, Connection};
 
 /// Checks every limit for `subject` at `now` and, when all allow it, records the request.
 /// Runs inside the caller's transaction. `kind` is what the request was (`otp`, `resend`,
@@ -15,7 +15,7 @@ pub fn check_and_record(
     subject: &Subject<'_>,
     kind: &str,
     now: i64,
-) -> rusqlite::Result<Result<(), Limited>> {
+) -> crate::store::db::Result<Result<(), Limited>> {
     debug_assert_ne!(kind, TEXT_KIND);
     check_and_record_in(conn, limits, subject, kind, false, now)
 }
@@ -29,7 +29,7 @@ pub fn check_and_record_text(
     limits: &Limits,
     subject: &Subject<'_>,
     now: i64,
-) -> rusqlite::Result<Result<(), Limited>> {
+) -> crate::store::db::Result<Result<(), Limited>> {
     check_and_record_in(conn, limits, subject, TEXT_KIND, true, now)
 }
 
@@ -40,7 +40,7 @@ fn check_and_record_in(
     kind: &str,
     texts: bool,
     now: i64,
-) -> rusqlite::Result<Result<(), Limited>> {
+) -> crate::store::db::Result<Result<(), Limited>> {
     conn.execute(
         "DELETE FROM verify_requests WHERE created_at <= ?1",
         [now - limits.longest_ms()],
@@ -89,11 +89,11 @@ fn recent(
     texts: bool,
     after: i64,
     limit: u32,
-) -> rusqlite::Result<Vec<i64>> {
+) -> crate::store::db::Result<Vec<i64>> {
     // `column` is one of three constants above, never input.
     let sql = format!(
         "SELECT created_at FROM verify_requests
-         WHERE {column} = ?1 AND created_at > ?2 AND (kind = 'text') = ?4
+         WHERE {column} = ?1 AND created_at > ?2 AND (CASE WHEN kind = 'text' THEN 1 ELSE 0 END) = ?4
          ORDER BY created_at DESC LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -108,9 +108,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        conn
+        crate::store::test_support::test_db()
     }
 
     fn limits(number: u32, key: u32, ip: u32) -> Limits {

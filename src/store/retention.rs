@@ -20,7 +20,7 @@
 
 use super::{now_ms, Store};
 use crate::config::Config;
-use rusqlite::{params, Connection};
+use crate::store::db::{params, Connection};
 use std::time::Duration;
 
 /// Rows deleted per transaction.
@@ -88,26 +88,37 @@ impl Pruned {
 }
 
 /// One batch of one kind: deletes up to `batch` rows and returns how many went.
-type Step = fn(&mut Connection, i64, usize) -> rusqlite::Result<usize>;
+type Step = fn(&mut Connection, i64, usize) -> crate::store::db::Result<usize>;
 
-/// Deletes `table` rows chosen by `selection` (a `SELECT rowid …` with `?1` = cutoff and
-/// `?2` = batch size).
+/// Deletes `table` rows chosen by `selection` (a `SELECT rowid …`, or `SELECT seq …` for the
+/// event log, with `?1` = cutoff and `?2` = batch size).
 fn delete_selected(
     conn: &Connection,
     table: &str,
     selection: &str,
     cutoff: i64,
     batch: usize,
-) -> rusqlite::Result<usize> {
+) -> crate::store::db::Result<usize> {
     conn.execute(
-        &format!("DELETE FROM {table} WHERE rowid IN ({selection})"),
+        &format!(
+            "DELETE FROM {table} WHERE {} IN ({selection})",
+            if selection.starts_with("SELECT seq") {
+                "seq"
+            } else {
+                "rowid"
+            }
+        ),
         params![cutoff, batch as i64],
     )
 }
 
 /// Finished outbound messages (sent, delivered, failed, withdrawn) last changed before the cutoff, with
 /// their parts. Queued and sending ones stay: nothing accepted is lost.
-fn outbound_messages(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn outbound_messages(
+    conn: &mut Connection,
+    cutoff: i64,
+    batch: usize,
+) -> crate::store::db::Result<usize> {
     const SELECTION: &str = "SELECT id FROM outbound_messages
          WHERE updated_at < ?1 AND status IN ('sent', 'delivered', 'failed', 'withdrawn')
          ORDER BY updated_at, id LIMIT ?2";
@@ -124,7 +135,11 @@ fn outbound_messages(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqli
     Ok(gone)
 }
 
-fn status_reports(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn status_reports(
+    conn: &mut Connection,
+    cutoff: i64,
+    batch: usize,
+) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "status_reports",
@@ -134,7 +149,11 @@ fn status_reports(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite:
     )
 }
 
-fn inbound_messages(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn inbound_messages(
+    conn: &mut Connection,
+    cutoff: i64,
+    batch: usize,
+) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "inbound_messages",
@@ -146,7 +165,11 @@ fn inbound_messages(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlit
 
 /// Parts, joined or not: an unjoined part older than the retention period is long past the
 /// time after which an incomplete message is surfaced.
-fn inbound_parts(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn inbound_parts(
+    conn: &mut Connection,
+    cutoff: i64,
+    batch: usize,
+) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "inbound_parts",
@@ -158,7 +181,7 @@ fn inbound_parts(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::
 
 /// Events before the cutoff that were already fanned out (an event is kept until the webhook
 /// cursor has passed it, whatever its age).
-fn events(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn events(conn: &mut Connection, cutoff: i64, batch: usize) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "events",
@@ -170,11 +193,15 @@ fn events(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<
     )
 }
 
-fn deliveries(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn deliveries(conn: &mut Connection, cutoff: i64, batch: usize) -> crate::store::db::Result<usize> {
     super::webhooks::prune(conn, cutoff, batch)
 }
 
-fn verifications(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn verifications(
+    conn: &mut Connection,
+    cutoff: i64,
+    batch: usize,
+) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "verifications",
@@ -188,7 +215,7 @@ fn reverse_verifications(
     conn: &mut Connection,
     cutoff: i64,
     batch: usize,
-) -> rusqlite::Result<usize> {
+) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "reverse_verifications",
@@ -198,7 +225,7 @@ fn reverse_verifications(
     )
 }
 
-fn rate_log(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn rate_log(conn: &mut Connection, cutoff: i64, batch: usize) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "verify_requests",
@@ -209,7 +236,11 @@ fn rate_log(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Resul
 }
 
 /// Idempotency records past their own expiry (the cutoff is `now`).
-fn idempotency_keys(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+fn idempotency_keys(
+    conn: &mut Connection,
+    cutoff: i64,
+    batch: usize,
+) -> crate::store::db::Result<usize> {
     delete_selected(
         conn,
         "idempotency_keys",
@@ -265,7 +296,10 @@ pub async fn run_once(
         // overwrites them; truncating it removes them now.
         store
             .call(|c| {
-                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                // PostgreSQL's own vacuum reclaims space; there is no WAL file of ours to trim.
+                if c.backend() == super::Backend::Sqlite {
+                    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                }
                 Ok(())
             })
             .await?;

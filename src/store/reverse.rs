@@ -8,11 +8,11 @@
 use super::inbound::{InboundMessage, InboundTx};
 use super::{events, now_ms, ratelimit, Result, Store};
 use crate::phone;
+use crate::store::db::{params, Connection, OptionalExtension};
 use crate::verify::ratelimit::{Limited, Limits, Subject};
 use crate::verify::reverse::{MatchOutcome, ReverseMatcher};
 use crate::verify::sender;
 use crate::verify::{factor, OtpStatus};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// A reverse session as stored.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub struct ReverseRow {
 }
 
 impl ReverseRow {
-    fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<ReverseRow>> {
+    fn load(conn: &Connection, id: &str) -> crate::store::db::Result<Option<ReverseRow>> {
         conn.query_row(
             "SELECT id, number, country, factor, recipient, status, attempts, max_attempts, language,
                     success_url, service, created_at, expires_at, verified_at
@@ -188,7 +188,7 @@ impl InboundTx<'_> {
         matcher: &ReverseMatcher,
         message: &InboundMessage,
         now: i64,
-    ) -> rusqlite::Result<MatchOutcome> {
+    ) -> crate::store::db::Result<MatchOutcome> {
         let conn = self.conn;
         let mut outcome = MatchOutcome::default();
         let receiving_country = message
@@ -238,7 +238,7 @@ impl InboundTx<'_> {
                     success_url: r.get(7)?,
                 })
             })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
+            rows.collect::<crate::store::db::Result<Vec<_>>>()?
         };
         if sessions.is_empty() {
             return Ok(outcome);
@@ -293,7 +293,7 @@ impl InboundTx<'_> {
                 let locked = attempts >= session.max_attempts;
                 conn.execute(
                     "UPDATE reverse_verifications
-                     SET attempts = attempts + 1, status = CASE WHEN ?3 THEN ?4 ELSE status END,
+                     SET attempts = attempts + 1, status = CASE WHEN ?3 = 1 THEN ?4 ELSE status END,
                          updated_at = ?2
                      WHERE id = ?1 AND status = 'pending'",
                     params![session.id, now, locked, OtpStatus::Locked],
@@ -333,7 +333,7 @@ mod tests {
             conn: &Connection,
             message: &InboundMessage,
             now: i64,
-        ) -> rusqlite::Result<MatchOutcome>;
+        ) -> crate::store::db::Result<MatchOutcome>;
     }
 
     impl MatchIn for ReverseMatcher {
@@ -342,15 +342,13 @@ mod tests {
             conn: &Connection,
             message: &InboundMessage,
             now: i64,
-        ) -> rusqlite::Result<MatchOutcome> {
+        ) -> crate::store::db::Result<MatchOutcome> {
             InboundTx { conn }.match_reverse(self, message, now)
         }
     }
 
     fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        conn
+        crate::store::test_support::test_db()
     }
 
     fn insert(conn: &Connection, id: &str, number: &str, factor: &str, expires_at: i64) {
@@ -682,6 +680,9 @@ mod tests {
     #[test]
     fn matching_uses_the_number_status_index() {
         let conn = db();
+        if conn.backend() == crate::store::Backend::Postgres {
+            return; // SQLite's planner, read through EXPLAIN QUERY PLAN; PostgreSQL's plans by statistics.
+        }
         let plan: Vec<String> = conn
             .prepare(
                 "EXPLAIN QUERY PLAN SELECT id, factor_key, recipient, line, attempts, max_attempts, expires_at, success_url
@@ -690,7 +691,7 @@ mod tests {
             .unwrap()
             .query_map(["+14155550100"], |r| r.get::<_, String>(3))
             .unwrap()
-            .collect::<rusqlite::Result<_>>()
+            .collect::<crate::store::db::Result<_>>()
             .unwrap();
         assert!(
             plan.iter()

@@ -2,14 +2,14 @@
 //! back strictly (an unknown word is [`super::StoreError::UnknownState`], not a default).
 
 use crate::states::{DeliveryStatus, EventKind, MessageStatus, PartStatus, UnknownState};
+use crate::store::db::{self, FromSql, FromSqlError, FromSqlResult, ToSql, ValueRef};
 use crate::verify::OtpStatus;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 macro_rules! stored_as_word {
     ($($name:ty),+) => {$(
         impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
+            fn to_sql(&self) -> ValueRef<'_> {
+                ValueRef::Text(self.as_str())
             }
         }
 
@@ -31,12 +31,13 @@ stored_as_word!(
     OtpStatus
 );
 
-/// The [`UnknownState`] inside a rusqlite error, if that is what it is.
-pub(super) fn unknown_state(e: &rusqlite::Error) -> Option<UnknownState> {
+/// The [`UnknownState`] inside a database error, if that is what it is.
+pub(super) fn unknown_state(e: &db::Error) -> Option<UnknownState> {
     match e {
-        rusqlite::Error::FromSqlConversionFailure(_, _, inner) => {
-            inner.downcast_ref::<UnknownState>().cloned()
-        }
+        db::Error::FromSql {
+            source: FromSqlError::Other(inner),
+            ..
+        } => inner.downcast_ref::<UnknownState>().cloned(),
         _ => None,
     }
 }
@@ -44,12 +45,11 @@ pub(super) fn unknown_state(e: &rusqlite::Error) -> Option<UnknownState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::Connection;
 
     #[test]
     fn an_unknown_stored_word_is_an_error() {
-        let conn = Connection::open_in_memory().unwrap();
-        let read = |word: &str| -> rusqlite::Result<PartStatus> {
+        let conn = crate::store::test_support::test_db();
+        let read = |word: &str| -> crate::store::db::Result<PartStatus> {
             conn.query_row("SELECT ?1", [word], |r| r.get(0))
         };
         assert_eq!(read("uncertain").unwrap(), PartStatus::Uncertain);

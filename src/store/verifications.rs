@@ -8,10 +8,10 @@
 //! carry?) are made by the caller's closures; the state moves are made here.
 
 use super::{events, now_ms, outbound, ratelimit, Result, Store};
+use crate::store::db::{params, Connection, OptionalExtension};
 use crate::store::outbound::NewMessage;
 use crate::verify::ratelimit::{Limited, Limits, Subject};
 use crate::verify::{CheckResult, CodeType, OtpStatus, Resent};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// A verification as stored (with its code's HMAC: never shown).
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct VerificationRow {
 }
 
 impl VerificationRow {
-    fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<VerificationRow>> {
+    fn load(conn: &Connection, id: &str) -> crate::store::db::Result<Option<VerificationRow>> {
         conn.query_row(
             "SELECT id, recipient, country, code_hmac, status, attempts, max_attempts, resends,
                     last_sent_at, language, app_name, message_id, key_label, client_ip,
@@ -133,7 +133,7 @@ fn finish(
     row: &VerificationRow,
     status: OtpStatus,
     now: i64,
-) -> rusqlite::Result<bool> {
+) -> crate::store::db::Result<bool> {
     let changed = conn.execute(
         "UPDATE verifications SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
         params![row.id, status, now],
@@ -162,14 +162,14 @@ fn finish(
 
 /// Marks pending verifications past their expiry as expired, with `otp.expired` for those
 /// with a `callback_url`. Returns how many expired.
-pub fn expire_due(conn: &mut Connection, now_ms: i64) -> rusqlite::Result<usize> {
+pub fn expire_due(conn: &mut Connection, now_ms: i64) -> crate::store::db::Result<usize> {
     let tx = conn.transaction()?;
     let ids: Vec<String> = {
         let mut stmt = tx.prepare(
             "SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= ?1 LIMIT 500",
         )?;
         let rows = stmt.query_map([now_ms], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     let mut expired = 0;
     for id in &ids {
@@ -187,7 +187,10 @@ pub const REDACTED_BODY: &str = "[code removed after the verification ended]";
 /// Replaces the text and PDUs of OTP messages whose verification is over (verified, locked,
 /// cancelled, or past its expiry) and whose SMS is no longer waiting to be sent. Returns how
 /// many messages were redacted.
-pub fn redact_finished_codes(conn: &mut Connection, now_ms: i64) -> rusqlite::Result<usize> {
+pub fn redact_finished_codes(
+    conn: &mut Connection,
+    now_ms: i64,
+) -> crate::store::db::Result<usize> {
     let tx = conn.transaction()?;
     let finished =
         "SELECT m.id FROM outbound_messages m JOIN verifications v ON v.id = m.purpose_id
@@ -196,7 +199,7 @@ pub fn redact_finished_codes(conn: &mut Connection, now_ms: i64) -> rusqlite::Re
     let ids: Vec<String> = {
         let mut stmt = tx.prepare(finished)?;
         let rows = stmt.query_map(params![REDACTED_BODY, now_ms], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     for id in &ids {
         tx.execute(
@@ -500,9 +503,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        conn
+        crate::store::test_support::test_db()
     }
 
     fn insert(conn: &Connection, id: &str, expires_at: i64, callback: Option<&str>) {

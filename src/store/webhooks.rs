@@ -3,10 +3,10 @@
 
 use crate::redact::Redacted;
 use crate::states::DeliveryStatus;
+use crate::store::db::{params, Connection, OptionalExtension, Row};
 use crate::store::events::{self, Event};
 use crate::store::{new_id, now_ms, Result, Store};
 use crate::webhook::policy::{self, Next};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -83,13 +83,15 @@ impl DeliveryKind {
 }
 
 /// Read strictly: an unknown kind is an error, never taken for another.
-impl rusqlite::types::FromSql for DeliveryKind {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+impl crate::store::db::FromSql for DeliveryKind {
+    fn column_result(
+        value: crate::store::db::ValueRef<'_>,
+    ) -> crate::store::db::FromSqlResult<Self> {
         match value.as_str()? {
             "config" => Ok(DeliveryKind::Config),
             "api" => Ok(DeliveryKind::Api),
             "target" => Ok(DeliveryKind::Target),
-            other => Err(rusqlite::types::FromSqlError::Other(Box::new(
+            other => Err(crate::store::db::FromSqlError::Other(Box::new(
                 crate::states::UnknownState::new("webhook endpoint kind", other),
             ))),
         }
@@ -106,7 +108,7 @@ pub fn fan_out(
     give_up_after: Duration,
     now: i64,
     batch: usize,
-) -> rusqlite::Result<usize> {
+) -> crate::store::db::Result<usize> {
     let tx = conn.transaction()?;
     let cursor: i64 = tx.query_row(
         "SELECT last_seq FROM webhook_cursor WHERE id = 1",
@@ -177,7 +179,7 @@ fn insert_delivery(
     body: &str,
     now: i64,
     give_up_at: i64,
-) -> rusqlite::Result<()> {
+) -> crate::store::db::Result<()> {
     conn.prepare_cached(
         "INSERT INTO webhook_deliveries (id, event_seq, event_id, event_type, endpoint_kind, endpoint_id, url, body, status, next_attempt_at, give_up_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?9, ?9)",
@@ -235,7 +237,7 @@ pub fn due(
     now: i64,
     busy: &HashSet<String>,
     limit: usize,
-) -> rusqlite::Result<Vec<DueDelivery>> {
+) -> crate::store::db::Result<Vec<DueDelivery>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
@@ -263,7 +265,10 @@ pub fn due(
 }
 
 /// When the next pending delivery not in `busy` falls due (ms), if any.
-pub fn next_due_at(conn: &Connection, busy: &HashSet<String>) -> rusqlite::Result<Option<i64>> {
+pub fn next_due_at(
+    conn: &Connection,
+    busy: &HashSet<String>,
+) -> crate::store::db::Result<Option<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, next_attempt_at FROM webhook_deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT ?1",
     )?;
@@ -317,42 +322,48 @@ pub fn claim(
     in_flight: &InFlight,
     per_origin: usize,
     limit: usize,
-) -> rusqlite::Result<(Vec<DueDelivery>, Option<i64>)> {
+) -> crate::store::db::Result<(Vec<DueDelivery>, Option<i64>)> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.id, d.event_id, d.endpoint_kind, d.endpoint_id, d.url, d.body, d.attempts, d.schedule_start, d.give_up_at,
                 e.secret, e.deleted_at, e.disabled_at, e.disabled_reason, e.id, d.next_attempt_at
          FROM webhook_deliveries d
          LEFT JOIN webhook_endpoints e ON d.endpoint_kind = 'api' AND e.id = d.endpoint_id
-         WHERE d.status = 'pending'
+         WHERE d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= ?2)
          ORDER BY d.next_attempt_at LIMIT ?1",
     )?;
-    let mut rows = stmt.query([CLAIM_SCAN])?;
+    // Each row read whole (the scan is bounded by CLAIM_SCAN), then chosen from in order.
+    let rows = stmt.query_map([CLAIM_SCAN, now], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(14)?,
+            due_from(r)?,
+        ))
+    })?;
     let mut load = in_flight.per_origin.clone();
     let mut out = Vec::new();
     let mut next_due = None;
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
+    for row in rows {
+        let (id, url, at, due) = row?;
         if in_flight.ids.contains(&id) {
             continue;
         }
-        let url: String = r.get(4)?;
         let origin = origin_of(&url);
         let count = load.entry(origin).or_insert(0);
         if *count >= per_origin {
             continue;
         }
-        let at: i64 = r.get(14)?;
         if at > now || out.len() >= limit {
             next_due = Some(at);
             break;
         }
         *count += 1;
-        out.push(due_from(r)?);
+        out.push(due);
     }
     Ok((out, next_due))
 }
 
-fn due_from(r: &Row<'_>) -> rusqlite::Result<DueDelivery> {
+fn due_from(r: &Row<'_>) -> crate::store::db::Result<DueDelivery> {
     let kind: DeliveryKind = r.get(2)?;
     let deleted: Option<i64> = r.get(10)?;
     let disabled: Option<i64> = r.get(11)?;
@@ -399,7 +410,7 @@ pub fn record_attempt(
     attempt: &AttemptRecord,
     next: &Next,
     gone: bool,
-) -> rusqlite::Result<()> {
+) -> crate::store::db::Result<()> {
     let tx = conn.transaction()?;
     let attempts: u32 = tx
         .query_row(
@@ -428,7 +439,8 @@ pub fn record_attempt(
     };
     tx.execute(
         "UPDATE webhook_deliveries SET attempts = ?2, status = ?3, next_attempt_at = ?4, last_status_code = ?5,
-                last_error = ?6, updated_at = ?7, delivered_at = COALESCE(?8, delivered_at)
+                last_error = ?6, updated_at = ?7, delivered_at = COALESCE(?8, delivered_at),
+                lease_host = NULL, lease_until = NULL
          WHERE id = ?1",
         params![
             delivery.id,
@@ -460,7 +472,12 @@ pub fn record_attempt(
 }
 
 /// Marks a delivery failed without an attempt (its endpoint is gone).
-pub fn fail_unsent(conn: &Connection, id: &str, reason: &str, now: i64) -> rusqlite::Result<()> {
+pub fn fail_unsent(
+    conn: &Connection,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> crate::store::db::Result<()> {
     conn.execute(
         "UPDATE webhook_deliveries SET status = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
         params![id, reason, now],
@@ -473,7 +490,7 @@ fn fail_pending_of(
     endpoint_id: &str,
     reason: &str,
     now: i64,
-) -> rusqlite::Result<usize> {
+) -> crate::store::db::Result<usize> {
     conn.execute(
         "UPDATE webhook_deliveries SET status = 'failed', last_error = ?2, updated_at = ?3
          WHERE endpoint_kind = 'api' AND endpoint_id = ?1 AND status = 'pending'",
@@ -484,7 +501,7 @@ fn fail_pending_of(
 /// Deletes up to `batch` finished (delivered or failed) deliveries created before `cutoff`
 /// (ms), with their attempts, in one transaction. Pending ones are kept whatever their age.
 /// Returns how many deliveries went (fewer than `batch`: nothing more to prune).
-pub fn prune(conn: &mut Connection, cutoff: i64, batch: usize) -> rusqlite::Result<usize> {
+pub fn prune(conn: &mut Connection, cutoff: i64, batch: usize) -> crate::store::db::Result<usize> {
     // The same ordered selection twice in one transaction: the same deliveries.
     const SELECTION: &str = "SELECT id FROM webhook_deliveries
          WHERE created_at < ?1 AND status != 'pending' ORDER BY created_at, id LIMIT ?2";
@@ -514,7 +531,7 @@ pub struct NewEndpoint {
 
 const ENDPOINT_COLUMNS: &str = "id, url, secret, events, description, disabled_reason, created_at";
 
-fn endpoint_from(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
+fn endpoint_from(r: &Row<'_>) -> crate::store::db::Result<Endpoint> {
     let events: String = r.get(3)?;
     Ok(Endpoint {
         id: r.get(0)?,
@@ -532,7 +549,7 @@ pub fn insert_endpoint(
     conn: &Connection,
     new: &NewEndpoint,
     now: i64,
-) -> rusqlite::Result<Endpoint> {
+) -> crate::store::db::Result<Endpoint> {
     let id = new_id("wep");
     let events = serde_json::to_string(&new.events).unwrap_or_else(|_| "[]".into());
     conn.execute(
@@ -552,7 +569,7 @@ pub fn insert_endpoint(
 }
 
 /// API endpoints not deleted (disabled ones included), oldest first.
-pub fn api_endpoints(conn: &Connection) -> rusqlite::Result<Vec<Endpoint>> {
+pub fn api_endpoints(conn: &Connection) -> crate::store::db::Result<Vec<Endpoint>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE deleted_at IS NULL ORDER BY created_at, id"
     ))?;
@@ -560,14 +577,14 @@ pub fn api_endpoints(conn: &Connection) -> rusqlite::Result<Vec<Endpoint>> {
     rows.collect()
 }
 
-fn active_api_endpoints(conn: &Connection) -> rusqlite::Result<Vec<Endpoint>> {
+fn active_api_endpoints(conn: &Connection) -> crate::store::db::Result<Vec<Endpoint>> {
     Ok(api_endpoints(conn)?
         .into_iter()
         .filter(|e| e.disabled_reason.is_none())
         .collect())
 }
 
-pub fn get_api_endpoint(conn: &Connection, id: &str) -> rusqlite::Result<Option<Endpoint>> {
+pub fn get_api_endpoint(conn: &Connection, id: &str) -> crate::store::db::Result<Option<Endpoint>> {
     conn.query_row(
         &format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND deleted_at IS NULL"
@@ -579,7 +596,11 @@ pub fn get_api_endpoint(conn: &Connection, id: &str) -> rusqlite::Result<Option<
 }
 
 /// Deletes an API endpoint (kept for the log) and fails its pending deliveries. False if unknown.
-pub fn delete_endpoint(conn: &mut Connection, id: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn delete_endpoint(
+    conn: &mut Connection,
+    id: &str,
+    now: i64,
+) -> crate::store::db::Result<bool> {
     let tx = conn.transaction()?;
     let changed = tx.execute(
         "UPDATE webhook_endpoints SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
@@ -627,7 +648,7 @@ pub struct DeliveryView {
 
 const DELIVERY_COLUMNS: &str = "id, event_id, event_type, endpoint_kind, endpoint_id, url, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, delivered_at";
 
-fn delivery_from(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
+fn delivery_from(r: &Row<'_>) -> crate::store::db::Result<DeliveryView> {
     let status: DeliveryStatus = r.get(6)?;
     let next: i64 = r.get(8)?;
     Ok(DeliveryView {
@@ -662,10 +683,11 @@ pub fn list_deliveries(
     conn: &Connection,
     filter: &DeliveryFilter,
     limit: usize,
-) -> rusqlite::Result<Vec<DeliveryView>> {
+) -> crate::store::db::Result<Vec<DeliveryView>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR endpoint_id = ?2) AND (?3 IS NULL OR event_id = ?3)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR endpoint_id = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR event_id = ?3)
          ORDER BY created_at DESC, rowid DESC LIMIT ?4"
     ))?;
     let rows = stmt.query_map(
@@ -681,7 +703,7 @@ pub fn list_deliveries(
 }
 
 /// One delivery with its attempts.
-pub fn get_delivery(conn: &Connection, id: &str) -> rusqlite::Result<Option<DeliveryView>> {
+pub fn get_delivery(conn: &Connection, id: &str) -> crate::store::db::Result<Option<DeliveryView>> {
     let Some(mut view) = conn
         .query_row(
             &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?1"),
@@ -705,7 +727,7 @@ pub fn get_delivery(conn: &Connection, id: &str) -> rusqlite::Result<Option<Deli
                 at: r.get(4)?,
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::store::db::Result<Vec<_>>>()?;
     view.attempts = Some(attempts);
     Ok(Some(view))
 }
@@ -726,7 +748,7 @@ pub fn schedule_retry(
     id: &str,
     now: i64,
     give_up_after: Duration,
-) -> rusqlite::Result<RetryOutcome> {
+) -> crate::store::db::Result<RetryOutcome> {
     let tx = conn.transaction()?;
     let found: Option<(String, Option<String>)> = tx
         .query_row(
@@ -779,6 +801,25 @@ pub fn schedule_retry(
 
 // ---- the door: the operations callers use ----
 
+/// What the dispatcher may claim: up to `free` deliveries, at most `per_origin` in flight per
+/// origin counting `busy`, held with `lease` when hosts share the outbox.
+#[derive(Debug, Clone)]
+pub struct Claiming {
+    pub busy: InFlight,
+    pub per_origin: usize,
+    pub free: usize,
+    pub lease: Option<Lease>,
+}
+
+/// A host's hold on the deliveries it attempts (several hosts sharing one database).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub host: String,
+    /// Longer than an attempt can take, plus the time a host may be silent before it is
+    /// taken for dead.
+    pub duration_ms: i64,
+}
+
 /// Why an API endpoint was not created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointRefused {
@@ -797,14 +838,29 @@ impl Store {
         configured: Vec<Endpoint>,
         give_up_after: Duration,
         fan_out_batch: usize,
-        busy: InFlight,
-        per_origin: usize,
-        free: usize,
+        claiming: Claiming,
     ) -> Result<(Vec<DueDelivery>, Option<i64>)> {
         self.call(move |conn| {
             let now = now_ms();
             while fan_out(conn, &configured, give_up_after, now, fan_out_batch)? == fan_out_batch {}
-            Ok(claim(conn, now, &busy, per_origin, free)?)
+            let Claiming {
+                busy,
+                per_origin,
+                free,
+                lease,
+            } = claiming;
+            let (claimed, next) = claim(conn, now, &busy, per_origin, free)?;
+            if let Some(lease) = &lease {
+                // Hosts sharing the database: this one attempts these; the others skip them
+                // until the attempt is recorded or the lease lapses (this host died).
+                for d in &claimed {
+                    conn.execute(
+                        "UPDATE webhook_deliveries SET lease_host = ?2, lease_until = ?3 WHERE id = ?1",
+                        params![d.id, lease.host, now + lease.duration_ms],
+                    )?;
+                }
+            }
+            Ok((claimed, next))
         })
         .await
     }

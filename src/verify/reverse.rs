@@ -152,20 +152,37 @@ impl Verifier {
         person_country: Option<&str>,
     ) -> Result<(String, Option<String>), VerifyError> {
         let statuses = self.inner.pool.statuses();
+        // Hosts sharing the database: their modems' numbers are ours too (last heartbeat).
+        let elsewhere = self.inner.pool.elsewhere();
         if let Some(wanted) = wanted {
             let number = self
                 .normalize(wanted)
                 .map_err(|_| VerifyError::NotOurNumber(wanted.to_string()))?;
-            return statuses
+            let here = statuses
                 .iter()
                 .find(|s| s.number.as_deref() == Some(number.as_str()))
-                .map(|s| (number.clone(), Some(s.name.clone())))
+                .map(|s| s.name.clone());
+            let there = || {
+                elsewhere
+                    .iter()
+                    .find(|m| m.number.as_deref() == Some(number.as_str()))
+                    .map(|m| m.name.clone())
+            };
+            return here
+                .or_else(there)
+                .map(|name| (number.clone(), Some(name)))
                 .ok_or_else(|| VerifyError::NotOurNumber(wanted.to_string()));
         }
         let mut ready: Vec<(String, String)> = statuses
             .into_iter()
             .filter(|s| s.state == ModemState::Ready)
             .filter_map(|s| s.number.map(|n| (s.name, n)))
+            .chain(
+                elsewhere
+                    .into_iter()
+                    .filter(|m| m.ready)
+                    .filter_map(|m| m.number.map(|n| (m.name, n))),
+            )
             .collect();
         ready.sort();
         // A number in the person's own country is a cheaper, more familiar text for them.

@@ -90,6 +90,8 @@ pub struct Dispatcher {
     poll_interval: Duration,
     client: reqwest::Client,
     wake: Arc<Notify>,
+    /// On PostgreSQL, where hosts share the outbox: this host's hold on what it attempts.
+    lease: Option<store::Lease>,
 }
 
 impl Dispatcher {
@@ -142,7 +144,6 @@ impl Dispatcher {
             .user_agent(concat!("simgate-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Dispatcher {
-            store,
             configured,
             configured_keys,
             target_key,
@@ -151,6 +152,11 @@ impl Dispatcher {
             per_endpoint: settings.per_endpoint_concurrency.max(1) as usize,
             allow_private_targets: settings.allow_private_targets,
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
+            lease: (store.backend() == crate::store::Backend::Postgres).then(|| store::Lease {
+                host: config.cluster.host_name(),
+                duration_ms: (settings.timeout_ms + config.cluster.host_timeout_secs * 1000) as i64,
+            }),
+            store,
             client,
             wake,
         })
@@ -231,9 +237,12 @@ impl Dispatcher {
                 self.configured.clone(),
                 self.policy.give_up_after,
                 FAN_OUT_BATCH,
-                busy,
-                self.per_endpoint,
-                free,
+                store::Claiming {
+                    busy,
+                    per_origin: self.per_endpoint,
+                    free,
+                    lease: self.lease.clone(),
+                },
             )
             .await
     }

@@ -109,7 +109,9 @@ pub(super) fn schemas() -> Value {
             "ready": { "type": "boolean" }, "detail": { "type": ["string", "null"] }, "number": { "type": ["string", "null"] },
             "operator": { "type": ["string", "null"] }, "registration": { "type": ["string", "null"] },
             "signal": { "type": "object", "properties": { "rssi": { "type": ["integer", "null"] }, "dbm": { "type": ["integer", "null"] } } },
-            "identity": { "type": "object" }, "counters": { "type": "object" }, "queue_depth": { "type": "integer" } } }));
+            "identity": { "type": "object" }, "counters": { "type": "object" }, "queue_depth": { "type": "integer" },
+            "host": { "type": "string", "description": "The host the modem is plugged into ([cluster] name)." },
+            "heartbeat_at": { "type": "integer", "description": "That host's last heartbeat (ms since the epoch); now for this host's modems." } } }));
     Value::Object(map)
 }
 

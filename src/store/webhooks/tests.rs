@@ -1,10 +1,7 @@
 use super::*;
-use crate::store::schema;
 
 fn db() -> Connection {
-    let mut conn = Connection::open_in_memory().unwrap();
-    schema::migrate(&mut conn).unwrap();
-    conn
+    crate::store::test_support::test_db()
 }
 
 /// One event fanned out to one configured endpoint at t=1000, due at once.
@@ -79,7 +76,7 @@ fn fans_out_each_event_once_to_matching_endpoints_and_target() {
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
-        .collect::<rusqlite::Result<_>>()
+        .collect::<crate::store::db::Result<_>>()
         .unwrap();
     let expected = vec![
         (

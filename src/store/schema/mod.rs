@@ -1,5 +1,12 @@
-//! Versioned migrations, applied in order at open; `PRAGMA user_version` records the last one.
+//! Versioned migrations, applied in order at open. SQLite records the last one in
+//! `PRAGMA user_version`; PostgreSQL in the table `simgate_schema`.
+//!
+//! PostgreSQL came at version 12: it starts from `postgres_baseline.sql` (the schema SQLite
+//! has at that version, in PostgreSQL's types), and every later entry of [`MIGRATIONS`] runs
+//! on both, its DDL types said in PostgreSQL's words by [`dialect::ddl_to_postgres`].
+//! `store::tests_pg` checks that both backends end with the same tables, columns and indexes.
 
+use super::db::{self, dialect};
 use rusqlite::Connection;
 
 /// Each entry moves the schema one version up. Never edit a shipped entry: add a new one.
@@ -522,6 +529,39 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX verifications_created ON verifications(created_at);
     CREATE INDEX reverse_verifications_created ON reverse_verifications(created_at);
     "#,
+    // 13, several hosts (issue 13): each host's heartbeat and its modems' last state (the
+    // cluster-wide modem view and the reverse-OTP `to`), the webhook outbox's leases (one host
+    // attempts each delivery; another takes it when the lease lapses), and fingerprints of
+    // the secrets the hosts must share (a host with another secret file refuses to start).
+    // The first migration written once for both backends.
+    r#"
+    CREATE TABLE cluster_hosts (
+        name         TEXT PRIMARY KEY,
+        version      TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        -- Set when another host took its work over after it went silent.
+        recovered_at INTEGER
+    );
+    CREATE TABLE cluster_modems (
+        name         TEXT PRIMARY KEY,
+        host         TEXT NOT NULL,
+        number       TEXT,
+        ready        INTEGER NOT NULL,
+        -- The modem's status as `GET /v1/modems` shows it (JSON).
+        status       TEXT NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+    );
+    CREATE INDEX cluster_modems_host ON cluster_modems(host);
+    ALTER TABLE webhook_deliveries ADD COLUMN lease_host TEXT;
+    ALTER TABLE webhook_deliveries ADD COLUMN lease_until INTEGER;
+    CREATE TABLE service_secrets (
+        name         TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        set_by       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -534,6 +574,52 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The version `postgres_baseline.sql` stands for.
+pub const POSTGRES_BASELINE_VERSION: i64 = 12;
+const POSTGRES_BASELINE: &str = include_str!("postgres_baseline.sql");
+
+/// Session-level advisory lock held while migrating, so hosts that start together migrate once.
+const MIGRATION_LOCK: i64 = 0x0053_494D_474D_4947; // "SIMGMIG"
+
+/// Brings a PostgreSQL database to [`latest_version`].
+pub fn migrate_postgres(conn: &db::Connection) -> db::Result<()> {
+    conn.execute_batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    let result = migrate_postgres_locked(conn);
+    let unlock = conn.execute_batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    result.and(unlock)
+}
+
+fn migrate_postgres_locked(conn: &db::Connection) -> db::Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS simgate_schema (version BIGINT NOT NULL)")?;
+    let current: i64 = conn.query_row(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM simgate_schema",
+        [],
+        |r| r.get(0),
+    )?;
+    if current < POSTGRES_BASELINE_VERSION {
+        let tx = conn.transaction()?;
+        tx.execute_batch(POSTGRES_BASELINE)?;
+        tx.execute("DELETE FROM simgate_schema", [])?;
+        tx.execute(
+            "INSERT INTO simgate_schema (version) VALUES (?1)",
+            [POSTGRES_BASELINE_VERSION],
+        )?;
+        tx.commit()?;
+    }
+    let current = current.max(POSTGRES_BASELINE_VERSION);
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version <= current {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(&dialect::ddl_to_postgres(sql))?;
+        tx.execute("UPDATE simgate_schema SET version = ?1", [version])?;
         tx.commit()?;
     }
     Ok(())
@@ -766,5 +852,78 @@ mod tests {
             .filter(|i| !indexes_after.contains(i))
             .collect();
         assert!(lost.is_empty(), "indexes lost by the migration: {lost:?}");
+    }
+}
+
+/// Both backends end with the same tables, columns and indexes (run with
+/// `SIMGATE_TEST_BACKEND=postgres`; on SQLite alone there is nothing to compare).
+#[cfg(test)]
+mod both_dialects {
+    use crate::store::test_support::{on_postgres, test_db};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn postgres_and_sqlite_schemas_agree() {
+        if !on_postgres() {
+            return;
+        }
+        let pg = test_db();
+        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrate(&mut raw).unwrap();
+        let sqlite = crate::store::db::Connection::sqlite(raw);
+
+        let collect = |rows: Vec<crate::store::db::Result<String>>| -> BTreeSet<String> {
+            rows.into_iter().map(|r| r.unwrap()).collect()
+        };
+        let sqlite_columns = collect(
+            sqlite
+                .query_map(
+                    "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p
+                     WHERE m.type = 'table'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+        );
+        let pg_columns = collect(
+            pg.query_map(
+                "SELECT table_name || '.' || column_name FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name <> 'simgate_schema'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap(),
+        );
+        let only_sqlite: Vec<_> = sqlite_columns.difference(&pg_columns).collect();
+        let only_pg: Vec<_> = pg_columns.difference(&sqlite_columns).collect();
+        assert!(
+            only_sqlite.is_empty() && only_pg.is_empty(),
+            "columns only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_pg:?}"
+        );
+
+        let sqlite_indexes = collect(
+            sqlite
+                .query_map(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+        );
+        let pg_indexes = collect(
+            pg.query_map(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()
+                   AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap(),
+        );
+        let only_sqlite: Vec<_> = sqlite_indexes.difference(&pg_indexes).collect();
+        let only_pg: Vec<_> = pg_indexes.difference(&sqlite_indexes).collect();
+        assert!(
+            only_sqlite.is_empty() && only_pg.is_empty(),
+            "indexes only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_pg:?}"
+        );
     }
 }

@@ -1,0 +1,415 @@
+//! One connection, either database. The store's operations are written once against this
+//! small surface (shaped like rusqlite's: `execute`, `query_row`, `prepare_cached` +
+//! `query_map`, `transaction`, `params!`, `.optional()`), and it runs them on SQLite (the
+//! embedded default) or on PostgreSQL (several hosts, one service).
+//!
+//! - [`value`]: the values that cross (SQLite's five storage classes) and the `ToSql` /
+//!   `FromSql` traits stored types implement once.
+//! - [`dialect`]: the SQL text is SQLite's; what PostgreSQL says differently is rewritten there.
+//! - [`postgres`]: the PostgreSQL connection (statement cache, typed binding, lenient reading).
+//!
+//! Transactions nest: the outermost is `BEGIN … COMMIT`, inner ones are savepoints. On
+//! PostgreSQL every store call is already one transaction (see [`super::Store::call`]), so the
+//! operations' own transactions become savepoints there.
+
+pub mod dialect;
+pub mod postgres;
+mod value;
+
+pub use value::{
+    params_from_iter, FromSql, FromSqlError, FromSqlResult, Params, ToSql, Value, ValueRef,
+};
+
+pub use crate::params;
+use std::cell::Cell;
+
+/// A database error, from either backend.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{}", postgres::describe(.0))]
+    Postgres(#[from] ::postgres::Error),
+    #[error("query returned no rows")]
+    QueryReturnedNoRows,
+    #[error("no column {0}")]
+    InvalidColumn(String),
+    #[error("column {column}: {source}")]
+    FromSql {
+        column: usize,
+        #[source]
+        source: FromSqlError,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `query_row(…).optional()`: no row is `None`, not an error.
+pub trait OptionalExtension<T> {
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Which database a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+enum Inner {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<std::cell::RefCell<postgres::PgConnection>>),
+}
+
+/// One open connection.
+pub struct Connection {
+    inner: Inner,
+    /// Open transactions (the outermost plus savepoints).
+    depth: Cell<u32>,
+}
+
+impl Connection {
+    pub fn sqlite(conn: rusqlite::Connection) -> Connection {
+        Connection {
+            inner: Inner::Sqlite(conn),
+            depth: Cell::new(0),
+        }
+    }
+
+    pub fn postgres(conn: postgres::PgConnection) -> Connection {
+        Connection {
+            inner: Inner::Postgres(Box::new(std::cell::RefCell::new(conn))),
+            depth: Cell::new(0),
+        }
+    }
+
+    /// A private in-memory SQLite database (unit tests).
+    pub fn open_in_memory() -> Result<Connection> {
+        Ok(Connection::sqlite(rusqlite::Connection::open_in_memory()?))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite connection underneath (pragmas, migrations); `None` on PostgreSQL.
+    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.inner {
+            Inner::Sqlite(c) => Some(c),
+            Inner::Postgres(_) => None,
+        }
+    }
+
+    pub(super) fn postgres_mut(&self) -> Option<std::cell::RefMut<'_, postgres::PgConnection>> {
+        match &self.inner {
+            Inner::Sqlite(_) => None,
+            Inner::Postgres(c) => Some(c.borrow_mut()),
+        }
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+        let values = params.values();
+        match &self.inner {
+            Inner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?)
+            }
+            Inner::Postgres(c) => Ok(c.borrow_mut().execute(sql, &values)? as usize),
+        }
+    }
+
+    /// Runs several statements without parameters (migrations, tests).
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match &self.inner {
+            Inner::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Inner::Postgres(c) => c.borrow_mut().batch_execute(sql),
+        }
+    }
+
+    /// The first row, through `f`; [`Error::QueryReturnedNoRows`] when there is none.
+    pub fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> Result<T>
+    where
+        P: Params,
+        F: FnOnce(&Row<'_>) -> Result<T>,
+    {
+        let values = params.values();
+        match &self.inner {
+            Inner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+                match rows.next()? {
+                    Some(r) => f(&Row(RowInner::Sqlite(r))),
+                    None => Err(Error::QueryReturnedNoRows),
+                }
+            }
+            Inner::Postgres(c) => {
+                let rows = c.borrow_mut().query(sql, &values)?;
+                match rows.first() {
+                    Some(r) => f(&Row(RowInner::Postgres(r))),
+                    None => Err(Error::QueryReturnedNoRows),
+                }
+            }
+        }
+    }
+
+    /// Every row, each through `f`.
+    pub fn query_map<T, P, F>(&self, sql: &str, params: P, mut f: F) -> Result<Vec<Result<T>>>
+    where
+        P: Params,
+        F: FnMut(&Row<'_>) -> Result<T>,
+    {
+        let values = params.values();
+        match &self.inner {
+            Inner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(f(&Row(RowInner::Sqlite(r))));
+                }
+                Ok(out)
+            }
+            Inner::Postgres(c) => {
+                let rows = c.borrow_mut().query(sql, &values)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| f(&Row(RowInner::Postgres(r))))
+                    .collect())
+            }
+        }
+    }
+
+    /// A statement to run (perhaps many times); prepared statements are cached by both
+    /// backends, so this only names the text.
+    pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
+        Ok(Statement {
+            conn: self,
+            sql: sql.to_string(),
+        })
+    }
+
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        self.prepare_cached(sql)
+    }
+
+    /// Begins a transaction (a savepoint inside another one); rolled back when dropped
+    /// without [`Transaction::commit`].
+    pub fn transaction(&self) -> Result<Transaction<'_>> {
+        let depth = self.depth.get();
+        if depth == 0 {
+            self.execute_batch("BEGIN")?;
+        } else {
+            self.execute_batch(&format!("SAVEPOINT sp{depth}"))?;
+        }
+        self.depth.set(depth + 1);
+        Ok(Transaction {
+            conn: self,
+            depth,
+            done: false,
+        })
+    }
+
+    /// The same (rusqlite's name for a transaction begun through a shared reference).
+    pub fn unchecked_transaction(&self) -> Result<Transaction<'_>> {
+        self.transaction()
+    }
+
+    /// Opens the outermost transaction with `begin` (PostgreSQL's serialized store call);
+    /// the operation's own transactions inside it become savepoints.
+    pub(crate) fn begin_outer(&self, begin: &str) -> Result<()> {
+        self.execute_batch(begin)?;
+        self.depth.set(1);
+        Ok(())
+    }
+
+    /// Ends what [`Connection::begin_outer`] opened: commit or roll back.
+    pub(crate) fn end_outer(&self, commit: bool) -> Result<()> {
+        self.depth.set(0);
+        self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
+    }
+
+    /// Is a transaction open on this connection?
+    pub fn in_transaction(&self) -> bool {
+        self.depth.get() > 0
+    }
+}
+
+/// An open transaction or savepoint; derefs to its connection.
+pub struct Transaction<'c> {
+    conn: &'c Connection,
+    depth: u32,
+    done: bool,
+}
+
+impl Transaction<'_> {
+    pub fn commit(mut self) -> Result<()> {
+        self.done = true;
+        self.conn.depth.set(self.depth);
+        if self.depth == 0 {
+            self.conn.execute_batch("COMMIT")
+        } else {
+            self.conn
+                .execute_batch(&format!("RELEASE SAVEPOINT sp{}", self.depth))
+        }
+    }
+
+    pub fn rollback(mut self) -> Result<()> {
+        self.done = true;
+        self.undo()
+    }
+
+    fn undo(&self) -> Result<()> {
+        self.conn.depth.set(self.depth);
+        if self.depth == 0 {
+            self.conn.execute_batch("ROLLBACK")
+        } else {
+            let d = self.depth;
+            self.conn.execute_batch(&format!(
+                "ROLLBACK TO SAVEPOINT sp{d}; RELEASE SAVEPOINT sp{d}"
+            ))
+        }
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Err(e) = self.undo() {
+                tracing::warn!(error = %e, "rolling back a transaction failed");
+            }
+        }
+    }
+}
+
+/// A statement bound to its connection (`prepare_cached`).
+pub struct Statement<'c> {
+    conn: &'c Connection,
+    sql: String,
+}
+
+impl Statement<'_> {
+    pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
+        self.conn.execute(&self.sql, params)
+    }
+
+    pub fn query_row<T, P, F>(&mut self, params: P, f: F) -> Result<T>
+    where
+        P: Params,
+        F: FnOnce(&Row<'_>) -> Result<T>,
+    {
+        self.conn.query_row(&self.sql, params, f)
+    }
+
+    pub fn query_map<T, P, F>(&mut self, params: P, f: F) -> Result<std::vec::IntoIter<Result<T>>>
+    where
+        P: Params,
+        F: FnMut(&Row<'_>) -> Result<T>,
+    {
+        Ok(self.conn.query_map(&self.sql, params, f)?.into_iter())
+    }
+
+    pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
+        self.conn
+            .query_row(&self.sql, params, |_| Ok(()))
+            .optional()
+            .map(|o| o.is_some())
+    }
+}
+
+enum RowInner<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r ::postgres::Row),
+}
+
+/// One result row.
+pub struct Row<'r>(RowInner<'r>);
+
+/// A column by position or by name.
+pub trait RowIndex {
+    fn position(&self, names: &mut dyn Iterator<Item = &str>) -> Option<usize>;
+}
+
+impl RowIndex for usize {
+    fn position(&self, _: &mut dyn Iterator<Item = &str>) -> Option<usize> {
+        Some(*self)
+    }
+}
+
+impl RowIndex for &str {
+    fn position(&self, names: &mut dyn Iterator<Item = &str>) -> Option<usize> {
+        for (at, name) in names.enumerate() {
+            if name.eq_ignore_ascii_case(self) {
+                return Some(at);
+            }
+        }
+        None
+    }
+}
+
+impl Row<'_> {
+    pub fn get<I: RowIndex, T: FromSql>(&self, idx: I) -> Result<T> {
+        match &self.0 {
+            RowInner::Sqlite(r) => {
+                let stmt = r.as_ref();
+                let column = idx
+                    .position(&mut stmt.column_names().into_iter())
+                    .ok_or_else(|| Error::InvalidColumn("by name".into()))?;
+                let value = match r.get_ref(column)? {
+                    rusqlite::types::ValueRef::Null => ValueRef::Null,
+                    rusqlite::types::ValueRef::Integer(i) => ValueRef::Integer(i),
+                    rusqlite::types::ValueRef::Real(f) => ValueRef::Real(f),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        ValueRef::Text(std::str::from_utf8(t).map_err(|e| Error::FromSql {
+                            column,
+                            source: FromSqlError::Other(Box::new(e)),
+                        })?)
+                    }
+                    rusqlite::types::ValueRef::Blob(b) => ValueRef::Blob(b),
+                };
+                T::column_result(value).map_err(|source| Error::FromSql { column, source })
+            }
+            RowInner::Postgres(r) => {
+                let column = idx
+                    .position(&mut r.columns().iter().map(|c| c.name()))
+                    .ok_or_else(|| Error::InvalidColumn("by name".into()))?;
+                let value: postgres::PgValue = r.try_get(column)?;
+                T::column_result(value.0.as_ref())
+                    .map_err(|source| Error::FromSql { column, source })
+            }
+        }
+    }
+}
+
+impl rusqlite::ToSql for ValueRef<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef as V};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            ValueRef::Null => V::Null,
+            ValueRef::Integer(i) => V::Integer(i),
+            ValueRef::Real(f) => V::Real(f),
+            ValueRef::Text(s) => V::Text(s.as_bytes()),
+            ValueRef::Blob(b) => V::Blob(b),
+        }))
+    }
+}
