@@ -242,6 +242,10 @@ rate_per_number_per_hour = {rate}
 rate_per_key_per_minute = 0
 rate_per_ip_per_hour = 0
 
+[messages]
+per_number_per_hour = 0
+per_key_per_minute = 0
+
 [simulator]
 name_prefix = "{prefix}"
 first_number = "{first}"
@@ -682,6 +686,7 @@ async fn kill_9_one_host_mid_queue_every_message_is_sent_and_announced() {
         assert!(Instant::now() < deadline, "B's modems never sent anything");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
+    let killed_at = Instant::now();
     let victim_modems = cluster.hosts[victim].modem_names();
     assert!(
         before_kill.len() < MESSAGES,
@@ -747,6 +752,21 @@ async fn kill_9_one_host_mid_queue_every_message_is_sent_and_announced() {
             view["status"]
         );
     }
+
+    let uncertain: Vec<&String> = ids
+        .iter()
+        .filter(|id| {
+            views[*id]["parts"]
+                .as_array()
+                .is_some_and(|parts| parts.iter().any(|p| p["status"] == "uncertain"))
+        })
+        .collect();
+    eprintln!(
+        "kill -9: B had sent {} of {MESSAGES}; all sent {:.1} s after the kill; \
+         uncertain (B's in-flight parts): {uncertain:?}; sent twice: {twice:?}",
+        before_kill.len(),
+        killed_at.elapsed().as_secs_f64()
+    );
 
     // One `message.status` "sent" per message, each under one webhook-id (at-least-once:
     // repeats keep their id).

@@ -128,17 +128,6 @@ impl TestBackend {
     }
 }
 
-/// For tests that read the SQLite file itself (no PostgreSQL equivalent written yet): true, with
-/// a note on stderr, when this run is on PostgreSQL and the test should return early.
-pub fn skip_on_postgres(test: &str, why: &str) -> bool {
-    if postgres_backend() {
-        eprintln!("{test}: skipped on PostgreSQL ({BACKEND_VAR}=postgres): {why}");
-        true
-    } else {
-        false
-    }
-}
-
 /// The harness itself: a database is made, reachable at its URL, and gone after the drop.
 #[test]
 fn a_test_database_is_made_and_dropped() {

@@ -122,16 +122,16 @@ async fn a_name_resolving_to_a_loopback_address_is_refused_when_private_targets_
 /// the dispatcher's own): refused, never connected to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_resolving_to_the_metadata_address_is_refused() {
-    if crate::pg_support::skip_on_postgres(
-        "a_name_resolving_to_the_metadata_address_is_refused",
-        "it opens the store on a SQLite file itself (Store::open), without a daemon",
-    ) {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let store = simgate::store::Store::open(&dir.path().join("simgate.db")).unwrap();
-    let secret = simgate::secret::Secret::load_or_create(&dir.path().join("secret.key")).unwrap();
     let mut config = simgate::config::Config::default();
+    let _backend = crate::pg_support::TestBackend::apply(&mut config, dir.path());
+    let storage = config.storage.clone();
+    let store =
+        tokio::task::spawn_blocking(move || simgate::store::Store::open_configured(&storage))
+            .await
+            .unwrap()
+            .unwrap();
+    let secret = simgate::secret::Secret::load_or_create(&dir.path().join("secret.key")).unwrap();
     fast_retries(&mut config);
     let looked_up = Arc::new(AtomicUsize::new(0));
     let counter = looked_up.clone();
