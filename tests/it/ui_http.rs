@@ -4,7 +4,7 @@
 
 use crate::daemon_support;
 
-use daemon_support::{TestDaemon, API_KEY};
+use daemon_support::{TestDaemon, API_KEY, SOON};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -105,15 +105,26 @@ async fn login_session_and_what_it_unlocks() {
     d.network
         .send_from_world("+14155550100", "+15550000001", "secret 424242")
         .unwrap();
-    let id = d
-        .eventually("the inbound message", || {
-            d.state()
-                .store
-                .call_blocking(|c| Ok(simgate::store::inbound::list(c, 1, None)?))
-                .ok()
-                .and_then(|l| l.first().map(|m| m.id.clone()))
-        })
-        .await;
+    // Through the async `call`: a blocking store call on a runtime thread is refused on
+    // PostgreSQL (its client runs a runtime of its own).
+    let deadline = tokio::time::Instant::now() + SOON;
+    let id = loop {
+        let listed = d
+            .state()
+            .store
+            .call(|c| Ok(simgate::store::inbound::list(c, 1, None)?))
+            .await
+            .ok()
+            .and_then(|l| l.first().map(|m| m.id.clone()));
+        if let Some(id) = listed {
+            break id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for the inbound message"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let (_, html) = page(&base, Some(&cookie)).await;
     assert!(html.contains(&id), "the message is listed");
     assert!(!html.contains("424242"), "its text is not in the page");
