@@ -419,6 +419,7 @@ impl super::Store {
         use crate::codec::Pdu;
         use crate::inbound::{message_event, part_from, Outcome};
         use crate::states::EventKind;
+        let plan = self.fan_out_plan();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let outcome = match decoded {
@@ -481,6 +482,18 @@ impl super::Store {
                     Outcome::Undecodable(e.to_string())
                 }
             };
+            let appended = matches!(outcome, Outcome::Message(_) | Outcome::Undecodable(_));
+            if let (true, Some(plan)) = (appended, &plan) {
+                // The event's deliveries in the same commit: the dispatcher, woken after it,
+                // only has to read them.
+                super::webhooks::fan_out(
+                    &tx,
+                    &plan.configured,
+                    plan.give_up_after,
+                    super::now_ms(),
+                    plan.batch,
+                )?;
+            }
             tx.commit()?;
             Ok(outcome)
         })
@@ -592,5 +605,52 @@ mod tests {
         assert!(!surfaced[0].complete);
         // Claimed: not surfaced twice.
         assert!(surface_incomplete(&c, -1, |_| None).unwrap().is_empty());
+    }
+
+    /// With the dispatcher's fan-out rules set, the inbound commit holds the message, its
+    /// `message.received` event and that event's deliveries, and moves the cursor past it:
+    /// nothing is left for a second commit before the first attempt.
+    #[tokio::test]
+    async fn the_inbound_commit_carries_its_webhook_deliveries() {
+        use crate::codec::{network::encode_deliver, DeliverOptions, Timestamp};
+        use crate::store::webhooks::{Endpoint, EndpointSource, FanOutPlan};
+        let (store, _dir) = crate::store::test_support::test_store();
+        store.set_fan_out_plan(FanOutPlan {
+            configured: vec![Endpoint {
+                id: "wh_config".into(),
+                url: "http://127.0.0.1:9/hooks".into(),
+                secret: String::new().into(),
+                events: vec!["message.*".into()],
+                description: None,
+                source: EndpointSource::Config,
+                disabled_reason: None,
+                created_at: None,
+            }],
+            give_up_after: std::time::Duration::from_secs(3600),
+            batch: 200,
+        });
+        let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
+        let pdu =
+            encode_deliver("+447700900123", "hello", &stamp, &DeliverOptions::default()).remove(0);
+        let decoded = crate::codec::decode(&pdu, true);
+        let outcome = store
+            .commit_inbound_pdu("sim1".into(), pdu, None, decoded, Vec::new())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, crate::inbound::Outcome::Message(_)));
+        let (deliveries, cursor, last_event): (i64, i64, i64) = store
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE event_type = 'message.received'),
+                            (SELECT last_seq FROM webhook_cursor WHERE id = 1),
+                            (SELECT MAX(seq) FROM events)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(deliveries, 1);
+        assert_eq!(cursor, last_event);
     }
 }

@@ -99,6 +99,9 @@ enum Location {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     location: Arc<Location>,
+    /// How events become webhook deliveries, once the dispatcher has said (see
+    /// [`Store::set_fan_out_plan`]).
+    fan_out_plan: Arc<std::sync::RwLock<Option<Arc<webhooks::FanOutPlan>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -145,6 +148,7 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             location: Arc::new(Location::Postgres(Box::new(target), masked)),
+            fan_out_plan: Arc::default(),
         })
     }
 
@@ -189,7 +193,22 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(Connection::sqlite(conn))),
             location: Arc::new(Location::Sqlite(path.to_path_buf())),
+            fan_out_plan: Arc::default(),
         })
+    }
+
+    /// The dispatcher's fan-out rules. With them, the inbound transaction writes the
+    /// deliveries of the events it appends itself, so a `message.received` is on its way
+    /// after one commit instead of two (the outbox stays the source of truth).
+    pub fn set_fan_out_plan(&self, plan: webhooks::FanOutPlan) {
+        *self.fan_out_plan.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(plan));
+    }
+
+    pub(crate) fn fan_out_plan(&self) -> Option<Arc<webhooks::FanOutPlan>> {
+        self.fan_out_plan
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The SQLite file, or the PostgreSQL URL with its password masked.

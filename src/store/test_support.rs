@@ -68,7 +68,10 @@ pub fn test_db() -> Connection {
 pub fn test_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = if on_postgres() {
-        Store::open_postgres(&fresh_postgres_url()).unwrap()
+        // On a thread of its own: the blocking client may not start inside a test's runtime.
+        std::thread::spawn(|| Store::open_postgres(&fresh_postgres_url()).unwrap())
+            .join()
+            .unwrap()
     } else {
         Store::open(&dir.path().join("simgate.db")).unwrap()
     };

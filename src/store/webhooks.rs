@@ -103,7 +103,7 @@ impl crate::store::db::FromSql for DeliveryKind {
 /// an event is fanned out exactly once, and a restart resumes after the last one.
 /// Returns how many events were read (fewer than `batch`: the log is drained).
 pub fn fan_out(
-    conn: &mut Connection,
+    conn: &Connection,
     configured: &[Endpoint],
     give_up_after: Duration,
     now: i64,
@@ -800,6 +800,16 @@ pub fn schedule_retry(
 }
 
 // ---- the door: the operations callers use ----
+
+/// How new events become deliveries: the configured endpoints (the API's are read from the
+/// database) and how long a delivery is tried. Set by the dispatcher, so that the inbound
+/// transaction can fan its `message.received` out itself ([`super::Store::fan_out_plan`]).
+#[derive(Debug, Clone)]
+pub struct FanOutPlan {
+    pub configured: Vec<Endpoint>,
+    pub give_up_after: Duration,
+    pub batch: usize,
+}
 
 /// What the dispatcher may claim: up to `free` deliveries, at most `per_origin` in flight per
 /// origin counting `busy`, held with `lease` when hosts share the outbox.

@@ -143,6 +143,11 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("simgate-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        store.set_fan_out_plan(store::FanOutPlan {
+            configured: configured.clone(),
+            give_up_after: RetryPolicy::from_config(settings).give_up_after,
+            batch: FAN_OUT_BATCH,
+        });
         Ok(Dispatcher {
             configured,
             configured_keys,

@@ -28,7 +28,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 
 #[test]
 fn fans_out_each_event_once_to_matching_endpoints_and_target() {
-    let mut conn = db();
+    let conn = db();
     let all = configured("http://a/", &["*"]);
     let messages = configured("http://b/", &["message.*"]);
     let api = insert_endpoint(
@@ -64,10 +64,10 @@ fn fans_out_each_event_once_to_matching_endpoints_and_target() {
     )
     .unwrap();
     let endpoints = vec![all.clone(), messages.clone()];
-    assert_eq!(fan_out(&mut conn, &endpoints, DAY, 100, 2).unwrap(), 2);
-    assert_eq!(fan_out(&mut conn, &endpoints, DAY, 100, 2).unwrap(), 1);
+    assert_eq!(fan_out(&conn, &endpoints, DAY, 100, 2).unwrap(), 2);
+    assert_eq!(fan_out(&conn, &endpoints, DAY, 100, 2).unwrap(), 1);
     assert_eq!(
-        fan_out(&mut conn, &endpoints, DAY, 100, 2).unwrap(),
+        fan_out(&conn, &endpoints, DAY, 100, 2).unwrap(),
         0,
         "nothing fanned twice"
     );
@@ -135,7 +135,7 @@ fn fans_out_each_event_once_to_matching_endpoints_and_target() {
 
 #[test]
 fn due_respects_time_busy_and_limit() {
-    let mut conn = db();
+    let conn = db();
     let endpoints = vec![configured("http://a/", &["*"])];
     for _ in 0..3 {
         events::append(
@@ -145,7 +145,7 @@ fn due_respects_time_busy_and_limit() {
         )
         .unwrap();
     }
-    fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+    fan_out(&conn, &endpoints, DAY, 1_000, 10).unwrap();
     assert!(due(&conn, 999, &HashSet::new(), 10).unwrap().is_empty());
     let all = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
     assert_eq!(all.len(), 3);
@@ -161,7 +161,7 @@ fn due_respects_time_busy_and_limit() {
 
 #[test]
 fn claim_leaves_a_saturated_origin_for_later() {
-    let mut conn = db();
+    let conn = db();
     let endpoints = vec![
         configured("http://slow.example:8080/a", &["*"]),
         configured("http://fast.example/b", &["*"]),
@@ -174,7 +174,7 @@ fn claim_leaves_a_saturated_origin_for_later() {
         )
         .unwrap();
     }
-    fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+    fan_out(&conn, &endpoints, DAY, 1_000, 10).unwrap();
     // Two slow attempts in flight already: the slow origin gets no more.
     let mut in_flight = InFlight::default();
     in_flight
@@ -268,7 +268,7 @@ fn gone_disables_an_api_endpoint_and_fails_its_other_deliveries() {
         &serde_json::json!({}),
     )
     .unwrap();
-    fan_out(&mut conn, &[], DAY, 1_000, 10).unwrap();
+    fan_out(&conn, &[], DAY, 1_000, 10).unwrap();
     let mut due_now = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
     assert_eq!(due_now.len(), 2);
     assert_eq!(due_now[0].api_secret.as_deref(), Some("whsec_AAAA"));
@@ -301,7 +301,7 @@ fn gone_disables_an_api_endpoint_and_fails_its_other_deliveries() {
         &serde_json::json!({}),
     )
     .unwrap();
-    fan_out(&mut conn, &[], DAY, 3_000, 10).unwrap();
+    fan_out(&conn, &[], DAY, 3_000, 10).unwrap();
     assert!(due(&conn, 3_000, &HashSet::new(), 10).unwrap().is_empty());
     assert!(matches!(
         schedule_retry(&mut conn, &first.id, 3_000, DAY).unwrap(),
@@ -360,7 +360,7 @@ fn deleting_an_endpoint_fails_its_pending_deliveries() {
         &serde_json::json!({}),
     )
     .unwrap();
-    fan_out(&mut conn, &[], DAY, 1_000, 10).unwrap();
+    fan_out(&conn, &[], DAY, 1_000, 10).unwrap();
     assert!(delete_endpoint(&mut conn, &api.id, 1_500).unwrap());
     assert!(!delete_endpoint(&mut conn, &api.id, 1_600).unwrap());
     assert!(get_api_endpoint(&conn, &api.id).unwrap().is_none());
@@ -386,14 +386,14 @@ fn prune_keeps_pending_and_recent_deliveries() {
         )
         .unwrap();
     }
-    fan_out(&mut conn, &endpoints, DAY, 1_000, 10).unwrap();
+    fan_out(&conn, &endpoints, DAY, 1_000, 10).unwrap();
     events::append(
         &conn,
         events::EventKind::ModemStatus,
         &serde_json::json!({}),
     )
     .unwrap();
-    fan_out(&mut conn, &endpoints, DAY, 5_000, 10).unwrap();
+    fan_out(&conn, &endpoints, DAY, 5_000, 10).unwrap();
     let mut old = due(&conn, 1_000, &HashSet::new(), 10).unwrap();
     assert_eq!(old.len(), 2);
     let done = old.remove(0);
