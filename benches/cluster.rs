@@ -1,13 +1,13 @@
 //! Several hosts, one service (issue 13), measured from outside: release daemons as child
-//! processes (`simgate run --simulate 2`, virtual modems with no send latency), driven over HTTP
-//! on loopback. Prints min/median/max latency and requests per second of
+//! processes (`simgate run --config …`), each driving two virtual modems (no send latency, no
+//! per-SIM caps) on real ptys in this process, driven over HTTP on loopback. Prints min/median/max latency and requests per second of
 //!
 //! * OTP create (`POST /otp/new`) and verify (`POST /otp/verify`, the right code), each a fixed
 //!   number of requests at a fixed concurrency, on: one host on SQLite, one host on PostgreSQL,
 //!   three hosts on one PostgreSQL database (requests spread round-robin; each code is verified
 //!   through another host than the one that created it);
-//! * the reverse-OTP match on PostgreSQL: the user's SMS handed to the virtual modem
-//!   (`POST /v1/simulator/inbound`) → the session reads `verified` (`GET /otp/reverse/verify`,
+//! * the reverse-OTP match on PostgreSQL: the user's SMS handed to the virtual modem → the
+//!   session reads `verified` (`GET /otp/reverse/verify`,
 //!   polled every 2 ms), with no other session and then with 1,000,000 other pending sessions
 //!   (bulk-inserted with one `INSERT … SELECT generate_series`, copies of a real session).
 //!
@@ -25,6 +25,7 @@ mod pg_support;
 use daemon_process::{knob, summary};
 use pg_support::TestDatabase;
 use serde_json::{json, Value};
+use simgate::sim::{Network, SimModemConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -93,6 +94,7 @@ impl Drop for Daemon {
 
 /// One to three hosts on one store.
 struct Rig {
+    network: Network,
     hosts: Vec<Daemon>,
     http: reqwest::Client,
     db: Option<TestDatabase>,
@@ -113,6 +115,7 @@ impl Rig {
             .build()
             .unwrap();
         let mut rig = Rig {
+            network: Network::new(),
             hosts: Vec::new(),
             http,
             db,
@@ -134,6 +137,25 @@ impl Rig {
                 None => format!("path = \"{}/simgate.db\"", host_dir.display()),
             };
             let letter = (b'a' + i as u8) as char;
+            let mut modems = String::new();
+            for k in 1..=2u32 {
+                let mut sim = SimModemConfig::numbered(i as u32 * 2 + k);
+                sim.name = format!("{letter}-sim{k}");
+                sim.number = format!("+1555{:03}000{k}", i + 1);
+                sim.send_latency = Duration::ZERO;
+                let modem = rig
+                    .network
+                    .add_modem(sim, host_dir.join("links"))
+                    .await
+                    .expect("virtual modem");
+                modems.push_str(&format!(
+                    "[[modem]]\nname = \"{}\"\nport = \"{}\"\nnumber = \"{}\"\n\
+                     max_per_minute = 0\nmax_per_hour = 0\nmax_per_day = 0\n",
+                    modem.name(),
+                    modem.path().display(),
+                    modem.number()
+                ));
+            }
             let config = format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\n\
                  [storage]\n{storage}\n\
@@ -143,10 +165,8 @@ impl Rig {
                  [auth]\napi_keys = [\"{API_KEY}\"]\n\
                  [otp]\nallowed_countries = [\"US\"]\nrate_per_number_per_hour = 0\n\
                  rate_per_key_per_minute = 0\nrate_per_ip_per_hour = 0\nreverse_ttl_secs = 3600\n\
-                 [simulator]\nname_prefix = \"{letter}-sim\"\nfirst_number = \"+1555{n:03}0001\"\n\
-                 send_latency_ms = 0\nlink_dir = \"{dir}/links\"\n",
+                 {modems}",
                 dir = host_dir.display(),
-                n = i + 1,
             );
             let path = host_dir.join("simgate.toml");
             std::fs::write(&path, config).unwrap();
@@ -209,7 +229,7 @@ impl Rig {
 fn spawn(config: &Path, dir: &Path, port: u16) -> Daemon {
     let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
     let child = Command::new(daemon_process::binary())
-        .args(["run", "--simulate", "2", "--config"])
+        .args(["run", "--config"])
         .arg(config)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
@@ -303,31 +323,29 @@ async fn otp_phases(rig: &Rig, label: &str, requests: usize, concurrency: usize)
         rate(requests, wall)
     );
 
-    // Every code, from the hosts' outboxes (not timed).
+    // Every code, from what the virtual modems sent (not timed).
     let mut codes: HashMap<String, String> = HashMap::new();
-    let deadline = Instant::now() + WAIT * 5;
+    let deadline = Instant::now() + WAIT;
     while codes.len() < requests {
-        for host in 0..rig_hosts {
-            let (_, outbox) = rig.get(host, "/v1/simulator/outbox").await;
-            for m in outbox["data"].as_array().into_iter().flatten() {
-                let (Some(to), Some(text)) = (m["to"].as_str(), m["text"].as_str()) else {
-                    continue;
-                };
-                if let Some(code) = text
-                    .split(|c: char| !c.is_ascii_digit())
-                    .find(|run| run.len() == 6)
-                {
-                    codes.insert(to.to_string(), code.to_string());
-                }
+        let wanted = ids.lock().unwrap().clone();
+        for m in rig.network.world().messages() {
+            if !wanted.contains_key(&m.to) {
+                continue;
+            }
+            if let Some(code) = m
+                .text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|run| run.len() == 6)
+            {
+                codes.insert(m.to.clone(), code.to_string());
             }
         }
-        codes.retain(|to, _| ids.lock().unwrap().contains_key(to));
         assert!(
             Instant::now() < deadline,
             "{label}: only {} of {requests} codes sent",
             codes.len()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let checks: Arc<Vec<(usize, String, String)>> = Arc::new(
         (0..requests)
@@ -413,14 +431,9 @@ async fn reverse_match(rig: &Rig, pending: u64, samples: usize) {
             let id = body["data"]["otp_id"].as_str().unwrap().to_string();
             let factor = body["data"]["factor"].as_str().unwrap().to_string();
             let start = Instant::now();
-            let (status, body) = rig
-                .post(
-                    0,
-                    "/v1/simulator/inbound",
-                    json!({"from": phone, "to": to, "text": factor}),
-                )
-                .await;
-            assert_eq!(status, 202, "{body}");
+            rig.network
+                .send_from_world(&phone, &to, &factor)
+                .expect("the virtual modem takes the SMS");
             loop {
                 let (_, body) = rig.get(0, &format!("/otp/reverse/verify/{id}")).await;
                 if body["data"]["status"] == "verified" {
