@@ -14,6 +14,7 @@
 
 pub mod dialect;
 pub mod postgres;
+mod tls;
 mod value;
 
 pub use value::{
