@@ -253,8 +253,8 @@ pub struct Storage {
     /// SQLite database file (WAL mode).
     pub path: PathBuf,
     /// PostgreSQL instead (`postgres://user:password@host:port/dbname`): several hosts, one
-    /// service. When set, `path` is unused.
-    pub url: Option<String>,
+    /// service. When set, `path` is unused. Holds the password: `Debug` masks it.
+    pub url: Option<Redacted<String>>,
     /// The CA certificate (PEM) that signed the PostgreSQL server's, when the URL asks for
     /// TLS (`sslmode=require`) and the server's certificate is not from a public CA.
     pub ca_file: Option<PathBuf>,
@@ -865,7 +865,11 @@ impl Config {
     /// The effective config as TOML with secrets masked, for `check-config`.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
-        shown.storage.url = shown.storage.url.as_deref().map(mask_url_password);
+        shown.storage.url = shown
+            .storage
+            .url
+            .as_ref()
+            .map(|u| mask_url_password(u).into());
         for key in &mut shown.auth.api_keys {
             *key = mask(key).into();
         }

@@ -210,6 +210,34 @@ fn redacted_output_hides_secrets() {
 }
 
 #[test]
+fn a_postgres_url_is_validated_and_its_password_masked() {
+    let c = Config::parse(
+        "[storage]\nurl = \"postgres://simgate:pg-Secret-99@db.lan:5432/simgate?sslmode=require\"\n",
+    )
+    .unwrap();
+    let shown = c.to_redacted_toml();
+    assert!(!shown.contains("pg-Secret-99"), "{shown}");
+    assert!(
+        shown.contains("postgres://simgate:****@db.lan:5432/simgate"),
+        "{shown}"
+    );
+    assert!(!format!("{c:?}").contains("pg-Secret-99"));
+
+    for bad in ["mysql://u:p@h/db", "postgres://u:p@h:notaport/db"] {
+        let e = Config::parse(&format!("[storage]\nurl = \"{bad}\"\n")).unwrap_err();
+        assert!(e.to_string().contains("storage.url"), "{e}");
+        assert!(
+            !e.to_string().contains(":p@"),
+            "the password is not repeated: {e}"
+        );
+    }
+    let e = Config::parse("[cluster]\nname = \"bad name\"\n").unwrap_err();
+    assert!(e.to_string().contains("cluster.name"), "{e}");
+    let e = Config::parse("[cluster]\nheartbeat_secs = 10\nhost_timeout_secs = 20\n").unwrap_err();
+    assert!(e.to_string().contains("cluster.host_timeout_secs"), "{e}");
+}
+
+#[test]
 fn debug_output_hides_secrets() {
     let c = Config::parse(
         "[auth]\napi_keys=[\"sk_live_supersecret\"]\n\

@@ -369,6 +369,31 @@ mod tests {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
+    /// A claim commits without waiting for the disk; every other commit still does
+    /// (`synchronous` is back to FULL after it, even when the claim fails).
+    #[tokio::test]
+    async fn only_the_claim_skips_the_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("simgate.db")).unwrap();
+        let synchronous = |store: &Store| -> i64 {
+            store
+                .call_blocking(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+                .unwrap()
+        };
+        assert_eq!(synchronous(&store), 2, "FULL");
+        let claim = store
+            .claim_next_message("sim1".into(), 0, outbound::Claimable::Any)
+            .await
+            .unwrap();
+        assert!(claim.claimed.is_none());
+        assert_eq!(synchronous(&store), 2, "FULL again after the claim");
+        let failed: Result<()> = store.call_blocking(|c| {
+            Ok(c.without_waiting_for_disk(|c| c.execute_batch("SELECT * FROM no_such_table"))?)
+        });
+        assert!(failed.is_err());
+        assert_eq!(synchronous(&store), 2, "FULL again after a failure");
+    }
+
     /// The database, WAL and shared-memory files are 0600 whatever the umask (the test
     /// process's is usually 022, which would give 0644), and an existing wider file is narrowed.
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod dialect;
 pub mod postgres;
+mod tls;
 mod value;
 
 pub use value::{
@@ -240,6 +241,31 @@ impl Connection {
     pub(crate) fn end_outer(&self, commit: bool) -> Result<()> {
         self.depth.set(0);
         self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
+    }
+
+    /// Runs `f` with its commits not waiting for the disk: SQLite's `synchronous = NORMAL` in
+    /// WAL mode (the commit reaches the WAL, not yet the platter; a power cut may lose it,
+    /// never corrupt, and a later durable commit makes it durable too), PostgreSQL's
+    /// `synchronous_commit = off` for the transaction. Only for writes that recovery would
+    /// redo anyway.
+    pub fn without_waiting_for_disk<R>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> Result<R>,
+    ) -> Result<R> {
+        match self.backend() {
+            Backend::Sqlite => {
+                self.execute_batch("PRAGMA synchronous = NORMAL")?;
+                let out = f(self);
+                let restored = self.execute_batch("PRAGMA synchronous = FULL");
+                let out = out?;
+                restored?;
+                Ok(out)
+            }
+            Backend::Postgres => {
+                self.execute_batch("SET LOCAL synchronous_commit TO OFF")?;
+                f(self)
+            }
+        }
     }
 
     /// Is a transaction open on this connection?

@@ -64,11 +64,7 @@ impl Target {
     pub fn connect(&self) -> std::result::Result<PgConnection, postgres::Error> {
         let client = match &self.tls {
             None => self.config.connect(postgres::NoTls)?,
-            Some(tls) => self
-                .config
-                .connect(tokio_postgres_rustls::MakeRustlsConnect::new(
-                    (**tls).clone(),
-                ))?,
+            Some(tls) => self.config.connect(super::tls::MakeRustls(tls.clone()))?,
         };
         Ok(PgConnection {
             client: Some(client),
@@ -316,6 +312,45 @@ mod tests {
             out.extend_from_slice(&d.to_be_bytes());
         }
         out
+    }
+
+    /// TLS to the server, checked against the CA given, and refused when the server's
+    /// certificate is not from a trusted CA. Needs a server with TLS on: `SIMGATE_TEST_POSTGRES`
+    /// and `SIMGATE_TEST_POSTGRES_CA` (the PEM of the CA that signed the server's certificate,
+    /// for 127.0.0.1); `.ci/run` sets both up. Without them there is nothing to connect to.
+    #[test]
+    fn tls_is_used_and_the_server_certificate_checked() {
+        let (Ok(url), Ok(ca)) = (
+            std::env::var("SIMGATE_TEST_POSTGRES"),
+            std::env::var("SIMGATE_TEST_POSTGRES_CA"),
+        ) else {
+            eprintln!("skipped: SIMGATE_TEST_POSTGRES and SIMGATE_TEST_POSTGRES_CA are not set");
+            return;
+        };
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let tls_url = format!("{url}{separator}sslmode=require");
+        let target = Target::parse_with_ca(&tls_url, Some(std::path::Path::new(&ca))).unwrap();
+        let mut conn = target.connect().unwrap();
+        let rows = conn
+            .query(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap();
+        let ssl: PgValue = rows[0].get(0);
+        assert_eq!(ssl.0, Value::Integer(1), "the session is encrypted");
+
+        // The public roots do not know the test CA: the handshake fails, nothing is sent.
+        let untrusting = Target::parse(&tls_url).unwrap();
+        let err = untrusting
+            .connect()
+            .err()
+            .expect("an unknown CA is refused");
+        assert!(
+            describe(&err).to_lowercase().contains("certificate"),
+            "{}",
+            describe(&err)
+        );
     }
 
     #[test]
