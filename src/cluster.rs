@@ -10,27 +10,32 @@ use crate::config::Config;
 use crate::pool::Pool;
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
-use crate::store::cluster::{Fingerprint, Joined, LocalModem};
+use crate::store::cluster::{Fingerprint, FingerprintRule, Joined, LocalModem};
 use crate::store::Store;
 use std::time::Duration;
 
 /// The fingerprints that tell whether two hosts hold the same secrets: a keyed hash of a fixed
-/// label (the pepper) and a hash of the public keys (proofs). Neither reveals its secret.
-pub fn fingerprints(pepper: &Secret, proof_jwks: &serde_json::Value) -> Vec<Fingerprint> {
+/// label for the pepper (it never rotates: stored codes are keyed with it), and the ids of the
+/// proof keys (public, like the JWKS they come from; a rotation adds one). Neither reveals a
+/// secret.
+pub fn fingerprints(pepper: &Secret, proof_kids: &[String]) -> Vec<Fingerprint> {
     use hmac::{Hmac, Mac};
-    use sha2::{Digest, Sha256};
+    use sha2::Sha256;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(pepper.bytes()).expect("any key length");
     mac.update(b"simgate cluster fingerprint v1");
     let pepper_print = hex::encode(&mac.finalize().into_bytes()[..16]);
-    let proofs_print = hex::encode(&Sha256::digest(proof_jwks.to_string().as_bytes())[..16]);
+    let mut kids = proof_kids.to_vec();
+    kids.sort();
     vec![
         Fingerprint {
             what: "secret file ([security] secret_file)",
             value: pepper_print,
+            rule: FingerprintRule::Same,
         },
         Fingerprint {
             what: "proof keys ([proofs] keys_file)",
-            value: proofs_print,
+            value: kids.join(","),
+            rule: FingerprintRule::SharesAKey,
         },
     ]
 }

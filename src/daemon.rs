@@ -353,11 +353,16 @@ pub async fn start(
         })?;
     if !alone {
         // Before the workers start: this host's work from a previous life is recovered first.
-        let jwks = serde_json::to_value(proof_keys.jwks()).unwrap_or_default();
+        let kids: Vec<String> = proof_keys
+            .jwks()
+            .keys
+            .iter()
+            .filter_map(|k| k.common.key_id.clone())
+            .collect();
         let joined = crate::cluster::join(
             &store,
             &config,
-            crate::cluster::fingerprints(&secret, &jwks),
+            crate::cluster::fingerprints(&secret, &kids),
         )
         .await?;
         if joined.uncertain + joined.requeued > 0 {

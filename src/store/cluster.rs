@@ -65,6 +65,17 @@ pub struct Joined {
 pub struct Fingerprint {
     pub what: &'static str,
     pub value: String,
+    pub rule: FingerprintRule,
+}
+
+/// When a host's fingerprint agrees with the service's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FingerprintRule {
+    /// Equal, always (the pepper).
+    Same,
+    /// A comma-separated set sharing at least one member (proof keys while a rotation goes
+    /// from host to host: the newest host's set is stored, and the others are told).
+    SharesAKey,
 }
 
 fn check_fingerprint(conn: &Connection, host: &str, f: &Fingerprint, now: i64) -> Result<()> {
@@ -84,6 +95,19 @@ fn check_fingerprint(conn: &Connection, host: &str, f: &Fingerprint, now: i64) -
             Ok(())
         }
         Some((value, _)) if value == f.value => Ok(()),
+        Some((value, set_by))
+            if f.rule == FingerprintRule::SharesAKey
+                && value.split(',').any(|k| f.value.split(',').any(|m| m == k)) =>
+        {
+            tracing::warn!(what = f.what, other_host = %set_by,
+                "this host's keys differ from those another host started with, sharing some: \
+                 a rotation in progress? Give every host the same file");
+            conn.execute(
+                "UPDATE service_secrets SET fingerprint = ?2, set_by = ?3 WHERE name = ?1",
+                params![f.what, f.value, host],
+            )?;
+            Ok(())
+        }
         Some((_, set_by)) => Err(StoreError::Refused(
             JoinRefused::SecretDiffers {
                 what: f.what.to_string(),
@@ -293,7 +317,55 @@ mod tests {
         vec![Fingerprint {
             what: "secret file",
             value: value.into(),
+            rule: FingerprintRule::Same,
         }]
+    }
+
+    fn proof_keys(kids: &str) -> Vec<Fingerprint> {
+        vec![Fingerprint {
+            what: "proof keys",
+            value: kids.into(),
+            rule: FingerprintRule::SharesAKey,
+        }]
+    }
+
+    /// A rotation (a key added) passes from host to host; keys with nothing in common do not.
+    #[test]
+    fn rotated_proof_keys_join_and_unrelated_ones_are_refused() {
+        let mut conn = test_db();
+        join(&mut conn, "a", "1", &[], &proof_keys("k1"), 1_000, 30_000).unwrap();
+        join(
+            &mut conn,
+            "a",
+            "1",
+            &[],
+            &proof_keys("k1,k2"),
+            2_000,
+            30_000,
+        )
+        .unwrap();
+        join(
+            &mut conn,
+            "b",
+            "1",
+            &[],
+            &proof_keys("k1,k2"),
+            2_000,
+            30_000,
+        )
+        .unwrap();
+        join(
+            &mut conn,
+            "c",
+            "1",
+            &[],
+            &proof_keys("k2,k3"),
+            2_000,
+            30_000,
+        )
+        .unwrap();
+        let unrelated = join(&mut conn, "d", "1", &[], &proof_keys("k9"), 2_000, 30_000);
+        assert!(matches!(unrelated, Err(StoreError::Refused(m)) if m.contains("proof keys")));
     }
 
     fn status_of(conn: &Connection, table: &str, id: &str) -> String {
