@@ -241,16 +241,20 @@ impl Rig {
             .map(|e| format!("\"{e}\""))
             .collect::<Vec<_>>()
             .join(", ");
+        // `SIMGATE_BENCH_STORAGE_URL=postgres://…`: the same daemon on PostgreSQL instead.
+        let storage = match std::env::var("SIMGATE_BENCH_STORAGE_URL") {
+            Ok(url) => format!("url = \"{url}\""),
+            Err(_) => format!("path = \"{}\"", db.display()),
+        };
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\n\
-             [storage]\npath = \"{db}\"\n\
+             [storage]\n{storage}\n\
              [security]\nsecret_file = \"{secret}\"\n\
              [auth]\napi_keys = [\"{API_KEY}\"]\n\
              [otp]\nrate_per_number_per_hour = 0\nrate_per_key_per_minute = 0\nrate_per_ip_per_hour = 0\n\
              [[webhook]]\nurl = \"{url}\"\nsecret = \"{WEBHOOK_SECRET}\"\nevents = [{events}]\n\
              [[modem]]\nname = \"{name}\"\nport = \"{path}\"\nnumber = \"{number}\"\n\
              max_per_minute = 0\nmax_per_hour = 0\nmax_per_day = 0\n",
-            db = db.display(),
             secret = dir.path().join("secret.key").display(),
             url = receiver.url,
             name = modem.name(),
