@@ -177,8 +177,9 @@ fn mask_here(e164: &str) -> String {
 /// `regex` crate gives every thread that runs an expression a search cache of its own, kept
 /// for the life of the expression. Called from the runtime's blocking pool, whose threads come
 /// and go, that was up to nine caches per expression and the resident heap grew for minutes
-/// (BENCHMARKS.md, "Soak"). The crate already serialises all matching behind one lock, so one
-/// thread costs no parallelism; a call is two thread hand-offs (microseconds).
+/// (BENCHMARKS.md, "Memory and flat over time"). The crate already serialises all matching
+/// behind one lock, so one thread costs no parallelism; a call is two thread hand-offs
+/// (microseconds).
 fn on_phone_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     type Job = Box<dyn FnOnce() + Send>;
     static JOBS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
