@@ -6,10 +6,11 @@
 //! its leading 0, most others drop it), international dialling prefixes (`00`, `011`, `810`…),
 //! shared calling codes (+1 is 25 countries, +7 two) and national groupings wrong for most of
 //! the world, and those mistakes land exactly where a verification product cannot afford them:
-//! the allow-list and the number a person is asked to text. The cost is small: the metadata
-//! is a compact binary blob loaded on first use (warmed at start-up) and its regexes compile
-//! lazily; the stripped release binary measured 9.18 MB with it against 9.24 MB without
-//! (noise of link-time optimisation), see BENCHMARKS.md.
+//! the allow-list and the number a person is asked to text. The cost: the metadata is a
+//! compact binary blob in the binary, built into some 4 MiB of heap by the first number read
+//! (not at start-up: [`is_known_country`] answers from a static list), and its regexes compile
+//! lazily and are all run on one thread ([`on_phone_thread`]), which bounds their search
+//! caches; see BENCHMARKS.md, "Process" and "Soak".
 //!
 //! Validity is deliberately *not* required: libphonenumber rejects fictional ranges that are
 //! real in test labs and simulators (`+1 555 …`). A number is accepted when it is E.164-shaped,
@@ -23,6 +24,7 @@
 //! built from exact digits.
 
 use phonenumber::{country, Mode, NationalNumber, PhoneNumber};
+use std::sync::{mpsc, OnceLock};
 
 /// Why a number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +44,11 @@ pub enum PhoneError {
 /// (`"+14155550100"`); national formats are read as numbers of `default_country` (ISO 3166
 /// alpha-2, any case).
 pub fn normalize(input: &str, default_country: &str) -> Result<String, PhoneError> {
+    let (input, country) = (input.to_string(), default_country.to_string());
+    on_phone_thread(move || normalize_here(&input, &country))
+}
+
+fn normalize_here(input: &str, default_country: &str) -> Result<String, PhoneError> {
     let region = region_id(default_country)?;
     let cleaned = clean(input).ok_or(PhoneError::NotANumber)?;
     let e164 = if let Some(digits) = cleaned.strip_prefix('+') {
@@ -73,6 +80,11 @@ pub fn normalize(input: &str, default_country: &str) -> Result<String, PhoneErro
 /// several countries, the number's digits decide; a number in no country's ranges
 /// (`+1 555 …`) belongs to the calling code's main country.
 pub fn country_of(e164: &str) -> Option<String> {
+    let e164 = e164.to_string();
+    on_phone_thread(move || country_of_here(&e164))
+}
+
+fn country_of_here(e164: &str) -> Option<String> {
     region_of(&exact(e164)?)
 }
 
@@ -80,6 +92,7 @@ pub fn country_of(e164: &str) -> Option<String> {
 /// it is not E.164 or no numbering plan has that code. Numbers of countries that share a code
 /// (the 25 of +1, RU and KZ on +7…) share it here too.
 pub fn calling_code(e164: &str) -> Option<u16> {
+    // A table look-up, no regular expression: any thread may do it.
     exact(e164).map(|n| n.code().value())
 }
 
@@ -87,6 +100,11 @@ pub fn calling_code(e164: &str) -> Option<u16> {
 /// that country (`"(555) 000-0001"`, `"07700 900123"`), international format otherwise
 /// (`"+44 7700 900123"`). Input that is not E.164 comes back unchanged.
 pub fn format_for(e164: &str, viewer_country: Option<&str>) -> String {
+    let (e164, viewer) = (e164.to_string(), viewer_country.map(str::to_string));
+    on_phone_thread(move || format_for_here(&e164, viewer.as_deref()))
+}
+
+fn format_for_here(e164: &str, viewer_country: Option<&str>) -> String {
     let Some(number) = exact(e164) else {
         return e164.to_string();
     };
@@ -118,6 +136,11 @@ fn format_national(e164: &str) -> String {
 /// least half their digits hidden. Input that is not E.164 gives `"***"` (nothing of it is
 /// shown).
 pub fn mask(e164: &str) -> String {
+    let e164 = e164.to_string();
+    on_phone_thread(move || mask_here(&e164))
+}
+
+fn mask_here(e164: &str) -> String {
     let Some(number) = exact(e164) else {
         return "***".into();
     };
@@ -147,10 +170,80 @@ pub fn mask(e164: &str) -> String {
     out
 }
 
-/// Is `code` an ISO 3166 alpha-2 country the numbering metadata knows?
-pub fn is_known_country(code: &str) -> bool {
-    region_id(code).is_ok()
+/// Runs `f` on the one thread that matches libphonenumber's regular expressions, and waits for
+/// its answer (a panic in `f` is raised again here).
+///
+/// Why one thread: the crate compiles each expression once (into a shared cache), but the
+/// `regex` crate gives every thread that runs an expression a search cache of its own, kept
+/// for the life of the expression. Called from the runtime's blocking pool, whose threads come
+/// and go, that was up to nine caches per expression and the resident heap grew for minutes
+/// (BENCHMARKS.md, "Memory and flat over time"). The crate already serialises all matching
+/// behind one lock, so one thread costs no parallelism; a call is two thread hand-offs
+/// (microseconds).
+fn on_phone_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    type Job = Box<dyn FnOnce() + Send>;
+    static JOBS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    thread_local! {
+        static ON_PHONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if ON_PHONE_THREAD.with(|on| on.get()) {
+        return f();
+    }
+    let jobs = JOBS.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new()
+            .name("phone".into())
+            .spawn(move || {
+                ON_PHONE_THREAD.with(|on| on.set(true));
+                for job in receiver {
+                    job();
+                }
+            });
+        if let Err(e) = spawned {
+            panic!("cannot start the phone-number thread: {e}");
+        }
+        sender
+    });
+    let (answer, answered) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = answer.send(result);
+    });
+    match jobs.send(job).ok().and_then(|()| answered.recv().ok()) {
+        Some(Ok(value)) => value,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => panic!("the phone-number thread is gone"),
+    }
 }
+
+/// Is `code` an ISO 3166 alpha-2 country the numbering metadata knows? Answered from
+/// [`REGIONS`], without loading the metadata: configuration is checked with this at start-up,
+/// and the metadata (some 4 MiB of heap once built) waits for the first number.
+pub fn is_known_country(code: &str) -> bool {
+    let upper = code.trim().to_ascii_uppercase();
+    upper.len() == 2 && REGIONS.binary_search(&upper.as_str()).is_ok()
+}
+
+/// The countries of the `phonenumber` crate's metadata (its version 0.3.10+9.0.33), sorted.
+/// `tests::the_region_list_is_the_metadata_s` fails when an update of the crate changes them.
+const REGIONS: [&str; 245] = [
+    "AC", "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO",
+    "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG",
+    "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF", "GG",
+    "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GT", "GU", "GW", "GY", "HK", "HN", "HR", "HT",
+    "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE",
+    "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR",
+    "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN",
+    "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF",
+    "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL",
+    "PM", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD",
+    "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY",
+    "SZ", "TA", "TC", "TD", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW",
+    "TZ", "UA", "UG", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI", "VN", "VU", "WF", "WS", "XK",
+    "YE", "YT", "ZA", "ZM", "ZW",
+];
 
 /// Input without visual separators: digits with at most a leading `+`. `None` for anything
 /// else (letters are not read as keypad digits: in a verification request they are a mistake).
@@ -415,6 +508,47 @@ mod tests {
         assert_eq!(format_for("+5511987654321", Some("BR")), "(11) 98765-4321");
         assert_eq!(format_for("+390612345678", Some("IT")), "06 1234 5678");
         assert_eq!(format_for("garbage", Some("US")), "garbage");
+    }
+
+    /// Whichever thread asks, the work runs on the one phone thread (so each expression keeps
+    /// one search cache); a call made there runs in place, and a panic comes back to the caller.
+    #[test]
+    fn number_work_runs_on_one_thread() {
+        let names: Vec<String> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    on_phone_thread(|| std::thread::current().name().map(String::from))
+                })
+            })
+            .map(|t| t.join().unwrap().unwrap_or_default())
+            .collect();
+        assert_eq!(names, vec!["phone"; 4]);
+        let nested = on_phone_thread(|| country_of("+447700900123"));
+        assert_eq!(nested.as_deref(), Some("GB"));
+        let panicked = std::panic::catch_unwind(|| on_phone_thread(|| panic!("in the job")));
+        assert!(panicked.is_err());
+        assert_eq!(
+            mask("+447700900123"),
+            "+44****-**0123",
+            "the thread survives a panic"
+        );
+    }
+
+    /// Every two-letter code, in both cases: the static list answers as the metadata does.
+    #[test]
+    fn the_region_list_is_the_metadata_s() {
+        assert!(REGIONS.windows(2).all(|w| w[0] < w[1]), "REGIONS is sorted");
+        for a in 'A'..='Z' {
+            for b in 'A'..='Z' {
+                for code in [format!("{a}{b}"), format!("{a}{b}").to_lowercase()] {
+                    assert_eq!(
+                        is_known_country(&code),
+                        region_id(&code).is_ok(),
+                        "{code}: regenerate REGIONS from the crate's metadata"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

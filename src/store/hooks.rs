@@ -2,7 +2,7 @@
 //! the enqueue in one transaction, so a retry that arrives while the first is being handled
 //! still queues nothing; and the janitor that removes texts from sent hook messages.
 
-use super::outbound::{self, NewMessage, PURPOSE_HOOK_CODE as PURPOSE};
+use super::outbound::{self, NewMessage};
 use super::{now_ms, ratelimit, Result, Store};
 use crate::store::db::{params, Connection, OptionalExtension};
 use crate::verify::ratelimit::{Limited, Limits, Subject};
@@ -100,6 +100,13 @@ impl Store {
     }
 }
 
+/// Hook messages sent (or given up) that still carry their text. The literals are
+/// [`outbound::PURPOSE_HOOK_CODE`] and [`REDACTED_BODY`], written out so that SQLite reads the partial index
+/// `outbound_hooks_unredacted` (only messages not yet redacted), not every hook message.
+const SENT_UNREDACTED: &str = "SELECT id FROM outbound_messages
+     WHERE purpose = 'hook' AND body != '[removed after sending: auth-server message]'
+       AND status NOT IN ('queued', 'sending')";
+
 /// One janitor pass; returns how many messages were redacted.
 pub fn redact_sent(
     conn: &mut Connection,
@@ -112,11 +119,8 @@ pub fn redact_sent(
         [now_ms.saturating_sub(dedupe_window_ms)],
     )?;
     let ids: Vec<String> = {
-        let mut stmt = tx.prepare(
-            "SELECT id FROM outbound_messages
-             WHERE purpose = ?1 AND body != ?2 AND status NOT IN ('queued', 'sending')",
-        )?;
-        let rows = stmt.query_map(params![PURPOSE, REDACTED_BODY], |r| r.get(0))?;
+        let mut stmt = tx.prepare(SENT_UNREDACTED)?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
         rows.collect::<crate::store::db::Result<_>>()?
     };
     for id in &ids {
@@ -136,6 +140,7 @@ pub fn redact_sent(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::outbound::PURPOSE_HOOK_CODE as PURPOSE;
 
     #[test]
     fn janitor_redacts_only_sent_hook_messages() {
@@ -191,5 +196,28 @@ mod tests {
             .unwrap();
         assert_eq!(keys, 1, "the old dedupe row is pruned");
         assert_eq!(redact_sent(&mut conn, 100_000, 50_000).unwrap(), 0);
+    }
+
+    /// The janitor reads only hook messages still carrying their text, whatever the history
+    /// (its cost once grew with every hook message ever sent).
+    #[test]
+    fn janitor_reads_only_unredacted_hook_messages() {
+        assert_eq!(PURPOSE, "hook");
+        assert!(SENT_UNREDACTED.contains(&format!("purpose = '{PURPOSE}'")));
+        assert!(SENT_UNREDACTED.contains(&format!("body != '{REDACTED_BODY}'")));
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        let plan: Vec<String> = {
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {SENT_UNREDACTED}"))
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(3)).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING INDEX outbound_hooks_unredacted")),
+            "{plan:?}"
+        );
     }
 }

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
 
 /// Where a verification stands. Stored rows move from `pending` to one of the others once;
@@ -251,8 +251,11 @@ struct Inner {
     limits: Limits,
     /// `otp.allowed_countries`, upper case; empty: see [`Verifier::country_allowed`].
     allowed_countries: HashSet<String>,
-    /// Countries of the configured SIM numbers plus the default country.
-    home_countries: HashSet<String>,
+    /// Countries of the configured SIM numbers plus the default country, worked out on first
+    /// use (from `sim_numbers`), so that start-up does not build libphonenumber's metadata.
+    home_countries: OnceLock<HashSet<String>>,
+    /// The SIM numbers of `[[modem]]`s, as configured.
+    sim_numbers: Vec<String>,
     /// Round-robin position for picking a reverse-OTP line.
     next_line: AtomicUsize,
     proof_keys: ProofKeys,
@@ -271,23 +274,20 @@ impl Verifier {
         proof_keys: ProofKeys,
         events_appended: Arc<Notify>,
     ) -> Verifier {
-        // libphonenumber's metadata loads on first use; do it now, off the async workers, so
-        // that the first request (or inbound match, inside a transaction) does not pay for it.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn_blocking(|| phone::country_of("+14155550100"));
-        }
+        // libphonenumber's metadata (some 4 MiB of heap) is built by the first number read,
+        // not here: an idle daemon does not carry it (BENCHMARKS.md, "Process"). The first
+        // number pays a few milliseconds once.
         let allowed_countries = config
             .otp
             .allowed_countries
             .iter()
             .map(|c| c.trim().to_ascii_uppercase())
             .collect();
-        let mut home_countries: HashSet<String> = config
+        let sim_numbers = config
             .modems
             .iter()
-            .filter_map(|m| m.number.as_deref().and_then(phone::country_of))
+            .filter_map(|m| m.number.clone())
             .collect();
-        home_countries.insert(config.otp.default_country.to_ascii_uppercase());
         Verifier {
             inner: Arc::new(Inner {
                 proof_keys,
@@ -303,7 +303,8 @@ impl Verifier {
                 events_appended,
                 limits: Limits::from_config(&config.otp),
                 allowed_countries,
-                home_countries,
+                home_countries: OnceLock::new(),
+                sim_numbers,
                 next_line: AtomicUsize::new(0),
             }),
         }
@@ -639,7 +640,18 @@ impl Verifier {
         let allowed = if !inner.allowed_countries.is_empty() {
             inner.allowed_countries.contains(country)
         } else {
-            inner.home_countries.contains(country)
+            inner
+                .home_countries
+                .get_or_init(|| {
+                    let mut home: HashSet<String> = inner
+                        .sim_numbers
+                        .iter()
+                        .filter_map(|n| phone::country_of(n))
+                        .collect();
+                    home.insert(inner.otp.default_country.to_ascii_uppercase());
+                    home
+                })
+                .contains(country)
                 || inner.pool.statuses().iter().any(|s| {
                     s.number
                         .as_deref()
