@@ -44,8 +44,24 @@ pub enum PhoneError {
 /// (`"+14155550100"`); national formats are read as numbers of `default_country` (ISO 3166
 /// alpha-2, any case).
 pub fn normalize(input: &str, default_country: &str) -> Result<String, PhoneError> {
-    let (input, country) = (input.to_string(), default_country.to_string());
-    on_phone_thread(move || normalize_here(&input, &country))
+    static SEEN: Memo<Result<String, PhoneError>> = Memo::new();
+    let key = format!("{input}\u{0}{default_country}");
+    SEEN.get_or(&key, || {
+        let (input, country) = (input.to_string(), default_country.to_string());
+        on_phone_thread(move || normalize_here(&input, &country))
+    })
+}
+
+/// An E.164-shaped string whose calling code exists and whose length its plan allows.
+fn checked_e164(e164: String) -> Result<String, PhoneError> {
+    if !crate::config::is_e164(&e164) {
+        return Err(PhoneError::NotANumber);
+    }
+    let number = exact(&e164).ok_or(PhoneError::UnknownCallingCode)?;
+    if !has_possible_length(&number) {
+        return Err(PhoneError::ImpossibleLength);
+    }
+    Ok(e164)
 }
 
 fn normalize_here(input: &str, default_country: &str) -> Result<String, PhoneError> {
@@ -65,14 +81,7 @@ fn normalize_here(input: &str, default_country: &str) -> Result<String, PhoneErr
         }
         parsed.format().mode(Mode::E164).to_string()
     };
-    if !crate::config::is_e164(&e164) {
-        return Err(PhoneError::NotANumber);
-    }
-    let number = exact(&e164).ok_or(PhoneError::UnknownCallingCode)?;
-    if !has_possible_length(&number) {
-        return Err(PhoneError::ImpossibleLength);
-    }
-    Ok(e164)
+    checked_e164(e164)
 }
 
 /// The country (ISO 3166 alpha-2, upper case) of an E.164 number, `None` when it is not E.164
@@ -80,8 +89,44 @@ fn normalize_here(input: &str, default_country: &str) -> Result<String, PhoneErr
 /// several countries, the number's digits decide; a number in no country's ranges
 /// (`+1 555 …`) belongs to the calling code's main country.
 pub fn country_of(e164: &str) -> Option<String> {
-    let e164 = e164.to_string();
-    on_phone_thread(move || country_of_here(&e164))
+    static SEEN: Memo<Option<String>> = Memo::new();
+    SEEN.get_or(e164, || {
+        let e164 = e164.to_string();
+        on_phone_thread(move || country_of_here(&e164))
+    })
+}
+
+/// The last answers for numbers seen recently: a request asks about one number several times
+/// (the allow-list, the text, the masked form), and a reverse OTP asks again when the text
+/// arrives. Each libphonenumber answer costs a hop to the phone thread and tens of
+/// microseconds of regular expressions. Bounded: cleared when full.
+struct Memo<T> {
+    answers: std::sync::Mutex<Option<std::collections::HashMap<String, T>>>,
+}
+
+impl<T: Clone> Memo<T> {
+    const CAPACITY: usize = 512;
+
+    const fn new() -> Memo<T> {
+        Memo {
+            answers: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn get_or(&self, key: &str, compute: impl FnOnce() -> T) -> T {
+        let lock = || self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = lock().as_ref().and_then(|m| m.get(key)) {
+            return found.clone();
+        }
+        let value = compute();
+        let mut answers = lock();
+        let map = answers.get_or_insert_with(Default::default);
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(key.to_string(), value.clone());
+        value
+    }
 }
 
 fn country_of_here(e164: &str) -> Option<String> {
@@ -100,8 +145,12 @@ pub fn calling_code(e164: &str) -> Option<u16> {
 /// that country (`"(555) 000-0001"`, `"07700 900123"`), international format otherwise
 /// (`"+44 7700 900123"`). Input that is not E.164 comes back unchanged.
 pub fn format_for(e164: &str, viewer_country: Option<&str>) -> String {
-    let (e164, viewer) = (e164.to_string(), viewer_country.map(str::to_string));
-    on_phone_thread(move || format_for_here(&e164, viewer.as_deref()))
+    static SEEN: Memo<String> = Memo::new();
+    let key = format!("{e164} {}", viewer_country.unwrap_or(""));
+    SEEN.get_or(&key, || {
+        let (e164, viewer) = (e164.to_string(), viewer_country.map(str::to_string));
+        on_phone_thread(move || format_for_here(&e164, viewer.as_deref()))
+    })
 }
 
 fn format_for_here(e164: &str, viewer_country: Option<&str>) -> String {
@@ -136,8 +185,11 @@ fn format_national(e164: &str) -> String {
 /// least half their digits hidden. Input that is not E.164 gives `"***"` (nothing of it is
 /// shown).
 pub fn mask(e164: &str) -> String {
-    let e164 = e164.to_string();
-    on_phone_thread(move || mask_here(&e164))
+    static SEEN: Memo<String> = Memo::new();
+    SEEN.get_or(e164, || {
+        let e164 = e164.to_string();
+        on_phone_thread(move || mask_here(&e164))
+    })
 }
 
 fn mask_here(e164: &str) -> String {
@@ -512,6 +564,37 @@ mod tests {
 
     /// Whichever thread asks, the work runs on the one phone thread (so each expression keeps
     /// one search cache); a call made there runs in place, and a panic comes back to the caller.
+    /// Remembered answers are the answers, and the memo stays bounded.
+    #[test]
+    fn remembered_answers_are_the_answers_and_bounded() {
+        let memo: Memo<Option<String>> = Memo::new();
+        let mut computed = 0;
+        for (round, count) in [(0, 300), (1, 300), (2, 600)] {
+            for i in 0..count {
+                let number = format!("+4477009{i:05}");
+                let answer = memo.get_or(&number, || {
+                    computed += 1;
+                    country_of_here(&number)
+                });
+                assert_eq!(answer, country_of_here(&number), "round {round}");
+            }
+        }
+        let held = memo.answers.lock().unwrap().as_ref().map_or(0, |m| m.len());
+        assert!(held <= Memo::<Option<String>>::CAPACITY, "{held}");
+        assert!(
+            computed <= 300 + 600,
+            "the second round was remembered ({computed} computed)"
+        );
+        assert_eq!(
+            normalize("+44 7700 900123", "US"),
+            normalize("+447700900123", "US")
+        );
+        assert_eq!(
+            normalize("07700 900123", "GB").as_deref(),
+            Ok("+447700900123")
+        );
+    }
+
     #[test]
     fn number_work_runs_on_one_thread() {
         let names: Vec<String> = (0..4)
