@@ -237,6 +237,7 @@ impl Rig {
              [security]\nsecret_file = \"{secret}\"\n\
              [auth]\napi_keys = [\"{API_KEY}\"]\n\
              [otp]\nrate_per_number_per_hour = 0\nrate_per_key_per_minute = 0\nrate_per_ip_per_hour = 0\n\
+             [messages]\nper_number_per_hour = 0\nper_key_per_minute = 0\n\
              [[webhook]]\nurl = \"{url}\"\nsecret = \"{WEBHOOK_SECRET}\"\nevents = [{events}]\n\
              [[modem]]\nname = \"{name}\"\nport = \"{path}\"\nnumber = \"{number}\"\n\
              max_per_minute = 0\nmax_per_hour = 0\nmax_per_day = 0\n",

@@ -70,20 +70,22 @@ pub async fn start(binary: &std::path::Path) -> Rig {
         config(dir.path(), port, modem.path(), &receiver.url),
     )
     .expect("config written");
-    let log = std::fs::File::create(dir.path().join("peer.log")).expect("log file");
-    let child = Command::new(binary)
-        .arg("-c")
-        .arg(&config_path)
-        .current_dir(dir.path())
-        .env("SMS_HTTP_AUTH_TOKEN", API_KEY)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
-    let daemon = Daemon {
-        child,
+    let spawn = || {
+        let log = std::fs::File::create(dir.path().join("peer.log")).expect("log file");
+        Command::new(binary)
+            .arg("-c")
+            .arg(&config_path)
+            .current_dir(dir.path())
+            .env("SMS_HTTP_AUTH_TOKEN", API_KEY)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()))
+    };
+    let mut daemon = Daemon {
+        child: spawn(),
         base: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -92,6 +94,7 @@ pub async fn start(binary: &std::path::Path) -> Rig {
         db: dir.path().join("peer.db"),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut restarts = 0;
     loop {
         let answer = daemon
             .http
@@ -103,9 +106,25 @@ pub async fn start(binary: &std::path::Path) -> Rig {
         if matches!(&answer, Ok(r) if r.status() == 200) {
             break;
         }
+        let log = || std::fs::read_to_string(dir.path().join("peer.log")).unwrap_or_default();
+        // Its start can fail on a fresh database ("database is locked" while its connection
+        // pool opens): start it again, as a supervisor would, and say so.
+        if let Ok(Some(status)) = daemon.child.try_wait() {
+            restarts += 1;
+            assert!(
+                restarts <= 3,
+                "the peer keeps exiting ({status}); its log:\n{}",
+                log()
+            );
+            let first = log().lines().next().unwrap_or_default().to_string();
+            println!("peer exited at start ({status}: {first}); starting it again");
+            daemon.child = spawn();
+        }
         if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.path().join("peer.log")).unwrap_or_default();
-            panic!("the peer never answered /sms/signal-strength; its log:\n{log}");
+            panic!(
+                "the peer never answered /sms/signal-strength; its log:\n{}",
+                log()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
