@@ -140,7 +140,7 @@ pub async fn start(binary: &std::path::Path) -> Rig {
 /// What the peer logged (at `warn` and above) during a round: the line count and the last line.
 pub fn log_summary(rig: &Rig) -> String {
     let log = std::fs::read_to_string(rig.dir.path().join("peer.log")).unwrap_or_default();
-    match log.lines().filter(|l| !l.trim().is_empty()).last() {
+    match log.lines().rfind(|l| !l.trim().is_empty()) {
         None => "log: nothing at warn or above".to_string(),
         Some(last) => format!("log: {} lines, last: {last}", log.lines().count()),
     }
