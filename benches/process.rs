@@ -7,17 +7,17 @@
 //! * send: `POST /send/text` sent → the whole SMS-SUBMIT PDU read by the virtual modem;
 //! * resident memory 3 s after `/readyz` first answered 200, from `/proc/PID/status`.
 //!
-//! Run: `cargo bench --bench process`. Knobs (environment): `SIMGATE_BENCH_ROUNDS` (3: a fresh
-//! daemon each), `SIMGATE_BENCH_INBOUND` and `SIMGATE_BENCH_SENDS` (30 samples per round each),
-//! `SIMGATE_BENCH_GAP_MS` (50: idle time between samples, so each one meets an idle daemon),
-//! `SIMGATE_BENCH_BIN` (another `simgate` binary, e.g. an older build, instead of this one),
-//! `SIMGATE_BENCH_STORAGE_URL` (a PostgreSQL URL: the daemon on it instead of a SQLite file).
-//!
 //! Beside the peer: with `SIMGATE_PEER_BIN=/path/to/sms-server` (morgverd/sms-server, built
 //! from its own repository; see `daemon_process/peer.rs` and BENCHMARKS.md) each round runs
 //! simgate and the peer one after the other, order alternating, on the same harness (a fresh
 //! virtual modem and receiver each), then prints both systems' figures and the ratios of the
 //! medians. Without it the output is simgate's alone, as before.
+//!
+//! Run: `cargo bench --bench process`. Knobs (environment): `SIMGATE_BENCH_ROUNDS` (3: a fresh
+//! daemon each), `SIMGATE_BENCH_INBOUND` and `SIMGATE_BENCH_SENDS` (30 samples per round each),
+//! `SIMGATE_BENCH_GAP_MS` (50: idle time between samples, so each one meets an idle daemon),
+//! `SIMGATE_BENCH_BIN` (another `simgate` binary, e.g. an older build, instead of this one),
+//! `SIMGATE_BENCH_STORAGE_URL` (a PostgreSQL URL: the daemon on it instead of a SQLite file).
 
 mod daemon_process;
 
