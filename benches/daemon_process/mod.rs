@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod peer;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use simgate::sim::{Network, SimModem, SimModemConfig};
@@ -221,20 +223,8 @@ impl Rig {
     /// subscriptions.
     pub async fn start(events: &[&str]) -> Rig {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let network = Network::new();
-        let mut sim = SimModemConfig::numbered(1);
-        // The network takes no time: what is measured is the daemon.
-        sim.send_latency = Duration::ZERO;
-        let modem = network
-            .add_modem(sim, dir.path())
-            .await
-            .expect("virtual modem");
-        let receiver = Receiver::start().await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let (network, modem, receiver) = modem_and_receiver(dir.path()).await;
+        let port = free_port();
         let db = dir.path().join("simgate.db");
         let events = events
             .iter()
@@ -273,6 +263,26 @@ impl Rig {
             dir,
         }
     }
+}
+
+/// The bench's side of every rig: one virtual modem on a real pty (its network takes no time:
+/// what is measured is the daemon) and a webhook receiver.
+pub async fn modem_and_receiver(dir: &Path) -> (Network, SimModem, Receiver) {
+    let network = Network::new();
+    let mut sim = SimModemConfig::numbered(1);
+    sim.send_latency = Duration::ZERO;
+    let modem = network.add_modem(sim, dir).await.expect("virtual modem");
+    let receiver = Receiver::start().await;
+    (network, modem, receiver)
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn spawn(binary: &Path, config: &Path, dir: &Path, db: PathBuf) -> Daemon {
