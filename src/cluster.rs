@@ -18,13 +18,18 @@ use std::time::Duration;
 /// label for the pepper (it never rotates: stored codes are keyed with it), and the ids of the
 /// proof keys (public, like the JWKS they come from; a rotation adds one). Neither reveals a
 /// secret.
-pub fn fingerprints(pepper: &Secret, proof_kids: &[String]) -> Vec<Fingerprint> {
+pub fn fingerprints(pepper: &Secret, proof_keys: &crate::verify::ProofKeys) -> Vec<Fingerprint> {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(pepper.bytes()).expect("any key length");
     mac.update(b"simgate cluster fingerprint v1");
     let pepper_print = hex::encode(&mac.finalize().into_bytes()[..16]);
-    let mut kids = proof_kids.to_vec();
+    let mut kids: Vec<String> = proof_keys
+        .jwks()
+        .keys
+        .into_iter()
+        .filter_map(|k| k.common.key_id)
+        .collect();
     kids.sort();
     vec![
         Fingerprint {

@@ -353,16 +353,10 @@ pub async fn start(
         })?;
     if !alone {
         // Before the workers start: this host's work from a previous life is recovered first.
-        let kids: Vec<String> = proof_keys
-            .jwks()
-            .keys
-            .iter()
-            .filter_map(|k| k.common.key_id.clone())
-            .collect();
         let joined = crate::cluster::join(
             &store,
             &config,
-            crate::cluster::fingerprints(&secret, &kids),
+            crate::cluster::fingerprints(&secret, &proof_keys),
         )
         .await?;
         if joined.uncertain + joined.requeued > 0 {

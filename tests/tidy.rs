@@ -3,9 +3,9 @@
 //! - **Pure modules stay pure**: the modules in [`PURE_MODULES`] import no I/O: no tokio,
 //!   rusqlite, `std::fs`, `std::net` (`core::net` has the address types), reqwest or axum. They
 //!   are tested without I/O; the modem session is driven by a virtual clock (tests/modem_session.rs).
-//! - **One storage door**: SQL and the SQLite connection appear only under `src/store/`
-//!   (tests/ and benches/ may poke the database). A second backend implements the operations
-//!   of `src/store/`; nothing else has to change.
+//! - **One storage door**: SQL and the database connection appear only under `src/store/`
+//!   (tests/ and benches/ may poke the database). Both backends (SQLite, PostgreSQL) sit behind
+//!   it; nothing else knows which one runs.
 //!
 //! Add a module to [`PURE_MODULES`] when it becomes pure; list it in ARCHITECTURE.md too.
 

@@ -1,15 +1,15 @@
-//! Storage: one SQLite file (WAL) holds everything that must survive a crash. This module is
-//! the only door to it: the rest of simgate calls operations named for what they do
+//! Storage: one SQLite file (WAL), or one PostgreSQL database shared by several hosts, holds
+//! everything that must survive a crash. This module is the only door to it: the rest of simgate calls operations named for what they do
 //! (`store.claim_next_message(…)`, `store.check_code(…)`, `store.commit_inbound_pdu(…)`), each
 //! one transaction, and never sees a connection or writes SQL (`tests/tidy.rs` checks).
 //!
-//! Blocking SQLite work runs on tokio's blocking pool through [`Store::call`], never on the
+//! Blocking database work runs on tokio's blocking pool through [`Store::call`], never on the
 //! async workers. One connection, serialised by a mutex: simgate's write rate is bounded by the
-//! modems (seconds per SMS), so a single writer is plenty and keeps transactions simple.
+//! modems (seconds per SMS), so a single writer is plenty and keeps transactions simple. On
+//! PostgreSQL each call also holds a cluster-wide lock, so the hosts take turns the same way.
 //!
-//! A second backend (PostgreSQL, issue 13) implements the same `Store` operations; the
-//! SQLite functions below them (`fn …(conn: &Connection, …)`) are this backend's
-//! implementation. Where a decision needs policy or secrets (does this code match? may this
+//! The functions below the operations (`fn …(conn: &Connection, …)`) are written once, against
+//! [`db::Connection`], and run on either database. Where a decision needs policy or secrets (does this code match? may this
 //! sender verify?), the operation takes a closure or calls a pure module, so the decision is
 //! the same whatever the backend.
 //!
@@ -31,6 +31,8 @@
 //! hold message bodies, phone numbers and webhook secrets. Deleted rows are overwritten
 //! (`secure_delete`).
 //! - [`dashboard`]: read-only queries for the status page.
+//! - [`cluster`]: several hosts on one database (join, heartbeat, take-over, shared secrets).
+//! - [`db`]: the connection both backends hide behind.
 
 pub mod cluster;
 pub mod dashboard;
@@ -214,22 +216,6 @@ impl Store {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// The SQLite file, or the PostgreSQL URL with its password masked.
-    pub fn describe(&self) -> String {
-        match &*self.location {
-            Location::Sqlite(path) => path.display().to_string(),
-            Location::Postgres(_, masked) => masked.clone(),
-        }
-    }
-
-    /// The SQLite file (`None` on PostgreSQL).
-    pub fn sqlite_path(&self) -> Option<&Path> {
-        match &*self.location {
-            Location::Sqlite(path) => Some(path),
-            Location::Postgres(..) => None,
-        }
     }
 
     pub fn backend(&self) -> Backend {

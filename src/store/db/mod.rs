@@ -106,14 +106,6 @@ impl Connection {
         }
     }
 
-    /// The SQLite connection underneath (pragmas, migrations); `None` on PostgreSQL.
-    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
-        match &self.inner {
-            Inner::Sqlite(c) => Some(c),
-            Inner::Postgres(_) => None,
-        }
-    }
-
     pub(super) fn postgres_mut(&self) -> Option<std::cell::RefMut<'_, postgres::PgConnection>> {
         match &self.inner {
             Inner::Sqlite(_) => None,
@@ -267,11 +259,6 @@ impl Connection {
             }
         }
     }
-
-    /// Is a transaction open on this connection?
-    pub fn in_transaction(&self) -> bool {
-        self.depth.get() > 0
-    }
 }
 
 /// An open transaction or savepoint; derefs to its connection.
@@ -353,13 +340,6 @@ impl Statement<'_> {
         F: FnMut(&Row<'_>) -> Result<T>,
     {
         Ok(self.conn.query_map(&self.sql, params, f)?.into_iter())
-    }
-
-    pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
-        self.conn
-            .query_row(&self.sql, params, |_| Ok(()))
-            .optional()
-            .map(|o| o.is_some())
     }
 }
 

@@ -873,6 +873,15 @@ mod both_dialects {
     use crate::store::test_support::{on_postgres, test_db};
     use std::collections::BTreeSet;
 
+    fn assert_same(what: &str, sqlite: &BTreeSet<String>, pg: &BTreeSet<String>) {
+        let only_sqlite: Vec<_> = sqlite.difference(pg).collect();
+        let only_pg: Vec<_> = pg.difference(sqlite).collect();
+        assert!(
+            only_sqlite.is_empty() && only_pg.is_empty(),
+            "{what} only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_pg:?}"
+        );
+    }
+
     #[test]
     fn postgres_and_sqlite_schemas_agree() {
         if !on_postgres() {
@@ -905,12 +914,7 @@ mod both_dialects {
             )
             .unwrap(),
         );
-        let only_sqlite: Vec<_> = sqlite_columns.difference(&pg_columns).collect();
-        let only_pg: Vec<_> = pg_columns.difference(&sqlite_columns).collect();
-        assert!(
-            only_sqlite.is_empty() && only_pg.is_empty(),
-            "columns only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_pg:?}"
-        );
+        assert_same("columns", &sqlite_columns, &pg_columns);
 
         let sqlite_indexes = collect(
             sqlite
@@ -930,11 +934,6 @@ mod both_dialects {
             )
             .unwrap(),
         );
-        let only_sqlite: Vec<_> = sqlite_indexes.difference(&pg_indexes).collect();
-        let only_pg: Vec<_> = pg_indexes.difference(&sqlite_indexes).collect();
-        assert!(
-            only_sqlite.is_empty() && only_pg.is_empty(),
-            "indexes only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_pg:?}"
-        );
+        assert_same("indexes", &sqlite_indexes, &pg_indexes);
     }
 }
