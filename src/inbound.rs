@@ -108,10 +108,14 @@ impl Inbound {
             .store
             .commit_inbound_pdu(modem, pdu, recipient, decoded, self.hooks.clone())
             .await?;
-        if matches!(
-            outcome,
-            Outcome::Message(_) | Outcome::StatusReport { matched: true } | Outcome::Undecodable(_)
-        ) {
+        // A message's deliveries went to the dispatcher with the commit; a status report's
+        // event (`message.delivered`…) was not fanned out yet.
+        let left_for_a_poll = match outcome {
+            Outcome::Message(_) | Outcome::Undecodable(_) => !self.store.hands_off_deliveries(),
+            Outcome::StatusReport { matched } => matched,
+            _ => false,
+        };
+        if left_for_a_poll {
             self.events_appended.notify_waiters();
         }
         Ok(outcome)

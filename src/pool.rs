@@ -304,13 +304,13 @@ impl Pool {
     }
 
     async fn send_part(&self, line: &Line, id: &str, part: &outbound::PendingPart) -> PartResult {
-        let (prompt_tx, prompt_rx) = oneshot::channel();
+        let (started_tx, started_rx) = oneshot::channel();
         let (commit_tx, commit_rx) = oneshot::channel();
         let (reply_tx, mut reply_rx) = oneshot::channel();
         let request = SendPart {
             tpdu_len: part.tpdu_len,
             hex: part.pdu.clone(),
-            at_prompt: prompt_tx,
+            started: started_tx,
             commit: commit_rx,
             reply: reply_tx,
         };
@@ -319,10 +319,11 @@ impl Pool {
         }
         let modem = line.handle.name.clone();
         let mut submitting = false;
-        // Either the prompt comes (then we record the commit point) or the outcome comes first.
+        // Either the modem starts on the part (then we record the commit point, while it
+        // answers with its prompt) or the outcome comes first.
         let outcome = tokio::select! {
-            prompt = prompt_rx => {
-                if prompt.is_ok() {
+            started = started_rx => {
+                if started.is_ok() {
                     let (id, modem, seq) = (id.to_string(), modem.clone(), part.seq);
                     let marked = self.store.mark_part_submitting(id, seq, modem).await;
                     submitting = marked.is_ok();

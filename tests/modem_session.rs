@@ -23,7 +23,7 @@ const STATUS_REPORT: &str = "07911326040000F006D60B911326880736F4111011719551401
 #[derive(Default)]
 struct Seen {
     inbound: Vec<(u64, String, InboundSource)>,
-    prompts: Vec<u64>,
+    submitting: Vec<u64>,
     done: Vec<(u64, SendOutcome)>,
     states: Vec<(Duration, ModemState, Option<String>)>,
     ends: Vec<String>,
@@ -187,8 +187,8 @@ impl Pair {
                     }
                 }
             }
-            Event::Prompt { id } => {
-                self.seen.prompts.push(id);
+            Event::Submitting { id } => {
+                self.seen.submitting.push(id);
                 if self.auto_prompt {
                     self.session.prompt_answer(id, true, now);
                 }
@@ -679,7 +679,7 @@ fn a_part_is_written_only_after_the_pool_recorded_it_at_the_prompt() {
     pair.auto_prompt = false;
     pair.session.send(7, SUBMIT_LEN, SUBMIT.into(), pair.now);
     pair.settle();
-    assert_eq!(pair.seen.prompts, vec![7]);
+    assert_eq!(pair.seen.submitting, vec![7]);
     // At the prompt and nothing typed: the network has nothing.
     pair.advance(Duration::from_secs(1));
     assert!(pair.core.sent_pdus().is_empty());
@@ -717,7 +717,7 @@ fn a_pool_that_does_not_answer_at_the_prompt_sends_nothing() {
     pair.auto_prompt = false;
     pair.session.send(9, SUBMIT_LEN, SUBMIT.into(), pair.now);
     pair.advance(Timings::default().commit + Duration::from_secs(2));
-    assert_eq!(pair.seen.prompts, vec![9]);
+    assert_eq!(pair.seen.submitting, vec![9]);
     assert!(pair.core.sent_pdus().is_empty());
     assert!(matches!(
         pair.seen.done.as_slice(),

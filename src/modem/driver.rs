@@ -47,15 +47,16 @@ pub struct InboundDelivery {
 
 /// A request to send one part through this modem.
 ///
-/// The driver writes `AT+CMGS=<tpdu_len>`, and when the modem shows its prompt, sends `()` on
-/// `at_prompt` and waits on `commit`: the pool records the part as submitted, then answers
-/// `true`. Only then is the PDU written. This makes a crash between the two steps at most
-/// lose a part, never send it twice.
+/// The driver writes `AT+CMGS=<tpdu_len>` and sends `()` on `started`; the pool records the
+/// part as submitting (durably) and answers `true` on `commit`, while the modem answers with
+/// its prompt. The PDU is written at the prompt once that answer came. This makes a crash
+/// between the two steps at most lose a part (it is reported uncertain), never send it
+/// twice, and keeps the commit's fsync out of the way of the prompt's round trip.
 #[derive(Debug)]
 pub struct SendPart {
     pub tpdu_len: usize,
     pub hex: String,
-    pub at_prompt: oneshot::Sender<()>,
+    pub started: oneshot::Sender<()>,
     pub commit: oneshot::Receiver<bool>,
     pub reply: oneshot::Sender<SendOutcome>,
 }
@@ -157,7 +158,7 @@ struct Driver {
 
 /// The pool's side of a part the session holds.
 struct PartChannels {
-    at_prompt: Option<oneshot::Sender<()>>,
+    started: Option<oneshot::Sender<()>>,
     commit: Option<oneshot::Receiver<bool>>,
     reply: oneshot::Sender<SendOutcome>,
 }
@@ -379,14 +380,14 @@ impl Driver {
                     let SendPart {
                         tpdu_len,
                         hex,
-                        at_prompt,
+                        started,
                         commit,
                         reply,
                     } = part;
                     parts.insert(
                         id,
                         PartChannels {
-                            at_prompt: Some(at_prompt),
+                            started: Some(started),
                             commit: Some(commit),
                             reply,
                         },
@@ -432,10 +433,10 @@ impl Driver {
                         *inbound_wait = Some((id, since, rx));
                     }
                 }
-                Event::Prompt { id } => {
+                Event::Submitting { id } => {
                     if let Some(channels) = parts.get_mut(&id) {
-                        if let Some(at_prompt) = channels.at_prompt.take() {
-                            let _ = at_prompt.send(());
+                        if let Some(started) = channels.started.take() {
+                            let _ = started.send(());
                         }
                         if let Some(commit) = channels.commit.take() {
                             *commit_wait = Some((id, commit));

@@ -483,21 +483,51 @@ impl super::Store {
                 }
             };
             let appended = matches!(outcome, Outcome::Message(_) | Outcome::Undecodable(_));
-            if let (true, Some(plan)) = (appended, &plan) {
-                // The event's deliveries in the same commit: the dispatcher, woken after it,
-                // only has to read them.
-                super::webhooks::fan_out(
-                    &tx,
-                    &plan.configured,
-                    plan.give_up_after,
-                    super::now_ms(),
-                    plan.batch,
-                )?;
+            let mut handed = Vec::new();
+            match (appended, &plan) {
+                (true, Some(plan)) => match &plan.handoff {
+                    // The event's deliveries in the same commit, held for the dispatcher,
+                    // which gets them from memory below: no second commit, no read-back.
+                    Some(handoff) => {
+                        handed = super::webhooks::fan_out_leased(
+                            &tx,
+                            &plan.configured,
+                            plan.give_up_after,
+                            super::now_ms(),
+                            plan.batch,
+                            &handoff.lease,
+                        )?
+                    }
+                    // The dispatcher, woken after the commit, only has to read them.
+                    None => {
+                        super::webhooks::fan_out(
+                            &tx,
+                            &plan.configured,
+                            plan.give_up_after,
+                            super::now_ms(),
+                            plan.batch,
+                        )?;
+                    }
+                },
+                _ => {}
             }
             tx.commit()?;
+            if let Some(handoff) = plan.as_ref().and_then(|p| p.handoff.as_ref()) {
+                for delivery in handed {
+                    // A dispatcher that is gone (shutting down): the lease lapses, or is
+                    // released at the next start, and the row is attempted then.
+                    let _ = handoff.to.send(delivery);
+                }
+            }
             Ok(outcome)
         })
         .await
+    }
+
+    /// Does the inbound transaction hand its webhook deliveries to the dispatcher itself
+    /// (then nothing is left for a poll, and the dispatcher need not be woken)?
+    pub fn hands_off_deliveries(&self) -> bool {
+        self.fan_out_plan().is_some_and(|p| p.handoff.is_some())
     }
 
     /// Surfaces multipart messages that waited longer than `max_age_ms` for missing parts,
@@ -628,6 +658,7 @@ mod tests {
             }],
             give_up_after: std::time::Duration::from_secs(3600),
             batch: 200,
+            handoff: None,
         });
         let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
         let pdu =

@@ -225,9 +225,16 @@ impl Store {
         }
     }
 
-    /// Runs `f` with the connection on the blocking pool. For this module's operations, and
-    /// for tests and benchmarks that poke the database; code outside `src/store/` calls the
-    /// named operations instead.
+    /// Runs `f` with the connection. For this module's operations, and for tests and
+    /// benchmarks that poke the database; code outside `src/store/` calls the named
+    /// operations instead.
+    ///
+    /// SQLite, connection free, on the daemon's multi-thread runtime: `f` runs right here,
+    /// inside [`tokio::task::block_in_place`] (the worker's other tasks move to another thread
+    /// meanwhile). The caller goes on with the result without a hand-off to the blocking pool
+    /// and back: two thread wake-ups fewer on every path through the store (BENCHMARKS.md,
+    /// "Fewer hand-offs"). Otherwise (the connection busy, PostgreSQL, a current-thread
+    /// runtime) it runs on the blocking pool.
     ///
     /// On PostgreSQL the whole call is one transaction holding a cluster-wide advisory lock,
     /// so the hosts sharing a database take turns exactly as connections to one SQLite file
@@ -238,6 +245,11 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
+        if matches!(&*self.location, Location::Sqlite(_)) && may_block_in_place() {
+            if let Ok(mut guard) = self.conn.try_lock() {
+                return tokio::task::block_in_place(|| f(&mut guard));
+            }
+        }
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.call_blocking(f))
             .await
@@ -265,6 +277,12 @@ impl Store {
             .await
             .is_ok()
     }
+}
+
+/// Is this task on a multi-thread runtime, where [`tokio::task::block_in_place`] may be used?
+fn may_block_in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// One PostgreSQL store call: reconnect if the server went away, then `f` in a transaction

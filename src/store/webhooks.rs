@@ -109,6 +109,30 @@ pub fn fan_out(
     now: i64,
     batch: usize,
 ) -> crate::store::db::Result<usize> {
+    Ok(fan_out_with(conn, configured, give_up_after, now, batch, None)?.0)
+}
+
+/// [`fan_out`], with the deliveries it makes held under `lease` and returned, so the caller
+/// can hand them to the dispatcher once its transaction is committed ([`Handoff`]).
+pub fn fan_out_leased(
+    conn: &Connection,
+    configured: &[Endpoint],
+    give_up_after: Duration,
+    now: i64,
+    batch: usize,
+    lease: &Lease,
+) -> crate::store::db::Result<Vec<DueDelivery>> {
+    Ok(fan_out_with(conn, configured, give_up_after, now, batch, Some(lease))?.1)
+}
+
+fn fan_out_with(
+    conn: &Connection,
+    configured: &[Endpoint],
+    give_up_after: Duration,
+    now: i64,
+    batch: usize,
+    lease: Option<&Lease>,
+) -> crate::store::db::Result<(usize, Vec<DueDelivery>)> {
     let tx = conn.transaction()?;
     let cursor: i64 = tx.query_row(
         "SELECT last_seq FROM webhook_cursor WHERE id = 1",
@@ -117,8 +141,10 @@ pub fn fan_out(
     )?;
     let new_events = events::since(&tx, cursor, batch)?;
     let Some(last) = new_events.last().map(|e| e.seq) else {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     };
+    let held = lease.map(|l| (l.host.as_str(), now.saturating_add(l.duration_ms)));
+    let mut made = Vec::new();
     let mut endpoints = configured.to_vec();
     endpoints.extend(active_api_endpoints(&tx)?);
     let give_up_at =
@@ -135,30 +161,26 @@ pub fn fan_out(
                 EndpointSource::Api => DeliveryKind::Api,
             };
             if urls.insert(endpoint.url.as_str()) {
-                insert_delivery(
-                    &tx,
+                let made_one = NewDelivery {
                     event,
                     kind,
-                    Some(&endpoint.id),
-                    &endpoint.url,
-                    &body,
-                    now,
-                    give_up_at,
-                )?;
+                    endpoint: Some(endpoint),
+                    url: &endpoint.url,
+                    body: &body,
+                };
+                made.push(insert_delivery(&tx, made_one, now, give_up_at, held)?);
             }
         }
         // The target gets the event once, even when it is also a subscribed endpoint.
         if let Some(target) = event.target_url.as_deref().filter(|t| !urls.contains(t)) {
-            insert_delivery(
-                &tx,
+            let made_one = NewDelivery {
                 event,
-                DeliveryKind::Target,
-                None,
-                target,
-                &body,
-                now,
-                give_up_at,
-            )?;
+                kind: DeliveryKind::Target,
+                endpoint: None,
+                url: target,
+                body: &body,
+            };
+            made.push(insert_delivery(&tx, made_one, now, give_up_at, held)?);
         }
     }
     tx.execute(
@@ -166,36 +188,79 @@ pub fn fan_out(
         [last],
     )?;
     tx.commit()?;
-    Ok(new_events.len())
+    if held.is_none() {
+        made.clear();
+    }
+    Ok((new_events.len(), made))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One delivery [`fan_out`] makes.
+struct NewDelivery<'a> {
+    event: &'a Event,
+    kind: DeliveryKind,
+    endpoint: Option<&'a Endpoint>,
+    url: &'a str,
+    body: &'a str,
+}
+
+/// Inserts a pending delivery (held by `held` = (host, until) if given) and returns it as the
+/// dispatcher would read it back.
 fn insert_delivery(
     conn: &Connection,
-    event: &Event,
-    kind: DeliveryKind,
-    endpoint_id: Option<&str>,
-    url: &str,
-    body: &str,
+    new: NewDelivery<'_>,
     now: i64,
     give_up_at: i64,
-) -> crate::store::db::Result<()> {
+    held: Option<(&str, i64)>,
+) -> crate::store::db::Result<DueDelivery> {
+    let id = new_id("dlv");
+    let endpoint_id = new.endpoint.map(|e| e.id.as_str());
     conn.prepare_cached(
-        "INSERT INTO webhook_deliveries (id, event_seq, event_id, event_type, endpoint_kind, endpoint_id, url, body, status, next_attempt_at, give_up_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?9, ?9)",
+        "INSERT INTO webhook_deliveries (id, event_seq, event_id, event_type, endpoint_kind, endpoint_id, url, body, status, next_attempt_at, give_up_at, created_at, updated_at, lease_host, lease_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?9, ?9, ?11, ?12)",
     )?
     .execute(params![
-        new_id("dlv"),
-        event.seq,
-        event.id,
-        event.kind,
-        kind.as_str(),
+        id,
+        new.event.seq,
+        new.event.id,
+        new.event.kind,
+        new.kind.as_str(),
         endpoint_id,
-        url,
-        body,
+        new.url,
+        new.body,
         now,
-        give_up_at
+        give_up_at,
+        held.map(|h| h.0),
+        held.map(|h| h.1)
     ])?;
+    let api_secret = match (new.kind, new.endpoint) {
+        (DeliveryKind::Api, Some(e)) => Some(e.secret.expose().clone()),
+        _ => None,
+    };
+    Ok(DueDelivery {
+        id,
+        event_id: new.event.id.clone(),
+        kind: new.kind,
+        endpoint_id: endpoint_id.map(str::to_string),
+        url: new.url.to_string(),
+        body: new.body.to_string(),
+        attempts: 0,
+        schedule_start: 0,
+        give_up_at,
+        api_secret,
+        // Fanned out only to active endpoints, in this transaction.
+        api_inactive: None,
+    })
+}
+
+/// Lets go of deliveries this host held but will not attempt now (the dispatcher had no free
+/// slot for a hand-off), so the next poll, here or on another host, may claim them.
+pub fn release_leases(conn: &Connection, ids: &[String]) -> crate::store::db::Result<()> {
+    for id in ids {
+        conn.execute(
+            "UPDATE webhook_deliveries SET lease_host = NULL, lease_until = NULL WHERE id = ?1 AND status = 'pending'",
+            [id],
+        )?;
+    }
     Ok(())
 }
 
@@ -809,6 +874,20 @@ pub struct FanOutPlan {
     pub configured: Vec<Endpoint>,
     pub give_up_after: Duration,
     pub batch: usize,
+    /// Where the deliveries go once committed, if the dispatcher takes them straight from
+    /// memory.
+    pub handoff: Option<Handoff>,
+}
+
+/// The first attempt without reading the outbox back: the inbound transaction writes its
+/// deliveries held by this host ([`Lease`]), so no poll (here or on another host) claims
+/// them, and after the commit sends them here; the dispatcher attempts them at once, or lets
+/// go of the lease when it has no free slot. The outbox stays the source of truth: a
+/// hand-off lost in a crash is a pending row whose lease lapses (or is released at start).
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    pub lease: Lease,
+    pub to: tokio::sync::mpsc::UnboundedSender<DueDelivery>,
 }
 
 /// What the dispatcher may claim: up to `free` deliveries, at most `per_origin` in flight per
@@ -871,6 +950,23 @@ impl Store {
                 }
             }
             Ok((claimed, next))
+        })
+        .await
+    }
+
+    /// Lets go of hand-offs the dispatcher cannot attempt now ([`release_leases`]).
+    pub async fn release_webhook_leases(&self, ids: Vec<String>) -> Result<()> {
+        self.call(move |c| Ok(release_leases(c, &ids)?)).await
+    }
+
+    /// At start: lets go of every delivery `host` held (hand-offs and attempts a crash cut
+    /// short), so they are attempted again now rather than when their leases lapse.
+    pub async fn release_webhook_leases_of(&self, host: String) -> Result<usize> {
+        self.call(move |c| {
+            Ok(c.execute(
+                "UPDATE webhook_deliveries SET lease_host = NULL, lease_until = NULL WHERE lease_host = ?1",
+                [host],
+            )?)
         })
         .await
     }

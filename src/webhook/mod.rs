@@ -92,6 +92,11 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     /// On PostgreSQL, where hosts share the outbox: this host's hold on what it attempts.
     lease: Option<store::Lease>,
+    /// This host's name in leases (hand-offs are held under it on either backend).
+    host: String,
+    /// Deliveries the inbound transaction made and handed over ([`store::Handoff`]); taken
+    /// by [`Dispatcher::run`].
+    handoff: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DueDelivery>>>,
 }
 
 impl Dispatcher {
@@ -143,10 +148,21 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("simgate-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        // Held this long by the host that attempts it: longer than an attempt can take, plus
+        // the time a host may be silent before another takes it for dead.
+        let lease = store::Lease {
+            host: config.cluster.host_name(),
+            duration_ms: (settings.timeout_ms + config.cluster.host_timeout_secs * 1000) as i64,
+        };
+        let (handoff_tx, handoff_rx) = tokio::sync::mpsc::unbounded_channel();
         store.set_fan_out_plan(store::FanOutPlan {
             configured: configured.clone(),
             give_up_after: RetryPolicy::from_config(settings).give_up_after,
             batch: FAN_OUT_BATCH,
+            handoff: Some(store::Handoff {
+                lease: lease.clone(),
+                to: handoff_tx,
+            }),
         });
         Ok(Dispatcher {
             configured,
@@ -157,10 +173,9 @@ impl Dispatcher {
             per_endpoint: settings.per_endpoint_concurrency.max(1) as usize,
             allow_private_targets: settings.allow_private_targets,
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
-            lease: (store.backend() == crate::store::Backend::Postgres).then(|| store::Lease {
-                host: config.cluster.host_name(),
-                duration_ms: (settings.timeout_ms + config.cluster.host_timeout_secs * 1000) as i64,
-            }),
+            lease: (store.backend() == crate::store::Backend::Postgres).then(|| lease.clone()),
+            host: lease.host,
+            handoff: std::sync::Mutex::new(Some(handoff_rx)),
             store,
             client,
             wake,
@@ -172,10 +187,33 @@ impl Dispatcher {
     /// then sleep until woken, an attempt ends, the next delivery is due, or the safety-net
     /// interval passes. At shutdown, attempts in flight are abandoned: their deliveries are
     /// still pending and go out again after the restart (at-least-once).
+    ///
+    /// Deliveries handed over by the inbound transaction ([`store::Handoff`]) start at once,
+    /// without a look at the tables; those without a free slot are let go of, for a poll.
     pub async fn run(self, mut shutdown: Shutdown) {
+        let handoff = self
+            .handoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let (_keep_open, mut handoff) = match handoff {
+            Some(rx) => (None, rx),
+            None => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (Some(tx), rx)
+            }
+        };
         let me = Arc::new(self);
+        // What a crash left held by this host goes out now, not when its lease lapses.
+        match me.store.release_webhook_leases_of(me.host.clone()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deliveries = n, "webhook deliveries held before a restart released"),
+            Err(e) => tracing::error!(error = %e, "cannot release held webhook deliveries"),
+        }
         let mut tasks = JoinSet::new();
         let mut in_flight: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
+        let mut look = true;
+        let mut look_again_at = tokio::time::Instant::now();
         loop {
             if shutdown.is_shutdown() {
                 break;
@@ -186,35 +224,46 @@ impl Dispatcher {
             // Registered before looking at the tables, so that a notify during the look is kept.
             woken.as_mut().enable();
 
-            let mut busy = InFlight::default();
-            for (id, origin) in in_flight.values() {
-                busy.ids.insert(id.clone());
-                *busy.per_origin.entry(origin.clone()).or_insert(0) += 1;
-            }
-            let free = me.concurrency.saturating_sub(in_flight.len());
-            let next_due = match me.poll(busy, free).await {
-                Ok((due, next_due)) => {
-                    for delivery in due {
-                        let id = delivery.id.clone();
-                        let origin = store::origin_of(&delivery.url);
-                        let handle = tasks.spawn(me.clone().attempt(delivery));
-                        in_flight.insert(handle.id(), (id, origin));
+            if look {
+                let mut busy = InFlight::default();
+                for (id, origin) in in_flight.values() {
+                    busy.ids.insert(id.clone());
+                    *busy.per_origin.entry(origin.clone()).or_insert(0) += 1;
+                }
+                let free = me.concurrency.saturating_sub(in_flight.len());
+                let next_due = match me.poll(busy, free).await {
+                    Ok((due, next_due)) => {
+                        for delivery in due {
+                            start(&me, &mut tasks, &mut in_flight, delivery);
+                        }
+                        next_due
                     }
-                    next_due
+                    Err(e) => {
+                        tracing::error!(error = %e, "webhook outbox unreadable; retrying");
+                        None
+                    }
+                };
+                let mut sleep_for = me.poll_interval;
+                if let Some(at) = next_due {
+                    if in_flight.len() < me.concurrency {
+                        let wait = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
+                        sleep_for = sleep_for.min(Duration::from_millis(wait));
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "webhook outbox unreadable; retrying");
-                    None
-                }
-            };
-            let mut sleep_for = me.poll_interval;
-            if let Some(at) = next_due {
-                if in_flight.len() < me.concurrency {
-                    let wait = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
-                    sleep_for = sleep_for.min(Duration::from_millis(wait));
-                }
+                // A deadline, not a duration: hand-offs in between do not push it back.
+                look_again_at = tokio::time::Instant::now() + sleep_for;
             }
+            let slept = tokio::time::sleep_until(look_again_at);
+            look = true;
             tokio::select! {
+                biased;
+                Some(first) = handoff.recv() => {
+                    let mut handed = vec![first];
+                    while let Ok(more) = handoff.try_recv() {
+                        handed.push(more);
+                    }
+                    look = me.take_handoffs(handed, &mut tasks, &mut in_flight).await;
+                }
                 _ = &mut woken => {}
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     forget(&mut in_flight, done);
@@ -222,11 +271,44 @@ impl Dispatcher {
                         forget(&mut in_flight, done);
                     }
                 }
-                _ = tokio::time::sleep(sleep_for) => {}
+                _ = slept => {}
                 _ = shutdown.recv() => {}
             }
         }
         tasks.shutdown().await;
+    }
+
+    /// Starts the handed-over deliveries that have a free slot and lets go of the others.
+    /// `true` when the tables need a look (something was let go of).
+    async fn take_handoffs(
+        self: &Arc<Self>,
+        handed: Vec<DueDelivery>,
+        tasks: &mut JoinSet<()>,
+        in_flight: &mut HashMap<tokio::task::Id, (String, String)>,
+    ) -> bool {
+        let mut per_origin: HashMap<String, usize> = HashMap::new();
+        for (_, origin) in in_flight.values() {
+            *per_origin.entry(origin.clone()).or_insert(0) += 1;
+        }
+        let mut let_go = Vec::new();
+        for delivery in handed {
+            let origin = store::origin_of(&delivery.url);
+            let load = per_origin.entry(origin).or_insert(0);
+            if in_flight.len() < self.concurrency && *load < self.per_endpoint {
+                *load += 1;
+                start(self, tasks, in_flight, delivery);
+            } else {
+                let_go.push(delivery.id);
+            }
+        }
+        if let_go.is_empty() {
+            return false;
+        }
+        if let Err(e) = self.store.release_webhook_leases(let_go).await {
+            // Held until their leases lapse, then claimed as usual.
+            tracing::error!(error = %e, "cannot let go of webhook hand-offs");
+        }
+        true
     }
 
     /// One look at the tables (one blocking call): fan out new events, claim up to `free` due
@@ -428,6 +510,19 @@ impl Dispatcher {
             tracing::error!(error = %e, "cannot record a webhook attempt");
         }
     }
+}
+
+/// Starts one attempt and counts it in flight.
+fn start(
+    me: &Arc<Dispatcher>,
+    tasks: &mut JoinSet<()>,
+    in_flight: &mut HashMap<tokio::task::Id, (String, String)>,
+    delivery: DueDelivery,
+) {
+    let id = delivery.id.clone();
+    let origin = store::origin_of(&delivery.url);
+    let handle = tasks.spawn(me.clone().attempt(delivery));
+    in_flight.insert(handle.id(), (id, origin));
 }
 
 fn forget(

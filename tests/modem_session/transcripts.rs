@@ -174,11 +174,13 @@ fn zte_chatter_before_the_prompt_does_not_stop_a_send() {
     session.send(1, SUBMIT_LEN, SUBMIT.into(), now);
     let written = session.poll_transmit().expect("AT+CMGS");
     assert_eq!(written, format!("AT+CMGS={SUBMIT_LEN}\r").into_bytes());
+    assert_eq!(session.poll_event(), Some(Event::Submitting { id: 1 }));
     session.handle_input(
         b"\r\n+ZDONR: \"METEOR\",272,3,\"CS_ONLY\",\"ROAM_OFF\"\r\n\r\n+ZPASR: \"UMTS\"\r\n> ",
         now,
     );
-    assert_eq!(session.poll_event(), Some(Event::Prompt { id: 1 }));
+    // At the prompt, waiting for the pool's answer: nothing typed yet.
+    assert_eq!(session.poll_transmit(), None);
     session.prompt_answer(1, true, now);
     let pdu = session.poll_transmit().expect("the PDU");
     assert_eq!(pdu.last(), Some(&0x1a));
@@ -260,4 +262,46 @@ fn a_stray_prompt_is_cancelled_at_once() {
     assert_eq!(session.poll_transmit(), None);
     session.handle_input(b"\r\n> ", now);
     assert_eq!(session.poll_transmit(), Some(vec![0x1b]));
+}
+
+/// The pool's commit usually finishes while the modem answers `AT+CMGS` with its prompt:
+/// the answer is kept, nothing is written before the prompt, and the PDU (or ESC, when the
+/// pool declined) follows the prompt at once.
+#[test]
+fn an_answer_before_the_prompt_waits_for_it() {
+    for commit in [true, false] {
+        let mut modem = Scripted::model("ZTE K3565-Z");
+        let (mut session, now, _) = start(&mut modem);
+        session.send(1, SUBMIT_LEN, SUBMIT.into(), now);
+        let written = session.poll_transmit().expect("AT+CMGS");
+        assert_eq!(written, format!("AT+CMGS={SUBMIT_LEN}\r").into_bytes());
+        assert_eq!(session.poll_event(), Some(Event::Submitting { id: 1 }));
+        session.prompt_answer(1, commit, now);
+        assert_eq!(session.poll_transmit(), None, "nothing before the prompt");
+        session.handle_input(b"\r\n> ", now);
+        let after = session.poll_transmit().expect("written at the prompt");
+        if commit {
+            assert_eq!(after.last(), Some(&0x1a), "the PDU, ended by Ctrl-Z");
+            session.handle_input(b"\r\n+CMGS: 9\r\n\r\nOK\r\n", now);
+            assert_eq!(
+                session.poll_event(),
+                Some(Event::SendDone {
+                    id: 1,
+                    outcome: SendOutcome::Sent {
+                        message_ref: Some(9)
+                    }
+                })
+            );
+        } else {
+            assert_eq!(after, vec![0x1b], "ESC: the prompt cancelled");
+            session.handle_input(b"\r\nOK\r\n", now);
+            assert!(matches!(
+                session.poll_event(),
+                Some(Event::SendDone {
+                    id: 1,
+                    outcome: SendOutcome::NotSent { .. }
+                })
+            ));
+        }
+    }
 }

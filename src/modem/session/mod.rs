@@ -5,7 +5,7 @@
 //! passed), [`Session::send`] / [`Session::prompt_answer`] (the pool), and
 //! [`Session::inbound_answer`] (the inbound pipeline) — always with `now` passed in, and
 //! pulls what to do: [`Session::poll_transmit`] (bytes to write), [`Session::poll_timeout`]
-//! (when to call back) and [`Session::poll_event`] (a message arrived, the prompt is up, a
+//! (when to call back) and [`Session::poll_event`] (a message arrived, a part needs its commit, a
 //! part's outcome, the state changed, the port must be reopened).
 //!
 //! ```text
@@ -95,9 +95,11 @@ pub enum Event {
         /// When the session learnt of the message (for the inbound latency).
         since: Instant,
     },
-    /// The modem shows its `> ` prompt for this part: record it as submitting, then call
-    /// [`Session::prompt_answer`]. Nothing is written until then.
-    Prompt { id: SendId },
+    /// `AT+CMGS=` for this part is written: record the part as submitting, then call
+    /// [`Session::prompt_answer`]. The PDU waits at the `> ` prompt for that answer, so the
+    /// commit overlaps the prompt's round trip instead of following it; nothing is written
+    /// after the prompt until the answer came.
+    Submitting { id: SendId },
     /// How a part handed to [`Session::send`] ended.
     SendDone { id: SendId, outcome: SendOutcome },
     /// The modem's state changed (the status snapshot has the rest).
@@ -189,6 +191,8 @@ struct SendState {
     id: SendId,
     hex: String,
     stage: SendStage,
+    /// The pool's answer when it came before the prompt.
+    answer: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,8 +433,9 @@ impl Session {
         self.drive(now);
     }
 
-    /// The pool's answer at the prompt: `true` once the part is recorded as submitting
-    /// (then the PDU is written), `false` to cancel the prompt without sending.
+    /// The pool's answer to [`Event::Submitting`]: `true` once the part is recorded as
+    /// submitting (then the PDU is written at the prompt), `false` to cancel the prompt
+    /// without sending. Kept until the prompt when it comes first.
     pub fn prompt_answer(&mut self, id: SendId, commit: bool, now: Instant) {
         let Some(flight) = self.inflight.as_mut() else {
             return;
@@ -438,9 +443,24 @@ impl Session {
         let Purpose::Send(send) = &mut flight.purpose else {
             return;
         };
-        if send.id != id || send.stage != SendStage::Commit {
+        if send.id != id {
             return;
         }
+        match send.stage {
+            SendStage::Prompt => send.answer = Some(commit),
+            SendStage::Commit => self.answer_at_prompt(commit, now),
+            SendStage::Result | SendStage::Cancel => {}
+        }
+    }
+
+    /// At the prompt with the pool's answer: the PDU, or ESC.
+    fn answer_at_prompt(&mut self, commit: bool, now: Instant) {
+        let Some(flight) = self.inflight.as_mut() else {
+            return;
+        };
+        let Purpose::Send(send) = &mut flight.purpose else {
+            return;
+        };
         if commit {
             send.stage = SendStage::Result;
             flight.deadline = now + self.deadlines.send_result;
@@ -571,8 +591,8 @@ impl Session {
                 None => tracing::trace!(modem = %self.config.name, ?result, "stray final result"),
             },
             AtEvent::Prompt => {
-                let flight = self.inflight.as_mut();
-                match flight {
+                let mut decided = None;
+                match self.inflight.as_mut() {
                     Some(InFlight {
                         purpose: Purpose::Send(send),
                         deadline,
@@ -580,10 +600,14 @@ impl Session {
                     }) if send.stage == SendStage::Prompt => {
                         send.stage = SendStage::Commit;
                         *deadline = now + self.deadlines.commit;
-                        self.events.push_back(Event::Prompt { id: send.id });
+                        decided = send.answer;
                     }
                     // A modem at a prompt holds its URCs back: cancel it now.
                     _ => self.escape_pending = true,
+                }
+                // The commit finished during the prompt's round trip: go on at once.
+                if let Some(commit) = decided {
+                    self.answer_at_prompt(commit, now);
                 }
             }
             AtEvent::Urc(urc) => self.urcs.push_back(urc),
@@ -791,12 +815,15 @@ impl Session {
             });
             return;
         }
+        let id = send.id;
         let state = SendState {
-            id: send.id,
+            id,
             hex: send.hex,
             stage: SendStage::Prompt,
+            answer: None,
         };
         self.issue(command::cmgs(send.tpdu_len), Purpose::Send(state), now);
+        self.events.push_back(Event::Submitting { id });
     }
 }
 
