@@ -72,6 +72,9 @@ enum Inner {
     Postgres(Box<std::cell::RefCell<postgres::PgConnection>>),
 }
 
+/// Prepared statements a SQLite connection keeps (PostgreSQL keeps one per text it ran).
+const STATEMENT_CACHE: usize = 128;
+
 /// One open connection.
 pub struct Connection {
     inner: Inner,
@@ -81,6 +84,11 @@ pub struct Connection {
 
 impl Connection {
     pub fn sqlite(conn: rusqlite::Connection) -> Connection {
+        // rusqlite keeps 16 prepared statements by default; one inbound SMS alone runs more
+        // than that, so each call parsed and planned its SQL again (about half the inbound
+        // transaction's time: BENCHMARKS.md, "Fewer hand-offs"). The store has about 170
+        // statement texts, the daemon's steady traffic well under 128.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Connection {
             inner: Inner::Sqlite(conn),
             depth: Cell::new(0),
