@@ -684,4 +684,93 @@ mod tests {
         assert_eq!(deliveries, 1);
         assert_eq!(cursor, last_event);
     }
+
+    /// With a hand-off, the deliveries the inbound commit makes reach the dispatcher from
+    /// memory (the same rows the outbox holds) only after the commit, held by this host: a
+    /// poll claims none of them until the hold is let go of.
+    #[tokio::test]
+    async fn the_inbound_commit_hands_its_deliveries_over_held() {
+        use crate::codec::{network::encode_deliver, DeliverOptions, Timestamp};
+        use crate::store::webhooks::{
+            claim, release_leases, Endpoint, EndpointSource, FanOutPlan, Handoff, InFlight, Lease,
+        };
+        let (store, _dir) = crate::store::test_support::test_store();
+        let (to, mut handed) = tokio::sync::mpsc::unbounded_channel();
+        store.set_fan_out_plan(FanOutPlan {
+            configured: vec![Endpoint {
+                id: "wh_config".into(),
+                url: "http://127.0.0.1:9/hooks".into(),
+                secret: String::new().into(),
+                events: vec!["message.*".into()],
+                description: None,
+                source: EndpointSource::Config,
+                disabled_reason: None,
+                created_at: None,
+            }],
+            give_up_after: std::time::Duration::from_secs(3600),
+            batch: 200,
+            handoff: Some(Handoff {
+                lease: Lease {
+                    host: "here".into(),
+                    duration_ms: 60_000,
+                },
+                to,
+            }),
+        });
+        assert!(store.hands_off_deliveries());
+        let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
+        let pdu =
+            encode_deliver("+447700900123", "hello", &stamp, &DeliverOptions::default()).remove(0);
+        let decoded = crate::codec::decode(&pdu, true);
+        store
+            .commit_inbound_pdu(
+                "sim1".into(),
+                pdu.clone(),
+                None,
+                decoded.clone(),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let delivery = handed.try_recv().expect("handed over with the commit");
+        assert!(handed.try_recv().is_err(), "one endpoint, one delivery");
+        assert_eq!(delivery.url, "http://127.0.0.1:9/hooks");
+        assert_eq!(delivery.attempts, 0);
+        let id = delivery.id.clone();
+        let (row_body, host): (String, Option<String>) = store
+            .call(move |c| {
+                Ok(c.query_row(
+                    "SELECT body, lease_host FROM webhook_deliveries WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(row_body, delivery.body, "the same bytes as the outbox row");
+        assert_eq!(host.as_deref(), Some("here"));
+        let polled = |store: crate::store::Store| async move {
+            store
+                .call(|c| Ok(claim(c, now_ms(), &InFlight::default(), 8, 8)?.0.len()))
+                .await
+                .unwrap()
+        };
+        assert_eq!(polled(store.clone()).await, 0, "held: not for a poll");
+        let ids = vec![delivery.id.clone()];
+        store
+            .call(move |c| Ok(release_leases(c, &ids)?))
+            .await
+            .unwrap();
+        assert_eq!(
+            polled(store.clone()).await,
+            1,
+            "let go of: the poll takes it"
+        );
+        // A re-delivered PDU is a duplicate: nothing new is handed over.
+        store
+            .commit_inbound_pdu("sim1".into(), pdu, None, decoded, Vec::new())
+            .await
+            .unwrap();
+        assert!(handed.try_recv().is_err());
+    }
 }

@@ -207,7 +207,10 @@ impl Dispatcher {
         // What a crash left held by this host goes out now, not when its lease lapses.
         match me.store.release_webhook_leases_of(me.host.clone()).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(deliveries = n, "webhook deliveries held before a restart released"),
+            Ok(n) => tracing::info!(
+                deliveries = n,
+                "webhook deliveries held before a restart released"
+            ),
             Err(e) => tracing::error!(error = %e, "cannot release held webhook deliveries"),
         }
         let mut tasks = JoinSet::new();
