@@ -484,8 +484,8 @@ impl super::Store {
             };
             let appended = matches!(outcome, Outcome::Message(_) | Outcome::Undecodable(_));
             let mut handed = Vec::new();
-            match (appended, &plan) {
-                (true, Some(plan)) => match &plan.handoff {
+            if let (true, Some(plan)) = (appended, &plan) {
+                match &plan.handoff {
                     // The event's deliveries in the same commit, held for the dispatcher,
                     // which gets them from memory below: no second commit, no read-back.
                     Some(handoff) => {
@@ -508,8 +508,7 @@ impl super::Store {
                             plan.batch,
                         )?;
                     }
-                },
-                _ => {}
+                }
             }
             tx.commit()?;
             if let Some(handoff) = plan.as_ref().and_then(|p| p.handoff.as_ref()) {
