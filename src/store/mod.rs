@@ -34,6 +34,7 @@
 //! - [`cluster`]: several hosts on one database (join, heartbeat, take-over, shared secrets).
 //! - [`db`]: the connection both backends hide behind.
 
+mod checkpoint;
 pub mod cluster;
 pub mod dashboard;
 pub mod events;
@@ -192,13 +193,18 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
+        // Checkpoints are the checkpoint thread's; this connection's own only a safety net.
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::SAFETY_NET_PAGES)
+            .map_err(open_err)?;
         // SQLite gives the -wal and -shm files the database file's mode when it creates them;
         // files left by an older version or another umask are narrowed here.
         for suffix in ["-wal", "-shm"] {
             narrow_if_present(&sidecar(path, suffix)).map_err(io_err)?;
         }
+        let conn = Arc::new(Mutex::new(Connection::sqlite(conn)));
+        checkpoint::start(path, Arc::downgrade(&conn));
         Ok(Store {
-            conn: Arc::new(Mutex::new(Connection::sqlite(conn))),
+            conn,
             location: Arc::new(Location::Sqlite(path.to_path_buf())),
             fan_out_plan: Arc::default(),
         })
@@ -401,6 +407,43 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(synchronous(&store), 2, "FULL again after a failure");
+    }
+
+    /// Commits only append to the WAL; the checkpoint thread, not a commit, copies them into
+    /// the database file (the daemon's connection would wait for 10,000 pages).
+    #[test]
+    fn the_checkpoint_thread_copies_the_wal_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("simgate.db");
+        let store = Store::open(&path).unwrap();
+        let threshold: i64 = store
+            .call_blocking(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(threshold, checkpoint::SAFETY_NET_PAGES);
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let before = size();
+        store
+            .call_blocking(|c| {
+                c.execute_batch("CREATE TABLE filler (x TEXT)")?;
+                for _ in 0..200 {
+                    c.execute("INSERT INTO filler VALUES (?1)", ["y".repeat(2000)])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(size(), before, "the commits went to the WAL only");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint within 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            size() > before + 200 * 2000,
+            "the rows are in the database file"
+        );
     }
 
     /// The database, WAL and shared-memory files are 0600 whatever the umask (the test
