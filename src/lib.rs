@@ -16,6 +16,7 @@ pub mod codec;
 pub mod config;
 pub mod daemon;
 pub(crate) mod inbound;
+pub(crate) mod memory;
 pub mod messaging;
 pub mod modem;
 pub mod observe;

@@ -6,7 +6,7 @@
 //! (BENCHMARKS.md, "Fewer hand-offs"). Here a thread of its own does it instead: once a
 //! second, if the WAL changed, it opens a connection, runs a `PASSIVE` checkpoint (which never
 //! blocks the writer) and closes it again, so no page cache stays resident between
-//! checkpoints. The daemon's connection keeps a far higher automatic threshold as a safety net
+//! checkpoints (it then trims the heap, see [`crate::memory`]). The daemon's connection keeps a far higher automatic threshold as a safety net
 //! should this thread ever fall behind.
 
 use std::path::{Path, PathBuf};
@@ -49,6 +49,9 @@ fn run<T>(path: &Path, alive: Weak<Mutex<T>>) {
             Ok(()) => last_seen = now_seen,
             Err(e) => tracing::debug!(error = %e, "checkpoint postponed"),
         }
+        // The short-lived connection's pages, and what the traffic since the last look
+        // freed, go back to the kernel.
+        crate::memory::trim();
     }
 }
 
