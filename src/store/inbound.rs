@@ -636,15 +636,12 @@ mod tests {
         assert!(surface_incomplete(&c, -1, |_| None).unwrap().is_empty());
     }
 
-    /// With the dispatcher's fan-out rules set, the inbound commit holds the message, its
-    /// `message.received` event and that event's deliveries, and moves the cursor past it:
-    /// nothing is left for a second commit before the first attempt.
-    #[tokio::test]
-    async fn the_inbound_commit_carries_its_webhook_deliveries() {
-        use crate::codec::{network::encode_deliver, DeliverOptions, Timestamp};
+    /// The dispatcher's fan-out rules for one configured endpoint taking `message.*`.
+    fn plan_for_one_endpoint(
+        handoff: Option<crate::store::webhooks::Handoff>,
+    ) -> crate::store::webhooks::FanOutPlan {
         use crate::store::webhooks::{Endpoint, EndpointSource, FanOutPlan};
-        let (store, _dir) = crate::store::test_support::test_store();
-        store.set_fan_out_plan(FanOutPlan {
+        FanOutPlan {
             configured: vec![Endpoint {
                 id: "wh_config".into(),
                 url: "http://127.0.0.1:9/hooks".into(),
@@ -657,8 +654,18 @@ mod tests {
             }],
             give_up_after: std::time::Duration::from_secs(3600),
             batch: 200,
-            handoff: None,
-        });
+            handoff,
+        }
+    }
+
+    /// With the dispatcher's fan-out rules set, the inbound commit holds the message, its
+    /// `message.received` event and that event's deliveries, and moves the cursor past it:
+    /// nothing is left for a second commit before the first attempt.
+    #[tokio::test]
+    async fn the_inbound_commit_carries_its_webhook_deliveries() {
+        use crate::codec::{network::encode_deliver, DeliverOptions, Timestamp};
+        let (store, _dir) = crate::store::test_support::test_store();
+        store.set_fan_out_plan(plan_for_one_endpoint(None));
         let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
         let pdu =
             encode_deliver("+447700900123", "hello", &stamp, &DeliverOptions::default()).remove(0);
@@ -690,32 +697,16 @@ mod tests {
     #[tokio::test]
     async fn the_inbound_commit_hands_its_deliveries_over_held() {
         use crate::codec::{network::encode_deliver, DeliverOptions, Timestamp};
-        use crate::store::webhooks::{
-            claim, release_leases, Endpoint, EndpointSource, FanOutPlan, Handoff, InFlight, Lease,
-        };
+        use crate::store::webhooks::{claim, release_leases, Handoff, InFlight, Lease};
         let (store, _dir) = crate::store::test_support::test_store();
         let (to, mut handed) = tokio::sync::mpsc::unbounded_channel();
-        store.set_fan_out_plan(FanOutPlan {
-            configured: vec![Endpoint {
-                id: "wh_config".into(),
-                url: "http://127.0.0.1:9/hooks".into(),
-                secret: String::new().into(),
-                events: vec!["message.*".into()],
-                description: None,
-                source: EndpointSource::Config,
-                disabled_reason: None,
-                created_at: None,
-            }],
-            give_up_after: std::time::Duration::from_secs(3600),
-            batch: 200,
-            handoff: Some(Handoff {
-                lease: Lease {
-                    host: "here".into(),
-                    duration_ms: 60_000,
-                },
-                to,
-            }),
-        });
+        store.set_fan_out_plan(plan_for_one_endpoint(Some(Handoff {
+            lease: Lease {
+                host: "here".into(),
+                duration_ms: 60_000,
+            },
+            to,
+        })));
         assert!(store.hands_off_deliveries());
         let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
         let pdu =
