@@ -10,6 +10,7 @@
 
 use crate::modem::{ModemHandle, ModemStatus, SendOutcome, SendPart};
 use crate::shutdown::Shutdown;
+use crate::store::standby::HandedOver;
 use crate::store::{outbound, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,6 +171,8 @@ impl Pool {
         let line = &self.lines[index];
         let name = line.handle.name.clone();
         let mut status = line.handle.subscribe();
+        let board = self.store.standby().clone();
+        let restart_after = self.options.restart_multipart_after.as_millis() as i64;
         loop {
             if shutdown.is_shutdown() {
                 return;
@@ -178,26 +181,75 @@ impl Pool {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let pause = match self.try_one(line).await {
-                Ok(true) => continue,
-                Ok(false) => self.options.idle_poll,
-                Err(wait) => wait,
+            let (pause, mut ticket) = match self.try_one(line).await {
+                Looked::Worked => continue,
+                Looked::NotReady => (self.options.idle_poll, None),
+                Looked::Wait(wait) => (wait, None),
+                // Ready with nothing to claim: stand by, so that the transaction accepting the
+                // next message claims it for this modem (one commit to the wire).
+                Looked::Idle { claimable, pause } => {
+                    (pause, Some(board.stand_by(&name, claimable, restart_after)))
+                }
             };
+            let mut handed = None;
             tokio::select! {
+                over = async { (&mut ticket.as_mut().expect("guarded").handed_over).await }, if ticket.is_some() => {
+                    handed = over.ok();
+                    ticket = None;
+                }
                 _ = &mut woken => {}
                 _ = status.changed() => {}
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.recv() => {}
             }
+            if let Some(ticket) = ticket {
+                handed = board.leave(ticket).await;
+            }
+            if let Some(handed) = handed {
+                self.take_handed_over(line, handed, shutdown.is_shutdown())
+                    .await;
+                continue;
+            }
             tracing::trace!(modem = %name, "worker looking at the queue");
         }
     }
 
-    /// Sends one message through this line if it can. `Ok(true)`: did work; `Ok(false)`:
-    /// nothing to do; `Err(wait)`: capped or store trouble, look again after `wait`.
-    async fn try_one(&self, line: &Line) -> Result<bool, Duration> {
+    /// A claim made for this line by the transaction that accepted a message, its first part
+    /// marked `submitting` in that transaction, whose outcome follows. Sent at once (the
+    /// modem's prompt overlaps the commit); on shutdown, put back in the queue unsent.
+    async fn take_handed_over(&self, line: &Line, handed: HandedOver, stopping: bool) {
+        let HandedOver {
+            claim,
+            mut committed,
+        } = handed;
+        let Some(claimed) = claim.claimed else {
+            return;
+        };
+        if stopping {
+            if (&mut committed).await != Ok(true) {
+                return;
+            }
+            // Nothing reached the modem: the mark is undone and the message waits, queued.
+            if let Some(first) = claimed.pending.first() {
+                let (id, seq) = (claimed.id.clone(), first.seq);
+                self.log_store(self.store.unmark_part_submitting(id, seq).await);
+            }
+            let reason = "the daemon stopped before sending".to_string();
+            let max = self.options.max_attempts;
+            self.log_store(self.store.release_message(claimed.id, reason, 0, max).await);
+            return;
+        }
+        if !claim.withdrawn.is_empty() {
+            tracing::info!(messages = ?claim.withdrawn, "code SMS withdrawn: their verification ended");
+            self.options.events_appended.notify_waiters();
+        }
+        self.send_claimed(line, claimed, Some(committed)).await;
+    }
+
+    /// Sends one message through this line if it can.
+    async fn try_one(&self, line: &Line) -> Looked {
         if !line.handle.status().state.can_send() {
-            return Ok(false);
+            return Looked::NotReady;
         }
         let name = line.handle.name.clone();
         let caps = line.caps;
@@ -215,14 +267,14 @@ impl Pool {
             Ok(sent) => {
                 if let Some(wait) = caps.wait(sent) {
                     tracing::debug!(modem = %name, ?sent, "send cap reached");
-                    return Err(wait);
+                    return Looked::Wait(wait);
                 }
                 caps.for_plain_texts(self.options.code_headroom_percent)
                     .wait(sent)
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read send counts");
-                return Err(Duration::from_secs(1));
+                return Looked::Wait(Duration::from_secs(1));
             }
         };
         let claimable = if plain_wait.is_some() {
@@ -241,7 +293,7 @@ impl Pool {
             Ok(claim) => claim,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim from the queue");
-                return Err(Duration::from_secs(1));
+                return Looked::Wait(Duration::from_secs(1));
             }
         };
         if !claim.withdrawn.is_empty() {
@@ -250,17 +302,33 @@ impl Pool {
         }
         let claimed = match (claim.claimed, plain_wait) {
             (Some(c), _) => c,
-            (None, None) => return Ok(false),
+            (None, None) => {
+                return Looked::Idle {
+                    claimable,
+                    pause: self.options.idle_poll,
+                }
+            }
             (None, Some(wait)) => {
                 tracing::debug!(modem = %name, "plain texts at their share of the send caps");
-                return Err(wait);
+                return Looked::Idle {
+                    claimable,
+                    pause: wait,
+                };
             }
         };
-        self.send_claimed(line, claimed).await;
-        Ok(true)
+        self.send_claimed(line, claimed, None).await;
+        Looked::Worked
     }
 
-    async fn send_claimed(&self, line: &Line, claimed: outbound::Claimed) {
+    /// Sends the claimed message's parts. `handed_over`: the claim came from an accepting
+    /// transaction (see [`crate::store::standby`]), which marked the first part `submitting`
+    /// and answers here whether it committed.
+    async fn send_claimed(
+        &self,
+        line: &Line,
+        claimed: outbound::Claimed,
+        mut handed_over: Option<oneshot::Receiver<bool>>,
+    ) {
         let name = line.handle.name.clone();
         let id = claimed.id.clone();
         if let Some(old) = &claimed.restarted_from {
@@ -268,8 +336,10 @@ impl Pool {
         }
         tracing::info!(message = %id, modem = %name, parts = claimed.pending.len(), attempt = claimed.attempts, "sending");
         for part in &claimed.pending {
-            match self.send_part(line, &id, part).await {
+            match self.send_part(line, &id, part, handed_over.take()).await {
                 PartResult::Sent => continue,
+                // The accepting transaction rolled back: none of it exists.
+                PartResult::Undone => return,
                 PartResult::Retry(reason) => {
                     let retry = self.options.retry_base
                         * 2u32
@@ -303,7 +373,15 @@ impl Pool {
         tracing::info!(message = %id, modem = %name, "sent");
     }
 
-    async fn send_part(&self, line: &Line, id: &str, part: &outbound::PendingPart) -> PartResult {
+    /// Sends one part. `handed_over`: it is marked `submitting` by an accepting transaction
+    /// that answers on this whether it committed; the modem writes the PDU only on `true`.
+    async fn send_part(
+        &self,
+        line: &Line,
+        id: &str,
+        part: &outbound::PendingPart,
+        handed_over: Option<oneshot::Receiver<bool>>,
+    ) -> PartResult {
         let (started_tx, started_rx) = oneshot::channel();
         let (commit_tx, commit_rx) = oneshot::channel();
         let (reply_tx, mut reply_rx) = oneshot::channel();
@@ -314,6 +392,34 @@ impl Pool {
             commit: commit_rx,
             reply: reply_tx,
         };
+        if let Some(mut committed) = handed_over {
+            let sent = line.handle.send(request).await.is_ok();
+            // The commit's outcome goes on to the modem, waiting at its prompt.
+            let mut known = None;
+            let outcome = if sent {
+                tokio::select! {
+                    answer = &mut committed => {
+                        let answer = answer == Ok(true);
+                        known = Some(answer);
+                        let _ = commit_tx.send(answer);
+                        reply_rx.await
+                    }
+                    outcome = &mut reply_rx => outcome,
+                }
+            } else {
+                Ok(SendOutcome::NotSent {
+                    reason: "modem driver stopped".into(),
+                })
+            };
+            let committed = match known {
+                Some(answer) => answer,
+                None => committed.await == Ok(true),
+            };
+            if !committed {
+                return PartResult::Undone;
+            }
+            return self.part_outcome(id, part.seq, outcome, true).await;
+        }
         if line.handle.send(request).await.is_err() {
             return PartResult::Retry("modem driver stopped".into());
         }
@@ -333,10 +439,21 @@ impl Pool {
             }
             outcome = &mut reply_rx => outcome,
         };
+        self.part_outcome(id, part.seq, outcome, submitting).await
+    }
+
+    /// Records what the modem said of a part; `submitting`: the part is marked so.
+    async fn part_outcome(
+        &self,
+        id: &str,
+        seq: u32,
+        outcome: Result<SendOutcome, oneshot::error::RecvError>,
+        submitting: bool,
+    ) -> PartResult {
         let outcome = outcome.unwrap_or(SendOutcome::NotSent {
             reason: "modem driver stopped".into(),
         });
-        let (id, seq) = (id.to_string(), part.seq);
+        let id = id.to_string();
         match outcome {
             SendOutcome::Sent { message_ref } => {
                 self.log_store(self.store.mark_part_sent(id, seq, message_ref).await);
@@ -372,8 +489,25 @@ impl Pool {
     }
 }
 
+/// What a worker's look at the queue came to.
+enum Looked {
+    /// It sent (or tried to send) a message.
+    Worked,
+    /// The modem cannot send now.
+    NotReady,
+    /// Capped, or the store failed: look again after this.
+    Wait(Duration),
+    /// Ready, and nothing it may claim is due; look again after `pause` (or when woken).
+    Idle {
+        claimable: outbound::Claimable,
+        pause: Duration,
+    },
+}
+
 enum PartResult {
     Sent,
+    /// The transaction that claimed it rolled back.
+    Undone,
     Retry(String),
     Failed(String),
 }

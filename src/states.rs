@@ -92,7 +92,8 @@ states! {
     /// One SMS part (`outbound_parts.status`).
     PartStatus, "part status" {
         Queued => "queued",
-        /// Committed when the modem showed its `>` prompt, before the PDU was written.
+        /// Committed before the PDU is written: as `AT+CMGS=` is, or with the message's
+        /// acceptance when its modem stood by (`store::standby`).
         Submitting => "submitting",
         Sent => "sent",
         /// A crash or hang after `submitting`: never sent again.

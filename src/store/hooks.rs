@@ -3,7 +3,7 @@
 //! still queues nothing; and the janitor that removes texts from sent hook messages.
 
 use super::outbound::{self, NewMessage};
-use super::{now_ms, ratelimit, Result, Store};
+use super::{now_ms, ratelimit, standby, Result, Store};
 use crate::store::db::{params, Connection, OptionalExtension};
 use crate::verify::ratelimit::{Limited, Limits, Subject};
 
@@ -52,6 +52,7 @@ impl Store {
         &self,
         sms: HookSms,
     ) -> Result<std::result::Result<Accepted, Limited>> {
+        let standby = self.standby().clone();
         self.call(move |c| {
             let tx = c.transaction()?;
             let now = now_ms();
@@ -87,6 +88,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4)",
                 params![sms.hook, sms.dedupe_key, message_id, now],
             )?;
+            standby::hand_over_in(&tx, &standby, &sms.message)?;
             tx.commit()?;
             Ok(Ok(Accepted::Queued { message_id }))
         })

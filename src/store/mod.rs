@@ -49,6 +49,7 @@ pub mod ratelimit;
 pub mod retention;
 pub mod reverse;
 pub mod schema;
+pub mod standby;
 mod states;
 #[cfg(test)]
 pub mod test_support;
@@ -105,6 +106,8 @@ pub struct Store {
     /// How events become webhook deliveries, once the dispatcher has said (see
     /// [`Store::set_fan_out_plan`]).
     fan_out_plan: Arc<std::sync::RwLock<Option<Arc<webhooks::FanOutPlan>>>>,
+    /// The pool's idle workers, for the accepting transactions to claim for.
+    standby: Arc<standby::StandbyBoard>,
 }
 
 impl std::fmt::Debug for Store {
@@ -152,6 +155,7 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             location: Arc::new(Location::Postgres(Box::new(target), masked)),
             fan_out_plan: Arc::default(),
+            standby: Arc::default(),
         })
     }
 
@@ -207,6 +211,7 @@ impl Store {
             conn,
             location: Arc::new(Location::Sqlite(path.to_path_buf())),
             fan_out_plan: Arc::default(),
+            standby: Arc::default(),
         })
     }
 
@@ -215,6 +220,11 @@ impl Store {
     /// after one commit instead of two (the outbox stays the source of truth).
     pub fn set_fan_out_plan(&self, plan: webhooks::FanOutPlan) {
         *self.fan_out_plan.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(plan));
+    }
+
+    /// The pool's idle workers standing by for work (see [`standby`]).
+    pub fn standby(&self) -> &Arc<standby::StandbyBoard> {
+        &self.standby
     }
 
     pub(crate) fn fan_out_plan(&self) -> Option<Arc<webhooks::FanOutPlan>> {

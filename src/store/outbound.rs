@@ -137,8 +137,21 @@ pub fn claim(
     claimable: Claimable,
 ) -> crate::store::db::Result<Claim> {
     let tx = conn.transaction()?;
+    let claim = claim_in(&tx, modem, restart_after_ms, claimable)?;
+    tx.commit()?;
+    Ok(claim)
+}
+
+/// [`claim`] inside the caller's transaction (an accepting transaction claiming for a modem
+/// that stands by: [`super::standby`]).
+pub fn claim_in(
+    tx: &Connection,
+    modem: &str,
+    restart_after_ms: i64,
+    claimable: Claimable,
+) -> crate::store::db::Result<Claim> {
     let now = now_ms();
-    let withdrawn = withdraw_ended_codes(&tx, now)?;
+    let withdrawn = withdraw_ended_codes(tx, now)?;
     let row: Option<(String, String, u32)> = tx
         .query_row(
             "SELECT id, recipient, attempts FROM outbound_messages m
@@ -160,7 +173,6 @@ pub fn claim(
         )
         .optional()?;
     let Some((id, recipient, attempts)) = row else {
-        tx.commit()?;
         return Ok(Claim {
             claimed: None,
             withdrawn,
@@ -205,7 +217,6 @@ pub fn claim(
         })?;
         rows.collect::<crate::store::db::Result<Vec<_>>>()?
     };
-    tx.commit()?;
     Ok(Claim {
         claimed: Some(Claimed {
             id,

@@ -3,7 +3,7 @@
 //! a limit or the bound).
 
 use super::outbound::{self, NewMessage};
-use super::{now_ms, ratelimit, Result, Store};
+use super::{now_ms, ratelimit, standby, Result, Store};
 use crate::verify::ratelimit::{Limited, Limits, Subject};
 
 /// Why a plain text was not queued.
@@ -19,8 +19,15 @@ pub enum TextRefused {
 impl Store {
     /// Queues a message with no abuse limits (the gateway's own messages); returns its id.
     pub async fn enqueue(&self, message: NewMessage) -> Result<String> {
-        self.call(move |c| Ok(outbound::enqueue(c, &message)?))
-            .await
+        let standby = self.standby().clone();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let id = outbound::enqueue_in(&tx, &message)?;
+            standby::hand_over_in(&tx, &standby, &message)?;
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
     }
 
     /// Queues a plain text from an API caller: refused while the queue holds `max_queued`
@@ -32,6 +39,7 @@ impl Store {
         key_label: String,
         max_queued: u64,
     ) -> Result<std::result::Result<String, TextRefused>> {
+        let standby = self.standby().clone();
         self.call(move |c| {
             let tx = c.transaction()?;
             if max_queued > 0 {
@@ -51,6 +59,7 @@ impl Store {
                 return Ok(Err(TextRefused::RateLimited(limited)));
             }
             let id = outbound::enqueue_in(&tx, &message)?;
+            standby::hand_over_in(&tx, &standby, &message)?;
             tx.commit()?;
             Ok(Ok(id))
         })

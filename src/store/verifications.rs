@@ -7,7 +7,7 @@
 //! The decisions that need secrets or policy (does this code match? what text does a resend
 //! carry?) are made by the caller's closures; the state moves are made here.
 
-use super::{events, now_ms, outbound, ratelimit, Result, Store};
+use super::{events, now_ms, outbound, ratelimit, standby, Result, Store};
 use crate::store::db::{params, Connection, OptionalExtension};
 use crate::store::outbound::NewMessage;
 use crate::verify::ratelimit::{Limited, Limits, Subject};
@@ -229,6 +229,7 @@ impl Store {
         message: NewMessage,
         limits: Limits,
     ) -> Result<std::result::Result<(String, i64), Limited>> {
+        let standby = self.standby().clone();
         self.call(move |c| {
             let tx = c.transaction()?;
             let now = now_ms();
@@ -270,6 +271,7 @@ impl Store {
                     OtpStatus::Pending,
                 ],
             )?;
+            standby::hand_over_in(&tx, &standby, &message)?;
             tx.commit()?;
             Ok(Ok((message_id, expires_at)))
         })
@@ -390,6 +392,7 @@ impl Store {
         F: FnOnce(&VerificationRow, String) -> std::result::Result<NewMessage, E> + Send + 'static,
         E: Send + 'static,
     {
+        let standby = self.standby().clone();
         self.call(move |c| {
             let tx = c.transaction()?;
             let Some(row) = VerificationRow::load(&tx, &id)? else {
@@ -443,6 +446,7 @@ impl Store {
                 "UPDATE verifications SET resends = resends + 1, last_sent_at = ?2, updated_at = ?2 WHERE id = ?1",
                 params![id, now],
             )?;
+            standby::hand_over_in(&tx, &standby, &message)?;
             tx.commit()?;
             Ok(Ok(Resent {
                 resent: true,

@@ -22,7 +22,11 @@ pub use value::{
 };
 
 pub use crate::params;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+
+/// Work to do once the transaction that asked for it is durable (see
+/// [`Connection::after_commit`]), with the depth of the transaction that asked.
+type AfterCommit = (u32, Box<dyn FnOnce() + Send>);
 
 /// A database error, from either backend.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,8 @@ pub struct Connection {
     inner: Inner,
     /// Open transactions (the outermost plus savepoints).
     depth: Cell<u32>,
+    /// What runs when the outermost transaction commits; dropped if it rolls back.
+    after_commit: RefCell<Vec<AfterCommit>>,
 }
 
 impl Connection {
@@ -92,6 +98,7 @@ impl Connection {
         Connection {
             inner: Inner::Sqlite(conn),
             depth: Cell::new(0),
+            after_commit: RefCell::default(),
         }
     }
 
@@ -99,6 +106,7 @@ impl Connection {
         Connection {
             inner: Inner::Postgres(Box::new(std::cell::RefCell::new(conn))),
             depth: Cell::new(0),
+            after_commit: RefCell::default(),
         }
     }
 
@@ -240,7 +248,36 @@ impl Connection {
     /// Ends what [`Connection::begin_outer`] opened: commit or roll back.
     pub(crate) fn end_outer(&self, commit: bool) -> Result<()> {
         self.depth.set(0);
-        self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
+        let ended = self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" });
+        self.outermost_ended(commit && ended.is_ok());
+        ended
+    }
+
+    /// Runs `f` once the current transaction is durable: after the outermost `COMMIT`
+    /// succeeded (at once when no transaction is open, the statement having committed by
+    /// itself). If the transaction, or the savepoint that asked, rolls back, `f` is dropped
+    /// unrun. For hand-offs that must not act on what might still be undone: a claimed
+    /// message going to its modem, whose PDU may leave only after the commit.
+    pub fn after_commit(&self, f: impl FnOnce() + Send + 'static) {
+        match self.depth.get() {
+            0 => f(),
+            depth => self.after_commit.borrow_mut().push((depth, Box::new(f))),
+        }
+    }
+
+    /// The outermost transaction ended: its after-commit work runs or is dropped.
+    fn outermost_ended(&self, committed: bool) {
+        let work = std::mem::take(&mut *self.after_commit.borrow_mut());
+        if committed {
+            for (_, f) in work {
+                f();
+            }
+        }
+    }
+
+    /// A savepoint opened at `depth` rolled back: the work it asked for is dropped.
+    fn savepoint_undone(&self, depth: u32) {
+        self.after_commit.borrow_mut().retain(|(d, _)| *d <= depth);
     }
 
     /// Runs `f` with its commits not waiting for the disk: SQLite's `synchronous = NORMAL` in
@@ -281,7 +318,9 @@ impl Transaction<'_> {
         self.done = true;
         self.conn.depth.set(self.depth);
         if self.depth == 0 {
-            self.conn.execute_batch("COMMIT")
+            let committed = self.conn.execute_batch("COMMIT");
+            self.conn.outermost_ended(committed.is_ok());
+            committed
         } else {
             self.conn
                 .execute_batch(&format!("RELEASE SAVEPOINT sp{}", self.depth))
@@ -296,9 +335,11 @@ impl Transaction<'_> {
     fn undo(&self) -> Result<()> {
         self.conn.depth.set(self.depth);
         if self.depth == 0 {
+            self.conn.outermost_ended(false);
             self.conn.execute_batch("ROLLBACK")
         } else {
             let d = self.depth;
+            self.conn.savepoint_undone(d);
             self.conn.execute_batch(&format!(
                 "ROLLBACK TO SAVEPOINT sp{d}; RELEASE SAVEPOINT sp{d}"
             ))
@@ -425,5 +466,62 @@ impl rusqlite::ToSql for ValueRef<'_> {
             ValueRef::Text(s) => V::Text(s.as_bytes()),
             ValueRef::Blob(b) => V::Blob(b),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn counter(conn: &Connection) -> Arc<AtomicUsize> {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        conn.after_commit(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        ran
+    }
+
+    #[test]
+    fn after_commit_work_waits_for_the_outermost_commit() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let tx = conn.transaction().unwrap();
+        let outer = counter(&tx);
+        let sp = tx.transaction().unwrap();
+        let inner = counter(&sp);
+        sp.commit().unwrap();
+        // A released savepoint is not durable yet.
+        assert_eq!(inner.load(Ordering::SeqCst), 0);
+        assert_eq!(outer.load(Ordering::SeqCst), 0);
+        tx.commit().unwrap();
+        assert_eq!(inner.load(Ordering::SeqCst), 1);
+        assert_eq!(outer.load(Ordering::SeqCst), 1);
+        // Outside a transaction the statement has committed by itself: at once.
+        let now = counter(&conn);
+        assert_eq!(now.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn after_commit_work_is_dropped_with_what_rolls_back() {
+        let conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        let kept = counter(&tx);
+        let sp = tx.transaction().unwrap();
+        let undone = counter(&sp);
+        sp.rollback().unwrap();
+        tx.commit().unwrap();
+        assert_eq!(kept.load(Ordering::SeqCst), 1);
+        assert_eq!(undone.load(Ordering::SeqCst), 0);
+
+        let tx = conn.transaction().unwrap();
+        let dropped = counter(&tx);
+        drop(tx);
+        let tx = conn.transaction().unwrap();
+        tx.commit().unwrap();
+        // Neither the rollback nor the next commit runs it.
+        assert_eq!(dropped.load(Ordering::SeqCst), 0);
     }
 }
