@@ -172,6 +172,11 @@ fn number_key(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
 }
 
+/// `number_key(number) == key`, without building the key.
+fn same_digits(number: &str, key: &str) -> bool {
+    number.chars().filter(char::is_ascii_digit).eq(key.chars())
+}
+
 /// Owns the modem tasks; dropping the last [`Network`] clone stops them.
 #[derive(Debug)]
 struct NetworkOwner {
@@ -478,6 +483,9 @@ struct WorldState {
     parts: Vec<WorldPart>,
     pending: HashMap<PendingKey, Vec<WorldPart>>,
     handed_out: HashSet<u64>,
+    /// Every message before this index was handed out: waits look from here on, so that a
+    /// long run's history does not slow each wait (and, under the same lock, each delivery).
+    first_not_handed_out: usize,
 }
 
 #[derive(Debug)]
@@ -512,6 +520,8 @@ impl World {
     }
 
     fn record_part(&self, from: &str, to: &str, submit: &OutgoingSubmit) {
+        // When the network had the part: before decoding it or waiting for the lock.
+        let received_at = SystemTime::now();
         let (text, concat) = match codec::decode(&submit.pdu_hex, true) {
             Ok(Pdu::Submit(decoded)) => (
                 decoded.user_data.text.clone().unwrap_or_default(),
@@ -566,7 +576,7 @@ impl World {
                     pdus: parts.iter().map(|held| held.pdu_hex.clone()).collect(),
                     message_refs: parts.iter().map(|held| held.message_ref).collect(),
                     status_report_requested: parts.iter().any(|held| held.status_report_requested),
-                    received_at: SystemTime::now(),
+                    received_at,
                 };
                 state.messages.push(message);
             }
@@ -606,7 +616,7 @@ impl World {
     /// most `timeout`.
     pub async fn wait_for(&self, to: &str, timeout: Duration) -> Option<WorldMessage> {
         let wanted = number_key(to);
-        self.wait_next(timeout, |message| number_key(&message.to) == wanted)
+        self.wait_next(timeout, |message| same_digits(&message.to, &wanted))
             .await
     }
 
@@ -625,13 +635,20 @@ impl World {
             loop {
                 {
                     let mut state = self.state();
-                    let found = state
-                        .messages
+                    let from = state.first_not_handed_out;
+                    let found = state.messages[from..]
                         .iter()
                         .find(|message| !state.handed_out.contains(&message.id) && matches(message))
                         .cloned();
                     if let Some(message) = found {
                         state.handed_out.insert(message.id);
+                        let state = &mut *state;
+                        while let Some(next) = state.messages.get(state.first_not_handed_out) {
+                            if !state.handed_out.remove(&next.id) {
+                                break;
+                            }
+                            state.first_not_handed_out += 1;
+                        }
                         return message;
                     }
                 }
