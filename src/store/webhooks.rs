@@ -168,7 +168,7 @@ fn fan_out_with(
                     url: &endpoint.url,
                     body: &body,
                 };
-                made.push(insert_delivery(&tx, made_one, now, give_up_at, held)?);
+                made.extend(insert_delivery(&tx, made_one, now, give_up_at, held)?);
             }
         }
         // The target gets the event once, even when it is also a subscribed endpoint.
@@ -180,7 +180,7 @@ fn fan_out_with(
                 url: target,
                 body: &body,
             };
-            made.push(insert_delivery(&tx, made_one, now, give_up_at, held)?);
+            made.extend(insert_delivery(&tx, made_one, now, give_up_at, held)?);
         }
     }
     tx.execute(
@@ -188,9 +188,6 @@ fn fan_out_with(
         [last],
     )?;
     tx.commit()?;
-    if held.is_none() {
-        made.clear();
-    }
     Ok((new_events.len(), made))
 }
 
@@ -203,15 +200,15 @@ struct NewDelivery<'a> {
     body: &'a str,
 }
 
-/// Inserts a pending delivery (held by `held` = (host, until) if given) and returns it as the
-/// dispatcher would read it back.
+/// Inserts a pending delivery. Held by `held` = (host, until), it is also returned as the
+/// dispatcher would read it back, for the first attempt from memory; unheld, a poll reads it.
 fn insert_delivery(
     conn: &Connection,
     new: NewDelivery<'_>,
     now: i64,
     give_up_at: i64,
     held: Option<(&str, i64)>,
-) -> crate::store::db::Result<DueDelivery> {
+) -> crate::store::db::Result<Option<DueDelivery>> {
     let id = new_id("dlv");
     let endpoint_id = new.endpoint.map(|e| e.id.as_str());
     conn.prepare_cached(
@@ -232,11 +229,14 @@ fn insert_delivery(
         held.map(|h| h.0),
         held.map(|h| h.1)
     ])?;
+    if held.is_none() {
+        return Ok(None);
+    }
     let api_secret = match (new.kind, new.endpoint) {
         (DeliveryKind::Api, Some(e)) => Some(e.secret.expose().clone()),
         _ => None,
     };
-    Ok(DueDelivery {
+    Ok(Some(DueDelivery {
         id,
         event_id: new.event.id.clone(),
         kind: new.kind,
@@ -249,7 +249,7 @@ fn insert_delivery(
         api_secret,
         // Fanned out only to active endpoints, in this transaction.
         api_inactive: None,
-    })
+    }))
 }
 
 /// Lets go of deliveries this host held but will not attempt now (the dispatcher had no free

@@ -191,18 +191,13 @@ impl Dispatcher {
     /// Deliveries handed over by the inbound transaction ([`store::Handoff`]) start at once,
     /// without a look at the tables; those without a free slot are let go of, for a poll.
     pub async fn run(self, mut shutdown: Shutdown) {
-        let handoff = self
+        // `run` takes the dispatcher, so the receiver made with it is there, once.
+        let mut handoff = self
             .handoff
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let (_keep_open, mut handoff) = match handoff {
-            Some(rx) => (None, rx),
-            None => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                (Some(tx), rx)
-            }
-        };
+            .take()
+            .expect("a dispatcher runs once");
         let me = Arc::new(self);
         // What a crash left held by this host goes out now, not when its lease lapses.
         match me.store.release_webhook_leases_of(me.host.clone()).await {
