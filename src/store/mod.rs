@@ -433,7 +433,18 @@ mod tests {
         assert_eq!(id.len(), "msg_".len() + 22);
         assert!(id[4..].chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
         // Earlier milliseconds sort first, across digit, upper and lower case boundaries.
-        let times = [0, 1, 9, 10, 35, 36, 61, 62, 1_733_000_000_000, 1_733_000_000_001];
+        let times = [
+            0,
+            1,
+            9,
+            10,
+            35,
+            36,
+            61,
+            62,
+            1_733_000_000_000,
+            1_733_000_000_001,
+        ];
         let ids: Vec<String> = times.iter().map(|&t| id_at("x", t)).collect();
         for pair in ids.windows(2) {
             assert!(pair[0] < pair[1], "{} !< {}", pair[0], pair[1]);
