@@ -166,6 +166,15 @@ mod tests {
     use super::*;
     use crate::states::PartStatus;
 
+    /// Awaits one hand-over channel. The tests are synchronous (PostgreSQL's blocking client
+    /// may not run inside a runtime), so only the waiting enters one.
+    fn wait<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
     fn text(line: Option<&str>, purpose: &str) -> NewMessage {
         NewMessage {
             recipient: "+447700900001".into(),
@@ -196,15 +205,15 @@ mod tests {
         .unwrap()
     }
 
-    #[tokio::test]
-    async fn the_accepting_commit_claims_for_the_worker_standing_by() {
+    #[test]
+    fn the_accepting_commit_claims_for_the_worker_standing_by() {
         let mut conn = crate::store::test_support::test_db();
         let board = StandbyBoard::default();
         let mut ticket = board.stand_by("modem0", Claimable::Any, 600_000);
         let id = accept(&mut conn, &board, &text(None, "text"));
         assert!(board.is_empty());
-        let handed = (&mut ticket.handed_over).await.unwrap();
-        assert_eq!(handed.committed.await, Ok(true));
+        let handed = wait(&mut ticket.handed_over).unwrap();
+        assert_eq!(wait(handed.committed), Ok(true));
         let claimed = handed.claim.claimed.unwrap();
         assert_eq!(claimed.id, id);
         assert_eq!(claimed.pending.len(), 2);
@@ -227,8 +236,8 @@ mod tests {
         assert_eq!(status, "sending");
     }
 
-    #[tokio::test]
-    async fn a_rolled_back_hand_over_says_so_and_leaves_nothing() {
+    #[test]
+    fn a_rolled_back_hand_over_says_so_and_leaves_nothing() {
         let conn = crate::store::test_support::test_db();
         let board = StandbyBoard::default();
         let mut ticket = board.stand_by("modem0", Claimable::Any, 600_000);
@@ -237,8 +246,8 @@ mod tests {
         let id = outbound::enqueue_in(&tx, &message).unwrap();
         assert!(hand_over_in(&tx, &board, &message).unwrap());
         drop(tx);
-        let handed = (&mut ticket.handed_over).await.unwrap();
-        assert!(handed.committed.await.is_err(), "no commit to announce");
+        let handed = wait(&mut ticket.handed_over).unwrap();
+        assert!(wait(handed.committed).is_err(), "no commit to announce");
         let rows: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM outbound_parts WHERE message_id = ?1",
@@ -249,8 +258,8 @@ mod tests {
         assert_eq!(rows, 0);
     }
 
-    #[tokio::test]
-    async fn only_a_worker_that_may_send_it_is_given_a_message() {
+    #[test]
+    fn only_a_worker_that_may_send_it_is_given_a_message() {
         let mut conn = crate::store::test_support::test_db();
         let board = StandbyBoard::default();
         // modem1 may send codes only (its plain share of the caps is used); modem2 anything.
@@ -262,16 +271,16 @@ mod tests {
         assert_eq!(part_status(&conn, &plain, 1).0, PartStatus::Queued.as_str());
         // A code goes to the longest standing worker that may send it: modem1.
         let code = accept(&mut conn, &board, &text(None, outbound::PURPOSE_CODE));
-        let handed = board.leave(capped).await.unwrap();
+        let handed = wait(board.leave(capped)).unwrap();
         assert_eq!(handed.claim.claimed.unwrap().id, code);
         assert_eq!(part_status(&conn, &code, 1).1.as_deref(), Some("modem1"));
         // Leaving a ticket nobody took gives nothing.
-        assert!(board.leave(elsewhere).await.is_none());
+        assert!(wait(board.leave(elsewhere)).is_none());
         assert!(board.is_empty());
     }
 
-    #[tokio::test]
-    async fn a_worker_given_nothing_goes_back_to_the_queue() {
+    #[test]
+    fn a_worker_given_nothing_goes_back_to_the_queue() {
         let conn = crate::store::test_support::test_db();
         let board = StandbyBoard::default();
         let ticket = board.stand_by("modem0", Claimable::Any, 600_000);
@@ -287,6 +296,6 @@ mod tests {
         .unwrap();
         assert!(!hand_over_in(&tx, &board, &message).unwrap());
         tx.commit().unwrap();
-        assert!(board.leave(ticket).await.is_none());
+        assert!(wait(board.leave(ticket)).is_none());
     }
 }
