@@ -231,7 +231,7 @@ fn mask_here(e164: &str) -> String {
 /// and go, that was up to nine caches per expression and the resident heap grew for minutes
 /// (BENCHMARKS.md, "Memory and flat over time"). The crate already serialises all matching
 /// behind one lock, so one thread costs no parallelism; a call is two thread hand-offs
-/// (microseconds).
+/// (microseconds). The thread also renews the expressions now and then ([`Renewal`]).
 fn on_phone_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     type Job = Box<dyn FnOnce() + Send>;
     static JOBS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
@@ -247,8 +247,27 @@ fn on_phone_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) ->
             .name("phone".into())
             .spawn(move || {
                 ON_PHONE_THREAD.with(|on| on.set(true));
-                for job in receiver {
+                let mut renewal = Renewal::default();
+                loop {
+                    let job = if renewal.due_when_quiet() {
+                        match receiver.recv_timeout(Renewal::QUIET) {
+                            Ok(job) => job,
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                renewal.renewed(renew_expressions());
+                                continue;
+                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
+                    } else {
+                        match receiver.recv() {
+                            Ok(job) => job,
+                            Err(mpsc::RecvError) => break,
+                        }
+                    };
                     job();
+                    if renewal.answered() {
+                        renewal.renewed(renew_expressions());
+                    }
                 }
             });
         if let Err(e) = spawned {
@@ -266,6 +285,59 @@ fn on_phone_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) ->
         Some(Err(panic)) => std::panic::resume_unwind(panic),
         None => panic!("the phone-number thread is gone"),
     }
+}
+
+/// When the phone thread drops libphonenumber's compiled expressions.
+///
+/// Why: each `regex` expression keeps a lazy-DFA cache that gains states with every new
+/// number it reads, up to the crate's default of 2 MiB per expression; the crate's own cache
+/// keeps up to 100 expressions and gives no say over either. A soak's heap grew by about
+/// 3 MiB an hour from these alone (BENCHMARKS.md, "What the heap grows"). Dropping the
+/// expressions drops their caches; they compile again on next use, some 12 ms for one
+/// country's set, so it is done after enough new answers for their states to be worth
+/// dropping, at the first quiet moment, and after many more whatever the traffic.
+#[derive(Debug, Default)]
+struct Renewal {
+    answers_since: u32,
+}
+
+impl Renewal {
+    /// Answers computed since the last renewal before one is due at a quiet moment.
+    const AFTER: u32 = 512;
+    /// … and before one is due at once, quiet or not.
+    const AT_LATEST: u32 = 8 * Self::AFTER;
+    /// No job for this long is a quiet moment.
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+
+    /// Counts one answer; `true` when a renewal is due now.
+    fn answered(&mut self) -> bool {
+        self.answers_since += 1;
+        self.answers_since >= Self::AT_LATEST
+    }
+
+    /// Whether the thread should renew if no job comes within [`Renewal::QUIET`].
+    fn due_when_quiet(&self) -> bool {
+        self.answers_since >= Self::AFTER
+    }
+
+    fn renewed(&mut self, dropped: usize) {
+        tracing::debug!(
+            answers = self.answers_since,
+            dropped,
+            "phone-number expressions renewed"
+        );
+        self.answers_since = 0;
+    }
+}
+
+/// Drops every compiled libphonenumber expression and its search cache; returns how many.
+/// Only the phone thread calls it (its expressions are not in use meanwhile).
+fn renew_expressions() -> usize {
+    let cache = phonenumber::metadata::DATABASE.cache();
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let dropped = cache.len();
+    cache.clear();
+    dropped
 }
 
 /// Is `code` an ISO 3166 alpha-2 country the numbering metadata knows? Answered from
@@ -614,6 +686,68 @@ mod tests {
             mask("+447700900123"),
             "+44****-**0123",
             "the thread survives a panic"
+        );
+    }
+
+    /// Renewal waits for enough new answers, then for a quiet moment, and comes at the
+    /// latest after many more; each renewal starts the count again.
+    #[test]
+    fn renewal_waits_for_answers_then_quiet() {
+        let mut renewal = Renewal::default();
+        for _ in 1..Renewal::AFTER {
+            assert!(!renewal.answered());
+        }
+        assert!(!renewal.due_when_quiet());
+        assert!(!renewal.answered());
+        assert!(
+            renewal.due_when_quiet(),
+            "enough answers: at the next quiet moment"
+        );
+        for _ in Renewal::AFTER + 1..Renewal::AT_LATEST {
+            assert!(!renewal.answered(), "busy: not yet");
+        }
+        assert!(renewal.answered(), "busy for long: now");
+        renewal.renewed(0);
+        assert!(!renewal.due_when_quiet());
+        assert!(!renewal.answered());
+    }
+
+    /// Dropping the compiled expressions changes no answer; they compile again on use.
+    #[test]
+    fn renewed_expressions_give_the_same_answers() {
+        let numbers = [
+            "+447700900456",
+            "+441481700123",
+            "+12425550123",
+            "+77012345678",
+        ];
+        let ask = || -> Vec<(Option<String>, String, String)> {
+            numbers
+                .iter()
+                .map(|n| {
+                    let n = n.to_string();
+                    on_phone_thread(move || {
+                        (
+                            country_of_here(&n),
+                            mask_here(&n),
+                            format_for_here(&n, Some("GB")),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let before = ask();
+        // One job: nothing else runs on the phone thread between the two steps.
+        let (dropped, left) = on_phone_thread(|| {
+            let dropped = renew_expressions();
+            (dropped, renew_expressions())
+        });
+        assert!(dropped > 0, "the questions compiled expressions");
+        assert_eq!(left, 0, "all were dropped");
+        assert_eq!(ask(), before);
+        assert_eq!(
+            before.iter().map(|a| a.0.as_deref()).collect::<Vec<_>>(),
+            [Some("GB"), Some("GG"), Some("BS"), Some("KZ")]
         );
     }
 
