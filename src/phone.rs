@@ -307,7 +307,7 @@ fn on_phone_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) ->
 /// Why: each `regex` expression keeps a lazy-DFA cache that gains states with every new
 /// number it reads, up to the crate's default of 2 MiB per expression; the crate's own cache
 /// keeps up to 100 expressions and gives no say over either. A soak's heap grew by about
-/// 3 MiB an hour from these alone (BENCHMARKS.md, "What the heap grows"). Dropping the
+/// 3 MiB an hour, most of it these caches (BENCHMARKS.md, "What the heap grows"). Dropping the
 /// expressions drops their caches; they compile again on next use, some 12 ms for one
 /// country's set, so it is done after enough new answers for their states to be worth
 /// dropping, at the first quiet moment, and after many more whatever the traffic.
@@ -481,9 +481,10 @@ fn region_of(number: &PhoneNumber) -> Option<String> {
 /// libphonenumber decides it (the crate's `validator::source_for`: the only region of the code;
 /// else the first, in the metadata's order, whose leading digits start the number or, without
 /// leading digits, whose plan gives the number a type). The crate's own path looks each
-/// expression up by its source text in a locked LRU (1.3 µs a match against 0.1 µs here,
-/// eleven matches for one British mobile number); the expressions here are compiled once per
-/// phone thread ([`PATTERNS`]) from the same sources, and renewed with the crate's.
+/// expression up by its source text in a locked LRU of 100, for every match (eleven for one
+/// British mobile number, dozens for a +1 number no region claims), and compiles again what
+/// the LRU let go; the expressions here are compiled once per phone thread ([`PATTERNS`])
+/// from the same sources, and renewed with the crate's.
 fn matched_region(code: u16, national: &str) -> Option<String> {
     use phonenumber::Type;
     let database = &*phonenumber::metadata::DATABASE;
