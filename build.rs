@@ -14,8 +14,9 @@
 //! scattered hot functions made nearly the whole 6.8 MB of code resident; packed, the resident
 //! code is about what runs. Names the list has and the binary lacks are skipped silently.
 //! `SIMGATE_SYMBOL_ORDER=off` builds without it (for a linker other than LLD). The names carry
-//! their crates' hashes, so the list records the compiler and `Cargo.lock` it was made with,
-//! and a build with others warns that it is stale.
+//! their crates' hashes, so the list records the compiler and `Cargo.lock` it was made with: a
+//! build with another `Cargo.lock` warns that it is stale, one with another compiler warns and
+//! leaves it out.
 //!
 //! `SIMGATE_LINK_MAP=PATH` asks the linker for a map of the binary (where each function
 //! landed), which `benches/hot_functions.sh` reads.
@@ -38,25 +39,45 @@ fn main() {
     let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("link/hot-functions.txt");
     if ordered && target == "x86_64-unknown-linux-gnu" && profile == "release" && list.exists() {
         println!("cargo:rerun-if-changed=Cargo.lock");
-        let made_for = made_for();
-        let text = std::fs::read_to_string(&list).unwrap_or_default();
-        if !text.lines().take(4).any(|line| line == made_for) {
-            println!(
-                "cargo:warning=link/hot-functions.txt was made for another compiler or \
-                 Cargo.lock (this build: \"{made_for}\"); rerun benches/hot_functions.sh"
-            );
-        }
-        println!(
-            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={},--no-warn-symbol-ordering",
-            list.display()
-        );
+        order_functions(&list);
     }
     if let Ok(map) = std::env::var("SIMGATE_LINK_MAP") {
         println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
+        // What the list made from this map is good for (benches/hot_functions.sh copies it in).
+        let _ = std::fs::write(format!("{map}.made-for"), made_for());
     }
 }
 
-/// The line `benches/hot_functions.sh` writes into the list: this compiler and this lockfile.
+/// Gives the list to the linker, unless another compiler made it: every name would differ
+/// (the crates' hashes include the compiler), and a compiler before 1.90 links this target
+/// with the system's linker, which does not know the option.
+fn order_functions(list: &Path) {
+    let here = made_for();
+    let text = std::fs::read_to_string(list).unwrap_or_default();
+    let recorded = text.lines().take(4).find(|line| line.starts_with(MADE_FOR));
+    let compiler = |line: &str| line.split(';').next().unwrap_or_default().to_string();
+    if recorded.map(compiler) != Some(compiler(&here)) {
+        println!(
+            "cargo:warning=link/hot-functions.txt was made with another compiler and is not \
+             used (this build: \"{here}\"); rerun benches/hot_functions.sh"
+        );
+        return;
+    }
+    if recorded != Some(here.as_str()) {
+        println!(
+            "cargo:warning=link/hot-functions.txt was made for another Cargo.lock (this build: \
+             \"{here}\"); rerun benches/hot_functions.sh"
+        );
+    }
+    println!(
+        "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={},--no-warn-symbol-ordering",
+        list.display()
+    );
+}
+
+const MADE_FOR: &str = "# made for: ";
+
+/// The line the list records: this compiler and this lockfile.
 fn made_for() -> String {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = std::process::Command::new(rustc)
@@ -72,5 +93,5 @@ fn made_for() -> String {
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
         });
-    format!("# made for: {version}; Cargo.lock fnv1a {digest:016x}")
+    format!("{MADE_FOR}{version}; Cargo.lock fnv1a {digest:016x}")
 }

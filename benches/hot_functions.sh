@@ -6,9 +6,11 @@
 # under callgrind (valgrind), and every instruction it executed is looked up in the map. The
 # functions that ran before the daemon was idle come first, then those the soak's traffic ran,
 # each group in its present address order. Symbol names carry their crates' hashes, so the
-# list is only good for this toolchain and Cargo.lock: rerun after upgrading either.
+# list is only good for this toolchain and Cargo.lock (build.rs writes which, beside the map):
+# rerun after upgrading either.
 #
-#   bash benches/hot_functions.sh [SECONDS]     (soak length, default 60; needs valgrind)
+#   bash benches/hot_functions.sh [SECONDS]     (soak length, default 60; needs valgrind;
+#                                               KEEP=1 keeps the work directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -37,13 +39,7 @@ SIMGATE_BENCH_BIN=$work/run.sh SIMGATE_SOAK_SECS=$seconds "$soak" --bench >"$wor
     { cat "$work/soak.log"; exit 1; }
 grep -E '^(idle|first|all)' "$work/soak.log"
 
-made_for="# made for: $(rustc --version); Cargo.lock fnv1a $(python3 -c '
-import sys
-h = 0xcbf29ce484222325
-for b in open("Cargo.lock", "rb").read():
-    h = ((h ^ b) * 0x100000001b3) % 2**64
-print(f"{h:016x}")')"
-python3 - "$made_for" "$work/simgate.map" "$work"/cg/start/out.* "$work"/cg/out.* > link/hot-functions.txt <<'EOF'
+python3 - "$(cat "$work/simgate.map.made-for")" "$work/simgate.map" "$work"/cg/start/out.* "$work"/cg/out.* > link/hot-functions.txt <<'EOF'
 import bisect, re, sys
 
 # The map's rows: "VMA LMA Size Align" then an output section (.text), indented by 8 an input
@@ -62,10 +58,9 @@ for line in open(sys.argv[2]):
 sections.sort()
 starts = [s[0] for s in sections]
 
-order = []  # section indices, start-up's first
+order = []  # section indices: start-up's (argv[3]), then the traffic's
 seen = set()
-at_start = None
-for dump in sys.argv[3:]:  # start-up's first
+for dump in sys.argv[3:]:
     ran, ours = set(), False
     for line in open(dump):
         if line.startswith("ob="):
@@ -77,7 +72,8 @@ for dump in sys.argv[3:]:  # start-up's first
                 ran.add(i)
     order.extend(sorted(ran - seen))
     seen |= ran
-    at_start = at_start if at_start is not None else len(order)
+    if dump == sys.argv[3]:
+        at_start = len(order)
 
 symbols, size, start_size = [], 0, 0
 for n, i in enumerate(order):
