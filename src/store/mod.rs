@@ -197,16 +197,16 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
-        // Checkpoints are the checkpoint thread's; this connection's own only a safety net.
-        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::SAFETY_NET_PAGES)
-            .map_err(open_err)?;
+        // Checkpoints are the checkpoint thread's; this connection's own only a safety net
+        // (in the WAL hook, which tells the thread how full the WAL is).
+        let wal = checkpoint::watch(&conn);
         // SQLite gives the -wal and -shm files the database file's mode when it creates them;
         // files left by an older version or another umask are narrowed here.
         for suffix in ["-wal", "-shm"] {
             narrow_if_present(&sidecar(path, suffix)).map_err(io_err)?;
         }
         let conn = Arc::new(Mutex::new(Connection::sqlite(conn)));
-        checkpoint::start(path, Arc::downgrade(&conn));
+        checkpoint::start(path, Arc::downgrade(&conn), wal);
         Ok(Store {
             conn,
             location: Arc::new(Location::Sqlite(path.to_path_buf())),
@@ -484,23 +484,21 @@ mod tests {
     }
 
     /// Commits only append to the WAL; the checkpoint thread, not a commit, copies them into
-    /// the database file (the daemon's connection would wait for 10,000 pages).
+    /// the database file once the WAL holds `checkpoint::DUE_FRAMES` frames (the daemon's
+    /// connection would wait for 10,000).
     #[test]
     fn the_checkpoint_thread_copies_the_wal_into_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("simgate.db");
         let store = Store::open(&path).unwrap();
-        let threshold: i64 = store
-            .call_blocking(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(threshold, checkpoint::SAFETY_NET_PAGES);
         let size = || std::fs::metadata(&path).unwrap().len();
         let before = size();
         store
             .call_blocking(|c| {
                 c.execute_batch("CREATE TABLE filler (x TEXT)")?;
-                for _ in 0..200 {
-                    c.execute("INSERT INTO filler VALUES (?1)", ["y".repeat(2000)])?;
+                // Five pages and more each: past the thread's threshold.
+                for _ in 0..250 {
+                    c.execute("INSERT INTO filler VALUES (?1)", ["y".repeat(20_000)])?;
                 }
                 Ok(())
             })
@@ -515,7 +513,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         assert!(
-            size() > before + 200 * 2000,
+            size() > before + 250 * 20_000,
             "the rows are in the database file"
         );
     }

@@ -978,6 +978,12 @@ impl Store {
     }
 
     /// Records one attempt and moves the delivery on (`gone`: the endpoint answered 410).
+    ///
+    /// Committed without waiting for the disk: an outcome lost to a power cut leaves the
+    /// delivery pending under this host's lease, which the next start releases, so it is
+    /// attempted again: at-least-once, as promised, with the same `webhook-id`. Its fsync
+    /// was one of the two each inbound SMS cost; the next durable commit (or checkpoint)
+    /// makes it durable anyway.
     pub async fn record_delivery_attempt(
         &self,
         delivery: DueDelivery,
@@ -985,8 +991,10 @@ impl Store {
         next: Next,
         gone: bool,
     ) -> Result<()> {
-        self.call(move |c| Ok(record_attempt(c, &delivery, &record, &next, gone)?))
-            .await
+        self.call(move |c| {
+            Ok(c.without_waiting_for_disk(|c| record_attempt(c, &delivery, &record, &next, gone))?)
+        })
+        .await
     }
 
     /// The endpoints created through the API (not deleted).
