@@ -254,6 +254,19 @@ fn insert_delivery(
 
 /// Lets go of deliveries this host held but will not attempt now (the dispatcher had no free
 /// slot for a hand-off), so the next poll, here or on another host, may claim them.
+/// [`super::Store::release_webhook_leases_of`] in the caller's connection.
+pub fn release_leases_of(
+    conn: &Connection,
+    host: &str,
+    cutoff: i64,
+) -> crate::store::db::Result<usize> {
+    conn.execute(
+        "UPDATE webhook_deliveries SET lease_host = NULL, lease_until = NULL
+         WHERE lease_host = ?1 AND lease_until < ?2",
+        params![host, cutoff],
+    )
+}
+
 pub fn release_leases(conn: &Connection, ids: &[String]) -> crate::store::db::Result<()> {
     for id in ids {
         conn.execute(
@@ -959,16 +972,15 @@ impl Store {
         self.call(move |c| Ok(release_leases(c, &ids)?)).await
     }
 
-    /// At start: lets go of every delivery `host` held (hand-offs and attempts a crash cut
-    /// short), so they are attempted again now rather than when their leases lapse.
-    pub async fn release_webhook_leases_of(&self, host: String) -> Result<usize> {
-        self.call(move |c| {
-            Ok(c.execute(
-                "UPDATE webhook_deliveries SET lease_host = NULL, lease_until = NULL WHERE lease_host = ?1",
-                [host],
-            )?)
-        })
-        .await
+    /// When a dispatcher starts: lets go of the deliveries `host` held under leases that run
+    /// out before `cutoff` (hand-offs and attempts that a crash, or the dispatcher this one
+    /// replaces, cut short), so they are attempted again now rather than when their leases
+    /// lapse. Leases granted after the new dispatcher's hand-offs were set up run out later
+    /// and are kept: those deliveries are already on their way to it, and released they
+    /// would also be claimed by its first poll, and sent twice.
+    pub async fn release_webhook_leases_of(&self, host: String, cutoff: i64) -> Result<usize> {
+        self.call(move |c| Ok(release_leases_of(c, &host, cutoff)?))
+            .await
     }
 
     /// A delivery that cannot be sent any more is failed without an attempt.

@@ -94,6 +94,9 @@ pub struct Dispatcher {
     lease: Option<store::Lease>,
     /// This host's name in leases (hand-offs are held under it on either backend).
     host: String,
+    /// Leases of this host running out before this (ms) were granted before this dispatcher
+    /// was made: [`Dispatcher::run`] releases them.
+    release_before: i64,
     /// Deliveries the inbound transaction made and handed over ([`store::Handoff`]); taken
     /// by [`Dispatcher::run`].
     handoff: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DueDelivery>>>,
@@ -155,6 +158,9 @@ impl Dispatcher {
             duration_ms: (settings.timeout_ms + config.cluster.host_timeout_secs * 1000) as i64,
         };
         let (handoff_tx, handoff_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Leases granted from now on are this dispatcher's hand-offs: they run out at or after
+        // this (what `run` releases at its start runs out before it).
+        let release_before = now_ms() + lease.duration_ms;
         store.set_fan_out_plan(store::FanOutPlan {
             configured: configured.clone(),
             give_up_after: RetryPolicy::from_config(settings).give_up_after,
@@ -175,6 +181,7 @@ impl Dispatcher {
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
             lease: (store.backend() == crate::store::Backend::Postgres).then(|| lease.clone()),
             host: lease.host,
+            release_before,
             handoff: std::sync::Mutex::new(Some(handoff_rx)),
             store,
             client,
@@ -199,8 +206,13 @@ impl Dispatcher {
             .take()
             .expect("a dispatcher runs once");
         let me = Arc::new(self);
-        // What a crash left held by this host goes out now, not when its lease lapses.
-        match me.store.release_webhook_leases_of(me.host.clone()).await {
+        // What a crash (or the dispatcher this one replaces) left held by this host goes out
+        // now, not when its lease lapses; hand-offs already made to this one stay held.
+        match me
+            .store
+            .release_webhook_leases_of(me.host.clone(), me.release_before)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 deliveries = n,

@@ -438,3 +438,91 @@ fn endpoint_debug_hides_the_secret() {
         config_endpoint_id("http://b/")
     );
 }
+
+/// A starting dispatcher lets go of what its host held before it was made (a crash, the
+/// dispatcher it replaces), not of the hand-offs already made to it: released, those would
+/// also be claimed by its first poll and sent twice.
+#[test]
+fn a_starting_dispatcher_releases_only_leases_granted_before_it() {
+    let conn = db();
+    let lease = Lease {
+        host: "pi-1".into(),
+        duration_ms: 60_000,
+    };
+    let held = |conn: &Connection| -> Vec<(String, Option<String>)> {
+        conn.query_map(
+            "SELECT url, lease_host FROM webhook_deliveries ORDER BY url",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|row| row.unwrap())
+        .collect()
+    };
+    // Before the dispatcher was made (t = 1 000), and after it (t = 5 000).
+    events::append(
+        &conn,
+        events::EventKind::ModemStatus,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    fan_out_leased(
+        &conn,
+        &[configured("http://old/", &["*"])],
+        DAY,
+        1_000,
+        10,
+        &lease,
+    )
+    .unwrap();
+    events::append(
+        &conn,
+        events::EventKind::ModemStatus,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    fan_out_leased(
+        &conn,
+        &[configured("http://new/", &["*"])],
+        DAY,
+        5_000,
+        10,
+        &lease,
+    )
+    .unwrap();
+    // Another host's lease is not this host's to release.
+    events::append(
+        &conn,
+        events::EventKind::ModemStatus,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    fan_out_leased(
+        &conn,
+        &[configured("http://other/", &["*"])],
+        DAY,
+        1_000,
+        10,
+        &lease,
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE webhook_deliveries SET lease_host = 'pi-2' WHERE url = 'http://other/'",
+        [],
+    )
+    .unwrap();
+    let made_at = 4_000;
+    let released = release_leases_of(&conn, "pi-1", made_at + lease.duration_ms).unwrap();
+    assert_eq!(released, 1);
+    let rows = held(&conn);
+    assert!(rows.contains(&("http://old/".into(), None)), "{rows:?}");
+    assert!(
+        rows.contains(&("http://other/".into(), Some("pi-2".into()))),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("http://new/".into(), Some("pi-1".into()))),
+        "the hand-off made after the dispatcher stays held: {rows:?}"
+    );
+}
