@@ -200,8 +200,11 @@ async fn a_delivery_held_when_the_daemon_stopped_goes_out_after_the_restart() {
     let api = Api::new(d.base_url());
     let first = api.wait_delivery_status(&id, "pending", SOON).await;
     assert_eq!(first["attempt_count"], 1);
-    // As a hand-off cut short leaves it: due now, held by this host for an hour.
+    // As a hand-off cut short leaves it: due now, held by this host for as long as the
+    // daemon holds one (its attempt's time limit and a host's silence).
     let host = d.config.cluster.host_name();
+    let lease_ms =
+        (d.config.webhook_delivery.timeout_ms + d.config.cluster.host_timeout_secs * 1000) as i64;
     let event = id.clone();
     d.state()
         .store
@@ -209,7 +212,7 @@ async fn a_delivery_held_when_the_daemon_stopped_goes_out_after_the_restart() {
             let now = simgate::store::now_ms();
             Ok(c.execute(
                 "UPDATE webhook_deliveries SET lease_host = ?1, lease_until = ?2, next_attempt_at = ?3 WHERE event_id = ?4",
-                simgate::store::db::params![host, now + 3_600_000, now, event],
+                simgate::store::db::params![host, now + lease_ms, now, event],
             )?)
         })
         .await
