@@ -833,3 +833,78 @@ async fn losing_coverage_holds_messages_and_readyz_until_the_network_returns() {
     assert_eq!(readyz().await, 200);
     d.stop().await;
 }
+
+/// A message handed to a standing-by modem before its transaction commits, when that commit
+/// fails: the modem, already at the `>` prompt, cancels with ESC; no PDU leaves, nothing of
+/// the message stays, the caller gets the error, and the line serves the next message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_over_whose_commit_fails_is_cancelled_at_the_prompt() {
+    let mut d = TestDaemon::start(1).await;
+    d.wait_all_ready().await;
+    d.eventually("the worker stands by", || {
+        (!d.state().store.standby().is_empty()).then_some(())
+    })
+    .await;
+    // The commit fails on a deferred foreign key that marking the part `submitting` breaks:
+    // after the hand-over, at the COMMIT.
+    let (arm, disarm) = match d.state().store.backend() {
+        simgate::store::Backend::Sqlite => (
+            "CREATE TABLE probe_parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE probe (parent INTEGER REFERENCES probe_parent(id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER fail_the_commit AFTER UPDATE OF status ON outbound_parts
+                 WHEN NEW.status = 'submitting' BEGIN INSERT INTO probe VALUES (42); END;",
+            "DROP TRIGGER fail_the_commit",
+        ),
+        simgate::store::Backend::Postgres => (
+            "CREATE TABLE probe_parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE probe (parent INTEGER REFERENCES probe_parent(id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE FUNCTION fail_the_commit() RETURNS trigger LANGUAGE plpgsql AS
+                 'BEGIN INSERT INTO probe VALUES (42); RETURN NEW; END';
+             CREATE TRIGGER fail_the_commit AFTER UPDATE OF status ON outbound_parts
+                 FOR EACH ROW WHEN (NEW.status = 'submitting') EXECUTE FUNCTION fail_the_commit();",
+            "DROP TRIGGER fail_the_commit ON outbound_parts",
+        ),
+    };
+    let store = d.state().store.clone();
+    store
+        .call(move |c| Ok(c.execute_batch(arm)?))
+        .await
+        .unwrap();
+    let modem = d.modems[0].clone();
+    let refused = send_text(d.state(), text("+447700900001", "never sent")).await;
+    assert!(refused.is_err(), "the caller learns it failed: {refused:?}");
+    d.eventually("the modem is cancelled at its prompt", || {
+        modem
+            .commands()
+            .iter()
+            .any(|c| c.starts_with("AT+CMGS="))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(modem.sent_pdus().is_empty(), "no PDU left the modem");
+    assert!(d.network.world().messages_to("+447700900001").is_empty());
+    let left: i64 = store
+        .call(|c| Ok(c.query_row("SELECT COUNT(*) FROM outbound_messages", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "nothing of the message was committed");
+
+    store
+        .call(move |c| Ok(c.execute_batch(disarm)?))
+        .await
+        .unwrap();
+    let accepted = send_text(d.state(), text("+447700900002", "sent once"))
+        .await
+        .unwrap();
+    let got = d
+        .network
+        .world()
+        .wait_for("+447700900002", SOON)
+        .await
+        .expect("the line serves the next message");
+    assert_eq!(got.text, "sent once");
+    wait_status(&d, &accepted.id, "sent").await;
+    assert_eq!(modem.sent_pdus().len(), 1);
+    d.stop().await;
+}

@@ -319,6 +319,13 @@ impl Transaction<'_> {
         self.conn.depth.set(self.depth);
         if self.depth == 0 {
             let committed = self.conn.execute_batch("COMMIT");
+            if committed.is_err() {
+                // SQLite leaves the transaction open when its COMMIT fails (a deferred
+                // constraint, a busy or full disk): rolled back, so that none of it can be
+                // committed by a later statement and the connection can begin again.
+                // (PostgreSQL has already rolled it back; its ROLLBACK only warns.)
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
             self.conn.outermost_ended(committed.is_ok());
             committed
         } else {
