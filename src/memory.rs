@@ -4,8 +4,8 @@
 //! chunks inside the heap that still count as resident, and over hours the resident set
 //! creeps up with the holes (BENCHMARKS.md, "Soak"). `malloc_trim` releases the free pages
 //! wherever they are in the heap. It is cheap at this heap's size; the SQLite checkpoint
-//! thread ([`crate::store`]) calls it after each checkpoint, i.e. at most once a second and
-//! only after traffic.
+//! thread ([`crate::store`]) calls it after each look that saw traffic, i.e. at most once a
+//! second and only after traffic.
 
 /// Releases free heap pages now.
 pub fn trim() {
