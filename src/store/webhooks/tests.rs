@@ -460,53 +460,21 @@ fn a_starting_dispatcher_releases_only_leases_granted_before_it() {
         .map(|row| row.unwrap())
         .collect()
     };
-    // Before the dispatcher was made (t = 1 000), and after it (t = 5 000).
-    events::append(
-        &conn,
-        events::EventKind::ModemStatus,
-        &serde_json::json!({}),
-    )
-    .unwrap();
-    fan_out_leased(
-        &conn,
-        &[configured("http://old/", &["*"])],
-        DAY,
-        1_000,
-        10,
-        &lease,
-    )
-    .unwrap();
-    events::append(
-        &conn,
-        events::EventKind::ModemStatus,
-        &serde_json::json!({}),
-    )
-    .unwrap();
-    fan_out_leased(
-        &conn,
-        &[configured("http://new/", &["*"])],
-        DAY,
-        5_000,
-        10,
-        &lease,
-    )
-    .unwrap();
+    // One event handed off to `url` at `at`, held by pi-1.
+    let hand_off = |url: &str, at: i64| {
+        events::append(
+            &conn,
+            events::EventKind::ModemStatus,
+            &serde_json::json!({}),
+        )
+        .unwrap();
+        fan_out_leased(&conn, &[configured(url, &["*"])], DAY, at, 10, &lease).unwrap();
+    };
+    // Before the dispatcher was made (t = 4 000), and after it.
+    hand_off("http://old/", 1_000);
+    hand_off("http://new/", 5_000);
     // Another host's lease is not this host's to release.
-    events::append(
-        &conn,
-        events::EventKind::ModemStatus,
-        &serde_json::json!({}),
-    )
-    .unwrap();
-    fan_out_leased(
-        &conn,
-        &[configured("http://other/", &["*"])],
-        DAY,
-        1_000,
-        10,
-        &lease,
-    )
-    .unwrap();
+    hand_off("http://other/", 1_000);
     conn.execute(
         "UPDATE webhook_deliveries SET lease_host = 'pi-2' WHERE url = 'http://other/'",
         [],
