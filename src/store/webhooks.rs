@@ -252,8 +252,6 @@ fn insert_delivery(
     }))
 }
 
-/// Lets go of deliveries this host held but will not attempt now (the dispatcher had no free
-/// slot for a hand-off), so the next poll, here or on another host, may claim them.
 /// [`super::Store::release_webhook_leases_of`] in the caller's connection.
 pub fn release_leases_of(
     conn: &Connection,
@@ -267,6 +265,8 @@ pub fn release_leases_of(
     )
 }
 
+/// Lets go of deliveries this host held but will not attempt now (the dispatcher had no free
+/// slot for a hand-off), so the next poll, here or on another host, may claim them.
 pub fn release_leases(conn: &Connection, ids: &[String]) -> crate::store::db::Result<()> {
     for id in ids {
         conn.execute(
