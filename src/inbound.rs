@@ -108,11 +108,13 @@ impl Inbound {
             .store
             .commit_inbound_pdu(modem, pdu, recipient, decoded, self.hooks.clone())
             .await?;
-        // A message's deliveries went to the dispatcher with the commit; a status report's
-        // event (`message.delivered`…) was not fanned out yet.
+        // The events' deliveries went to the dispatcher with the commit (a message's, an
+        // undecodable PDU's, a matched status report's `message.status`), unless it takes
+        // no hand-offs.
         let left_for_a_poll = match outcome {
-            Outcome::Message(_) | Outcome::Undecodable(_) => !self.store.hands_off_deliveries(),
-            Outcome::StatusReport { matched } => matched,
+            Outcome::Message(_)
+            | Outcome::Undecodable(_)
+            | Outcome::StatusReport { matched: true } => !self.store.hands_off_deliveries(),
             _ => false,
         };
         if left_for_a_poll {

@@ -335,8 +335,13 @@ impl Pool {
             tracing::warn!(message = %id, modem = %name, from = %old, "long message begun on a modem that went away; sending it whole again");
         }
         tracing::info!(message = %id, modem = %name, parts = claimed.pending.len(), attempt = claimed.attempts, "sending");
-        for part in &claimed.pending {
-            match self.send_part(line, &id, part, handed_over.take()).await {
+        let parts = claimed.pending.len();
+        for (i, part) in claimed.pending.iter().enumerate() {
+            let last = i + 1 == parts;
+            match self
+                .send_part(line, &id, part, handed_over.take(), last)
+                .await
+            {
                 PartResult::Sent => continue,
                 // The accepting transaction rolled back: none of it exists.
                 PartResult::Undone => return,
@@ -367,20 +372,25 @@ impl Pool {
                 }
             }
         }
-        let id2 = id.clone();
-        self.log_store(self.store.finish_sent_message(id2).await);
-        self.options.events_appended.notify_waiters();
+        if parts == 0 {
+            // Nothing was left to send (a message begun elsewhere, all its parts gone).
+            let id2 = id.clone();
+            self.log_store(self.store.finish_sent_message(id2).await);
+            self.options.events_appended.notify_waiters();
+        }
         tracing::info!(message = %id, modem = %name, "sent");
     }
 
     /// Sends one part. `handed_over`: it is marked `submitting` by an accepting transaction
     /// that answers on this whether it committed; the modem writes the PDU only on `true`.
+    /// `last`: the message's last part, whose record also finishes the message.
     async fn send_part(
         &self,
         line: &Line,
         id: &str,
         part: &outbound::PendingPart,
         handed_over: Option<oneshot::Receiver<bool>>,
+        last: bool,
     ) -> PartResult {
         let (started_tx, started_rx) = oneshot::channel();
         let (commit_tx, commit_rx) = oneshot::channel();
@@ -418,7 +428,7 @@ impl Pool {
             if !committed {
                 return PartResult::Undone;
             }
-            return self.part_outcome(id, part.seq, outcome, true).await;
+            return self.part_outcome(id, part.seq, outcome, true, last).await;
         }
         if line.handle.send(request).await.is_err() {
             return PartResult::Retry("modem driver stopped".into());
@@ -439,22 +449,35 @@ impl Pool {
             }
             outcome = &mut reply_rx => outcome,
         };
-        self.part_outcome(id, part.seq, outcome, submitting).await
+        self.part_outcome(id, part.seq, outcome, submitting, last)
+            .await
     }
 
-    /// Records what the modem said of a part; `submitting`: the part is marked so.
+    /// Records what the modem said of a part; `submitting`: the part is marked so; `last`:
+    /// the message's last part, whose record finishes the message in the same commit.
     async fn part_outcome(
         &self,
         id: &str,
         seq: u32,
         outcome: Result<SendOutcome, oneshot::error::RecvError>,
         submitting: bool,
+        last: bool,
     ) -> PartResult {
         let outcome = outcome.unwrap_or(SendOutcome::NotSent {
             reason: "modem driver stopped".into(),
         });
         let id = id.to_string();
         match outcome {
+            SendOutcome::Sent { message_ref } if last => {
+                // One flush for the part, the message and its `message.status` event, whose
+                // webhook deliveries go to the dispatcher with the commit.
+                let finished = self.store.finish_with_last_part(id, seq, message_ref).await;
+                if !matches!(finished, Ok(false)) {
+                    self.options.events_appended.notify_waiters();
+                }
+                self.log_store(finished);
+                PartResult::Sent
+            }
             SendOutcome::Sent { message_ref } => {
                 self.log_store(self.store.mark_part_sent(id, seq, message_ref).await);
                 PartResult::Sent

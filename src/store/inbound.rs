@@ -482,42 +482,17 @@ impl super::Store {
                     Outcome::Undecodable(e.to_string())
                 }
             };
-            let appended = matches!(outcome, Outcome::Message(_) | Outcome::Undecodable(_));
-            let mut handed = Vec::new();
-            if let (true, Some(plan)) = (appended, &plan) {
-                match &plan.handoff {
-                    // The event's deliveries in the same commit, held for the dispatcher,
-                    // which gets them from memory below: no second commit, no read-back.
-                    Some(handoff) => {
-                        handed = super::webhooks::fan_out_leased(
-                            &tx,
-                            &plan.configured,
-                            plan.give_up_after,
-                            super::now_ms(),
-                            plan.batch,
-                            &handoff.lease,
-                        )?
-                    }
-                    // The dispatcher, woken after the commit, only has to read them.
-                    None => {
-                        super::webhooks::fan_out(
-                            &tx,
-                            &plan.configured,
-                            plan.give_up_after,
-                            super::now_ms(),
-                            plan.batch,
-                        )?;
-                    }
-                }
+            if matches!(
+                outcome,
+                Outcome::Message(_)
+                    | Outcome::Undecodable(_)
+                    | Outcome::StatusReport { matched: true }
+            ) {
+                // The event's deliveries in the same commit, held for the dispatcher, which
+                // gets them from memory after it: no second commit, no read-back.
+                super::webhooks::fan_out_in_transaction(&tx, plan.as_deref())?;
             }
             tx.commit()?;
-            if let Some(handoff) = plan.as_ref().and_then(|p| p.handoff.as_ref()) {
-                for delivery in handed {
-                    // A dispatcher that is gone (shutting down): the lease lapses, or is
-                    // released at the next start, and the row is attempted then.
-                    let _ = handoff.to.send(delivery);
-                }
-            }
             Ok(outcome)
         })
         .await

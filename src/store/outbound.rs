@@ -357,7 +357,7 @@ pub fn unmark_submitting(conn: &Connection, id: &str, seq: u32) -> crate::store:
 }
 
 /// Every part went out: the message is sent.
-pub fn finish_sent(conn: &mut Connection, id: &str) -> crate::store::db::Result<()> {
+pub fn finish_sent(conn: &Connection, id: &str) -> crate::store::db::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
         "UPDATE outbound_messages SET status = 'sent', error = NULL, updated_at = ?2 WHERE id = ?1",

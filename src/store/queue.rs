@@ -52,6 +52,27 @@ impl Store {
             .await
     }
 
+    /// The message's last part left: the part, the message's `sent` and its `message.status`
+    /// event in one commit, the event's webhook deliveries handed to the dispatcher with it.
+    /// Returns whether the dispatcher must still be woken to poll for them.
+    pub async fn finish_with_last_part(
+        &self,
+        id: String,
+        seq: u32,
+        message_ref: Option<u8>,
+    ) -> Result<bool> {
+        let plan = self.fan_out_plan();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            outbound::mark_sent(&tx, &id, seq, message_ref)?;
+            outbound::finish_sent(&tx, &id)?;
+            let left_for_a_poll = super::webhooks::fan_out_in_transaction(&tx, plan.as_deref())?;
+            tx.commit()?;
+            Ok(left_for_a_poll)
+        })
+        .await
+    }
+
     /// The part may or may not have left: never sent again.
     pub async fn mark_part_uncertain(&self, id: String, seq: u32, reason: String) -> Result<()> {
         self.call(move |c| Ok(outbound::mark_uncertain(c, &id, seq, &reason)?))

@@ -903,6 +903,44 @@ pub struct Handoff {
     pub to: tokio::sync::mpsc::UnboundedSender<DueDelivery>,
 }
 
+/// Fans out, inside the caller's transaction, the events it appended (and any older ones not
+/// fanned out yet), as `plan` says: with a [`Handoff`], the deliveries are held for this
+/// host's dispatcher and go to it from memory once the outermost transaction has committed
+/// ([`Connection::after_commit`]: on PostgreSQL, where the store call's own transaction is
+/// the outermost, not before its `COMMIT`), so no webhook announces what might still be
+/// undone. Returns whether the dispatcher must still be woken to poll for them (no hand-off,
+/// or no plan yet: the events wait for its first fan-out).
+pub(crate) fn fan_out_in_transaction(
+    conn: &Connection,
+    plan: Option<&FanOutPlan>,
+) -> crate::store::db::Result<bool> {
+    let Some(plan) = plan else { return Ok(true) };
+    let now = now_ms();
+    let Some(handoff) = &plan.handoff else {
+        fan_out(conn, &plan.configured, plan.give_up_after, now, plan.batch)?;
+        return Ok(true);
+    };
+    let handed = fan_out_leased(
+        conn,
+        &plan.configured,
+        plan.give_up_after,
+        now,
+        plan.batch,
+        &handoff.lease,
+    )?;
+    if !handed.is_empty() {
+        let to = handoff.to.clone();
+        conn.after_commit(move || {
+            for delivery in handed {
+                // A dispatcher that is gone (shutting down): the lease lapses, or is
+                // released at the next start, and the row is attempted then.
+                let _ = to.send(delivery);
+            }
+        });
+    }
+    Ok(false)
+}
+
 /// What the dispatcher may claim: up to `free` deliveries, at most `per_origin` in flight per
 /// origin counting `busy`, held with `lease` when hosts share the outbox.
 #[derive(Debug, Clone)]

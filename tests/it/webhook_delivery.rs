@@ -175,6 +175,61 @@ async fn handed_over_deliveries_go_out_once_each_even_without_a_free_slot() {
     d.stop().await;
 }
 
+/// A sent SMS is recorded with its `message.status` "sent" event in the commit that records
+/// its last part, and that event's delivery goes to the dispatcher with the commit: the
+/// webhook arrives once, after the message reads `sent`, and nothing stays held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sent_sms_is_announced_once_by_the_commit_that_records_it() {
+    let listener = Listener::start().await;
+    let url = listener.url.clone();
+    let mut d = TestDaemon::with_config(1, |c| {
+        c.webhooks.push(webhook(&url, &["message.status"]));
+        fast_retries(c);
+    })
+    .await;
+    d.wait_all_ready().await;
+    let api = Api::new(d.base_url());
+    let (status, created) = api
+        .post(
+            "/v1/messages",
+            serde_json::json!({"to": "+14155550501", "body": "announced once"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let got = listener.wait_for(1, SOON).await;
+    let body = got[0].json();
+    assert_eq!(body["type"], "message.status");
+    assert_eq!(body["data"]["message_id"], id.as_str());
+    assert_eq!(body["data"]["status"], "sent");
+    assert!(standard_signature_ok(SECRET, &got[0]));
+    // Stored by the time it was announced (the simulated network's status report may have
+    // taken it on to `delivered` since).
+    let (status, message) = api.get(&format!("/v1/messages/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        message["status"] == "sent" || message["status"] == "delivered",
+        "{message}"
+    );
+    assert!(message["parts"][0]["message_ref"].is_u64(), "{message}");
+    let event = body["id"].as_str().unwrap().to_string();
+    let delivery = api.wait_delivery_status(&event, "delivered", SOON).await;
+    assert_eq!(delivery["attempt_count"], 1);
+    // Long enough for several polls: a hand-off also claimed by a poll would arrive twice.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let received = listener.received();
+    let sent: Vec<_> = received
+        .iter()
+        .filter(|r| r.json()["data"]["status"] == "sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "announced once");
+    let ids: std::collections::HashSet<&str> =
+        received.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids.len(), received.len(), "no event twice");
+    assert_eq!(held(&d).await, 0, "the hold was released with the attempt");
+    d.stop().await;
+}
+
 /// A delivery held by this host when it stopped (a hand-off or an attempt cut short by a
 /// crash) is not claimed by a poll while held, and goes out at the next start instead of
 /// when its lease lapses.

@@ -205,7 +205,7 @@ fn a_report_that_overtakes_its_send_is_applied_when_the_send_is_recorded() {
         report_arrives(&conn, "a", mr, 0x00, seq);
         mark_sent(&conn, &id, seq, Some(mr)).unwrap();
     }
-    finish_sent(&mut conn, &id).unwrap();
+    finish_sent(&conn, &id).unwrap();
     let view = get(&conn, &id).unwrap().unwrap();
     assert_eq!(view.status, "delivered", "{view:#?}");
     assert!(view.parts.iter().all(|p| p.report_status == Some(0)));
@@ -214,7 +214,7 @@ fn a_report_that_overtakes_its_send_is_applied_when_the_send_is_recorded() {
     claim_next(&mut conn, "a", LONG).unwrap().unwrap();
     mark_submitting(&conn, &other, 1, "a").unwrap();
     mark_sent(&conn, &other, 1, Some(7)).unwrap();
-    finish_sent(&mut conn, &other).unwrap();
+    finish_sent(&conn, &other).unwrap();
     assert_eq!(get(&conn, &other).unwrap().unwrap().status, "sent");
 }
 
@@ -229,7 +229,7 @@ fn a_failed_report_fails_the_message_once_it_is_sent() {
     assert_eq!(get(&conn, &id).unwrap().unwrap().status, "sending");
     mark_submitting(&conn, &id, 2, "a").unwrap();
     mark_sent(&conn, &id, 2, Some(4)).unwrap();
-    finish_sent(&mut conn, &id).unwrap();
+    finish_sent(&conn, &id).unwrap();
     let view = get(&conn, &id).unwrap().unwrap();
     assert_eq!(view.status, "failed");
     assert_eq!(view.error.as_deref(), Some("status report 0x41"));
@@ -253,4 +253,77 @@ fn early_reports_are_found_through_the_index() {
             .any(|step| step.contains("status_reports_unmatched")),
         "{plan:?}"
     );
+}
+
+/// The last part's record finishes its message in the same commit: the part and the message
+/// `sent`, one `message.status` event, and that event's delivery handed to the dispatcher
+/// with the commit (nothing left for a poll). Earlier parts are recorded on their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_part_finishes_its_message_and_hands_its_event_over_in_one_commit() {
+    use crate::store::webhooks::{FanOutPlan, Handoff, Lease};
+    let (store, _dir) = crate::store::test_support::test_store();
+    let (to, mut handed) = tokio::sync::mpsc::unbounded_channel();
+    store.set_fan_out_plan(FanOutPlan {
+        configured: crate::store::webhooks::config_endpoints(&{
+            let mut config = crate::config::Config::default();
+            config.webhooks.push(crate::config::Webhook {
+                url: "http://hooks.example/".into(),
+                events: vec!["message.status".into()],
+                ..Default::default()
+            });
+            config
+        }),
+        give_up_after: std::time::Duration::from_secs(3_600),
+        batch: 10,
+        handoff: Some(Handoff {
+            lease: Lease {
+                host: "pi-1".into(),
+                duration_ms: 60_000,
+            },
+            to,
+        }),
+    });
+    let id = store
+        .call(|c| {
+            let id = message(c, 2);
+            claim_next(c, "a", LONG)?.expect("claimed");
+            mark_submitting(c, &id, 1, "a")?;
+            Ok(id)
+        })
+        .await
+        .unwrap();
+    store.mark_part_sent(id.clone(), 1, Some(1)).await.unwrap();
+    let first = {
+        let id = id.clone();
+        store
+            .call(move |c| {
+                mark_submitting(c, &id, 2, "a")?;
+                Ok(get(c, &id)?.expect("kept"))
+            })
+            .await
+            .unwrap()
+    };
+    assert_eq!(first.status, "sending", "one part still to go");
+    assert!(handed.try_recv().is_err(), "no event yet");
+
+    let left_for_a_poll = store
+        .finish_with_last_part(id.clone(), 2, Some(2))
+        .await
+        .unwrap();
+    assert!(!left_for_a_poll);
+    let view = {
+        let id = id.clone();
+        store
+            .call(move |c| Ok(get(c, &id)?.expect("kept")))
+            .await
+            .unwrap()
+    };
+    assert_eq!(view.status, "sent", "{view:#?}");
+    assert!(view.parts.iter().all(|p| p.status == "sent"), "{view:#?}");
+    let delivery = handed.try_recv().expect("handed over with the commit");
+    let body: serde_json::Value = serde_json::from_str(&delivery.body).unwrap();
+    assert_eq!(body["type"], "message.status");
+    assert_eq!(body["data"]["message_id"], id.as_str());
+    assert_eq!(body["data"]["status"], "sent");
+    assert!(handed.try_recv().is_err(), "one event, one endpoint");
 }

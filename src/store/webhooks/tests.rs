@@ -494,3 +494,90 @@ fn a_starting_dispatcher_releases_only_leases_granted_before_it() {
         "the hand-off made after the dispatcher stays held: {rows:?}"
     );
 }
+
+fn handing_off_to(url: &str, to: tokio::sync::mpsc::UnboundedSender<DueDelivery>) -> FanOutPlan {
+    FanOutPlan {
+        configured: vec![configured(url, &["*"])],
+        give_up_after: DAY,
+        batch: 10,
+        handoff: Some(Handoff {
+            lease: Lease {
+                host: "pi-1".into(),
+                duration_ms: 60_000,
+            },
+            to,
+        }),
+    }
+}
+
+/// A hand-off reaches the dispatcher only once the outermost transaction has committed. On
+/// PostgreSQL a store call's own transaction is the outermost one, and the operation's
+/// commit only releases a savepoint: a webhook sent then could announce what the call's
+/// `COMMIT` might still undo. A transaction that rolls back hands nothing over.
+#[test]
+fn a_hand_off_waits_for_the_outermost_commit() {
+    let conn = db();
+    let (to, mut handed) = tokio::sync::mpsc::unbounded_channel();
+    let plan = handing_off_to("http://a/", to);
+    // The operation: its own transaction, inside the store call's.
+    let operation = |conn: &Connection| {
+        let own = conn.transaction().unwrap();
+        events::append(&own, events::EventKind::ModemStatus, &serde_json::json!({})).unwrap();
+        let left_for_a_poll = fan_out_in_transaction(&own, Some(&plan)).unwrap();
+        own.commit().unwrap();
+        assert!(!left_for_a_poll, "handed over, nothing left for a poll");
+    };
+    let deliveries = |conn: &Connection| -> Vec<(String, Option<String>)> {
+        conn.query_map("SELECT url, lease_host FROM webhook_deliveries", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap()
+        .into_iter()
+        .map(|row| row.unwrap())
+        .collect()
+    };
+
+    let call = conn.transaction().unwrap();
+    operation(&call);
+    assert!(handed.try_recv().is_err(), "not before the call's commit");
+    drop(call);
+    assert!(
+        handed.try_recv().is_err(),
+        "rolled back: nothing handed over"
+    );
+    assert!(deliveries(&conn).is_empty());
+
+    let call = conn.transaction().unwrap();
+    operation(&call);
+    assert!(handed.try_recv().is_err(), "not before the call's commit");
+    call.commit().unwrap();
+    let delivery = handed.try_recv().expect("handed over with the commit");
+    assert_eq!(delivery.url, "http://a/");
+    assert!(handed.try_recv().is_err(), "once");
+    assert_eq!(
+        deliveries(&conn),
+        vec![("http://a/".to_string(), Some("pi-1".to_string()))],
+        "held by this host, so that no poll claims it too"
+    );
+}
+
+/// Without a dispatcher's plan, or without a hand-off in it, the events are left for a poll.
+#[test]
+fn without_a_hand_off_the_events_are_left_for_a_poll() {
+    let conn = db();
+    events::append(
+        &conn,
+        events::EventKind::ModemStatus,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    assert!(fan_out_in_transaction(&conn, None).unwrap());
+    let (to, _handed) = tokio::sync::mpsc::unbounded_channel();
+    let plan = FanOutPlan {
+        handoff: None,
+        ..handing_off_to("http://a/", to)
+    };
+    assert!(fan_out_in_transaction(&conn, Some(&plan)).unwrap());
+    let due = due(&conn, now_ms(), &HashSet::new(), 10).unwrap();
+    assert_eq!(due.len(), 1, "fanned out, due for the poll");
+}
