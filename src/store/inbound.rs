@@ -75,11 +75,18 @@ pub fn pdu_key(modem: &str, pdu: &str) -> String {
 pub fn record_part(conn: &Connection, part: &InboundPart) -> crate::store::db::Result<Recorded> {
     let key = pdu_key(&part.modem, &part.pdu);
     let now = now_ms();
+    // A single part is its message: inserted with the message's id, so neither a second
+    // statement nor the index of parts waiting for their group is touched.
+    let group = match part.concat {
+        Some((reference, total, _)) if total > 1 => Some((reference, total)),
+        _ => None,
+    };
+    let message_id = new_id("in");
     let inserted: Option<i64> = conn
         .query_row(
         "INSERT INTO inbound_parts (modem, pdu, pdu_key, sender, sender_type, smsc, scts, encoding, text,
-             concat_ref, concat_total, concat_seq, received_at, sender_toa)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             concat_ref, concat_total, concat_seq, received_at, sender_toa, message_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT DO NOTHING RETURNING id",
         params![
             part.modem,
@@ -95,36 +102,29 @@ pub fn record_part(conn: &Connection, part: &InboundPart) -> crate::store::db::R
             part.concat.map(|c| c.1),
             part.concat.map(|c| c.2),
             now,
-            part.sender_toa
+            part.sender_toa,
+            group.is_none().then_some(&message_id)
         ],
         |r| r.get(0),
     )
         .optional()?;
-    let Some(part_id) = inserted else {
+    if inserted.is_none() {
         return Ok(Recorded::Duplicate);
-    };
-    match part.concat {
-        None | Some((_, 0..=1, _)) => {
-            let message = insert_message(conn, part, &part.text, 1, true, now)?;
-            conn.execute(
-                "UPDATE inbound_parts SET message_id = ?2 WHERE id = ?1",
-                params![part_id, message.id],
-            )?;
-            Ok(Recorded::Message(Box::new(message)))
-        }
-        Some((reference, total, _)) => {
-            let group = group_parts(conn, &part.modem, &part.sender, reference, total)?;
-            let seqs: std::collections::BTreeSet<u8> = group.iter().map(|p| p.seq).collect();
-            let complete = (1..=total).all(|s| seqs.contains(&s));
-            if !complete {
-                return Ok(Recorded::Partial);
-            }
-            let body = join(&group);
-            let message = insert_message(conn, part, &body, u32::from(total), true, now)?;
-            claim_group(conn, &group, &message.id)?;
-            Ok(Recorded::Message(Box::new(message)))
-        }
     }
+    let Some((reference, total)) = group else {
+        let message = insert_message(conn, message_id, part, &part.text, 1, true, now)?;
+        return Ok(Recorded::Message(Box::new(message)));
+    };
+    let group = group_parts(conn, &part.modem, &part.sender, reference, total)?;
+    let seqs: std::collections::BTreeSet<u8> = group.iter().map(|p| p.seq).collect();
+    let complete = (1..=total).all(|s| seqs.contains(&s));
+    if !complete {
+        return Ok(Recorded::Partial);
+    }
+    let body = join(&group);
+    let message = insert_message(conn, message_id, part, &body, u32::from(total), true, now)?;
+    claim_group(conn, &group, &message.id)?;
+    Ok(Recorded::Message(Box::new(message)))
 }
 
 #[derive(Debug)]
@@ -184,6 +184,7 @@ fn claim_group(
 
 fn insert_message(
     conn: &Connection,
+    id: String,
     part: &InboundPart,
     body: &str,
     parts_total: u32,
@@ -191,7 +192,7 @@ fn insert_message(
     now: i64,
 ) -> crate::store::db::Result<InboundMessage> {
     let message = InboundMessage {
-        id: new_id("in"),
+        id,
         modem: part.modem.clone(),
         to: part.recipient.clone(),
         from: part.sender.clone(),
@@ -280,6 +281,7 @@ pub fn surface_incomplete(
         };
         let message = insert_message(
             conn,
+            new_id("in"),
             &template,
             &join(&group),
             u32::from(total),
@@ -420,7 +422,7 @@ impl super::Store {
         use crate::inbound::{message_event, part_from, Outcome};
         use crate::states::EventKind;
         let plan = self.fan_out_plan();
-        self.call(move |conn| {
+        let (outcome, handed_off) = self.call(move |conn| {
             let tx = conn.transaction()?;
             let outcome = match decoded {
                 Ok(Pdu::Deliver(deliver)) => {
@@ -482,7 +484,7 @@ impl super::Store {
                     Outcome::Undecodable(e.to_string())
                 }
             };
-            if matches!(
+            let handed_off = if matches!(
                 outcome,
                 Outcome::Message(_)
                     | Outcome::Undecodable(_)
@@ -490,12 +492,18 @@ impl super::Store {
             ) {
                 // The event's deliveries in the same commit, held for the dispatcher, which
                 // gets them from memory after it: no second commit, no read-back.
-                super::webhooks::fan_out_in_transaction(&tx, plan.as_deref())?;
-            }
+                !super::webhooks::fan_out_in_transaction(&tx, plan.as_deref())?
+            } else {
+                false
+            };
             tx.commit()?;
-            Ok(outcome)
+            Ok((outcome, handed_off))
         })
-        .await
+        .await?;
+        if handed_off {
+            self.handed_off().notify_waiters();
+        }
+        Ok(outcome)
     }
 
     /// Does the inbound transaction hand its webhook deliveries to the dispatcher itself
@@ -687,6 +695,11 @@ mod tests {
         let pdu =
             encode_deliver("+447700900123", "hello", &stamp, &DeliverOptions::default()).remove(0);
         let decoded = crate::codec::decode(&pdu, true);
+        // The status page follows the log here, since the dispatcher is not woken.
+        let page_woken = store.handed_off().clone();
+        let page_woken = page_woken.notified();
+        tokio::pin!(page_woken);
+        page_woken.as_mut().enable();
         store
             .commit_inbound_pdu(
                 "sim1".into(),
@@ -698,6 +711,9 @@ mod tests {
             .await
             .unwrap();
         let delivery = handed.try_recv().expect("handed over with the commit");
+        tokio::time::timeout(std::time::Duration::from_secs(5), page_woken)
+            .await
+            .expect("Store::handed_off notified");
         assert!(handed.try_recv().is_err(), "one endpoint, one delivery");
         assert_eq!(delivery.url, "http://127.0.0.1:9/hooks");
         assert_eq!(delivery.attempts, 0);

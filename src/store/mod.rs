@@ -108,6 +108,9 @@ pub struct Store {
     fan_out_plan: Arc<std::sync::RwLock<Option<Arc<webhooks::FanOutPlan>>>>,
     /// The pool's idle workers, for the accepting transactions to claim for.
     standby: Arc<standby::StandbyBoard>,
+    /// Notified after a commit that handed its events' deliveries to the dispatcher, which
+    /// is then not woken (see [`Store::handed_off`]).
+    handed_off: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -156,6 +159,7 @@ impl Store {
             location: Arc::new(Location::Postgres(Box::new(target), masked)),
             fan_out_plan: Arc::default(),
             standby: Arc::default(),
+            handed_off: Arc::default(),
         })
     }
 
@@ -212,6 +216,7 @@ impl Store {
             location: Arc::new(Location::Sqlite(path.to_path_buf())),
             fan_out_plan: Arc::default(),
             standby: Arc::default(),
+            handed_off: Arc::default(),
         })
     }
 
@@ -220,6 +225,13 @@ impl Store {
     /// after one commit instead of two (the outbox stays the source of truth).
     pub fn set_fan_out_plan(&self, plan: webhooks::FanOutPlan) {
         *self.fan_out_plan.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(plan));
+    }
+
+    /// Notified after each commit that handed events to the dispatcher from memory. Those
+    /// commits do not wake the dispatcher's poll (`events_appended`), so whoever else follows
+    /// the event log (the status page) listens here too.
+    pub fn handed_off(&self) -> &Arc<tokio::sync::Notify> {
+        &self.handed_off
     }
 
     /// The pool's idle workers standing by for work (see [`standby`]).

@@ -3,7 +3,8 @@
 //! One task per open page. It renders every section, sends those whose HTML changed (event
 //! name = section id, data = the section's HTML), then sleeps until something may have
 //! changed: an event appended to the log (new SMS, status report, verified reverse OTP,
-//! webhook retry: the same `Notify` that wakes webhook delivery), a modem's status (each
+//! webhook retry: the same `Notify` that wakes webhook delivery, or, for the commits that hand
+//! their events to the dispatcher from memory, `Store::handed_off`), a modem's status (each
 //! driver's `watch`), or a slow tick for what changes with the clock (caps windows, expiries).
 //! The stream ends when the page goes away, the session ends (a `logout` event first), or the
 //! daemon shuts down.
@@ -94,6 +95,9 @@ async fn feed(state: AppState, sessions: Sessions, access: Access, tx: mpsc::Sen
         let appended = state.events_appended.notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
+        let handed_off = state.store.handed_off().notified();
+        tokio::pin!(handed_off);
+        handed_off.as_mut().enable();
         match Snapshot::load(&state).await {
             Ok(snap) => {
                 for (id, _) in SECTIONS {
@@ -115,6 +119,7 @@ async fn feed(state: AppState, sessions: Sessions, access: Access, tx: mpsc::Sen
         }
         tokio::select! {
             _ = &mut appended => {}
+            _ = &mut handed_off => {}
             _ = modem_changed.recv() => {}
             _ = tokio::time::sleep(TICK) => {}
             _ = shutdown.recv() => return,

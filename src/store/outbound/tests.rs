@@ -306,11 +306,18 @@ async fn the_last_part_finishes_its_message_and_hands_its_event_over_in_one_comm
     assert_eq!(first.status, "sending", "one part still to go");
     assert!(handed.try_recv().is_err(), "no event yet");
 
+    let page_woken = store.handed_off().clone();
+    let page_woken = page_woken.notified();
+    tokio::pin!(page_woken);
+    page_woken.as_mut().enable();
     let left_for_a_poll = store
         .finish_with_last_part(id.clone(), 2, Some(2))
         .await
         .unwrap();
     assert!(!left_for_a_poll);
+    tokio::time::timeout(std::time::Duration::from_secs(5), page_woken)
+        .await
+        .expect("Store::handed_off notified: the status page follows the log");
     let view = {
         let id = id.clone();
         store
