@@ -221,6 +221,7 @@ impl Pool {
         let HandedOver {
             claim,
             mut committed,
+            at_the_prompt,
         } = handed;
         let Some(claimed) = claim.claimed else {
             return;
@@ -243,7 +244,8 @@ impl Pool {
             tracing::info!(messages = ?claim.withdrawn, "code SMS withdrawn: their verification ended");
             self.options.events_appended.notify_waiters();
         }
-        self.send_claimed(line, claimed, Some(committed)).await;
+        self.send_claimed(line, claimed, Some((committed, at_the_prompt)))
+            .await;
     }
 
     /// Sends one message through this line if it can.
@@ -322,12 +324,12 @@ impl Pool {
 
     /// Sends the claimed message's parts. `handed_over`: the claim came from an accepting
     /// transaction (see [`crate::store::standby`]), which marked the first part `submitting`
-    /// and answers here whether it committed.
+    /// and answers whether it committed, here and to the modem at its prompt.
     async fn send_claimed(
         &self,
         line: &Line,
         claimed: outbound::Claimed,
-        mut handed_over: Option<oneshot::Receiver<bool>>,
+        mut handed_over: Option<CommitAnswers>,
     ) {
         let name = line.handle.name.clone();
         let id = claimed.id.clone();
@@ -382,19 +384,40 @@ impl Pool {
     }
 
     /// Sends one part. `handed_over`: it is marked `submitting` by an accepting transaction
-    /// that answers on this whether it committed; the modem writes the PDU only on `true`.
-    /// `last`: the message's last part, whose record also finishes the message.
+    /// that answers whether it committed, here and to the modem, which writes the PDU only on
+    /// `true`. `last`: the message's last part, whose record also finishes the message.
     async fn send_part(
         &self,
         line: &Line,
         id: &str,
         part: &outbound::PendingPart,
-        handed_over: Option<oneshot::Receiver<bool>>,
+        handed_over: Option<CommitAnswers>,
         last: bool,
     ) -> PartResult {
         let (started_tx, started_rx) = oneshot::channel();
-        let (commit_tx, commit_rx) = oneshot::channel();
         let (reply_tx, mut reply_rx) = oneshot::channel();
+        if let Some((committed, at_the_prompt)) = handed_over {
+            let request = SendPart {
+                tpdu_len: part.tpdu_len,
+                hex: part.pdu.clone(),
+                started: started_tx,
+                commit: at_the_prompt,
+                reply: reply_tx,
+            };
+            let outcome = if line.handle.send(request).await.is_ok() {
+                reply_rx.await
+            } else {
+                Ok(SendOutcome::NotSent {
+                    reason: "modem driver stopped".into(),
+                })
+            };
+            // Known by now unless the modem gave up before its prompt.
+            if committed.await != Ok(true) {
+                return PartResult::Undone;
+            }
+            return self.part_outcome(id, part.seq, outcome, true, last).await;
+        }
+        let (commit_tx, commit_rx) = oneshot::channel();
         let request = SendPart {
             tpdu_len: part.tpdu_len,
             hex: part.pdu.clone(),
@@ -402,34 +425,6 @@ impl Pool {
             commit: commit_rx,
             reply: reply_tx,
         };
-        if let Some(mut committed) = handed_over {
-            let sent = line.handle.send(request).await.is_ok();
-            // The commit's outcome goes on to the modem, waiting at its prompt.
-            let mut known = None;
-            let outcome = if sent {
-                tokio::select! {
-                    answer = &mut committed => {
-                        let answer = answer == Ok(true);
-                        known = Some(answer);
-                        let _ = commit_tx.send(answer);
-                        reply_rx.await
-                    }
-                    outcome = &mut reply_rx => outcome,
-                }
-            } else {
-                Ok(SendOutcome::NotSent {
-                    reason: "modem driver stopped".into(),
-                })
-            };
-            let committed = match known {
-                Some(answer) => answer,
-                None => committed.await == Ok(true),
-            };
-            if !committed {
-                return PartResult::Undone;
-            }
-            return self.part_outcome(id, part.seq, outcome, true, last).await;
-        }
         if line.handle.send(request).await.is_err() {
             return PartResult::Retry("modem driver stopped".into());
         }
@@ -511,6 +506,10 @@ impl Pool {
         }
     }
 }
+
+/// An accepting transaction's outcome, twice: for the worker, and for the modem's driver
+/// waiting at its prompt (see [`HandedOver`]).
+type CommitAnswers = (oneshot::Receiver<bool>, oneshot::Receiver<bool>);
 
 /// What a worker's look at the queue came to.
 enum Looked {

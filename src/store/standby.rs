@@ -28,6 +28,10 @@ use tokio::sync::oneshot;
 pub struct HandedOver {
     pub claim: Claim,
     pub committed: oneshot::Receiver<bool>,
+    /// The same outcome, for the modem's driver, which waits at the prompt with the PDU: the
+    /// worker passes it on untouched, so the PDU leaves one task wake-up after the commit,
+    /// not two.
+    pub at_the_prompt: oneshot::Receiver<bool>,
 }
 
 struct Standing {
@@ -145,9 +149,14 @@ pub fn hand_over_in(
     };
     outbound::mark_submitting(&sp, &first.0, first.1, &standing.modem)?;
     let (commit, committed) = oneshot::channel();
+    let (go, at_the_prompt) = oneshot::channel();
     if standing
         .deliver
-        .send(HandedOver { claim, committed })
+        .send(HandedOver {
+            claim,
+            committed,
+            at_the_prompt,
+        })
         .is_err()
     {
         // The worker is gone (the runtime is stopping): the message stays queued.
@@ -156,6 +165,8 @@ pub fn hand_over_in(
     }
     sp.commit()?;
     tx.after_commit(move || {
+        // The modem first: it has the PDU waiting.
+        let _ = go.send(true);
         let _ = commit.send(true);
     });
     Ok(true)

@@ -77,3 +77,24 @@ pub fn test_store() -> (Store, tempfile::TempDir) {
     };
     (store, dir)
 }
+
+/// A dispatcher's fan-out plan: `configured` endpoints, deliveries handed over on `to`, held
+/// by the host `pi-1`.
+pub fn plan_handing_off(
+    configured: Vec<super::webhooks::Endpoint>,
+    to: tokio::sync::mpsc::UnboundedSender<super::webhooks::DueDelivery>,
+) -> super::webhooks::FanOutPlan {
+    use super::webhooks::{FanOutPlan, Handoff, Lease};
+    FanOutPlan {
+        configured,
+        give_up_after: std::time::Duration::from_secs(86_400),
+        batch: 10,
+        handoff: Some(Handoff {
+            lease: Lease {
+                host: "pi-1".into(),
+                duration_ms: 60_000,
+            },
+            to,
+        }),
+    }
+}

@@ -260,29 +260,18 @@ fn early_reports_are_found_through_the_index() {
 /// with the commit (nothing left for a poll). Earlier parts are recorded on their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_part_finishes_its_message_and_hands_its_event_over_in_one_commit() {
-    use crate::store::webhooks::{FanOutPlan, Handoff, Lease};
     let (store, _dir) = crate::store::test_support::test_store();
     let (to, mut handed) = tokio::sync::mpsc::unbounded_channel();
-    store.set_fan_out_plan(FanOutPlan {
-        configured: crate::store::webhooks::config_endpoints(&{
-            let mut config = crate::config::Config::default();
-            config.webhooks.push(crate::config::Webhook {
-                url: "http://hooks.example/".into(),
-                events: vec!["message.status".into()],
-                ..Default::default()
-            });
-            config
-        }),
-        give_up_after: std::time::Duration::from_secs(3_600),
-        batch: 10,
-        handoff: Some(Handoff {
-            lease: Lease {
-                host: "pi-1".into(),
-                duration_ms: 60_000,
-            },
-            to,
-        }),
+    let hooks = crate::store::webhooks::config_endpoints(&{
+        let mut config = crate::config::Config::default();
+        config.webhooks.push(crate::config::Webhook {
+            url: "http://hooks.example/".into(),
+            events: vec!["message.status".into()],
+            ..Default::default()
+        });
+        config
     });
+    store.set_fan_out_plan(crate::store::test_support::plan_handing_off(hooks, to));
     let id = store
         .call(|c| {
             let id = message(c, 2);

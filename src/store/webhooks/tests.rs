@@ -495,21 +495,6 @@ fn a_starting_dispatcher_releases_only_leases_granted_before_it() {
     );
 }
 
-fn handing_off_to(url: &str, to: tokio::sync::mpsc::UnboundedSender<DueDelivery>) -> FanOutPlan {
-    FanOutPlan {
-        configured: vec![configured(url, &["*"])],
-        give_up_after: DAY,
-        batch: 10,
-        handoff: Some(Handoff {
-            lease: Lease {
-                host: "pi-1".into(),
-                duration_ms: 60_000,
-            },
-            to,
-        }),
-    }
-}
-
 /// A hand-off reaches the dispatcher only once the outermost transaction has committed. On
 /// PostgreSQL a store call's own transaction is the outermost one, and the operation's
 /// commit only releases a savepoint: a webhook sent then could announce what the call's
@@ -518,7 +503,8 @@ fn handing_off_to(url: &str, to: tokio::sync::mpsc::UnboundedSender<DueDelivery>
 fn a_hand_off_waits_for_the_outermost_commit() {
     let conn = db();
     let (to, mut handed) = tokio::sync::mpsc::unbounded_channel();
-    let plan = handing_off_to("http://a/", to);
+    let plan =
+        crate::store::test_support::plan_handing_off(vec![configured("http://a/", &["*"])], to);
     // The operation: its own transaction, inside the store call's.
     let operation = |conn: &Connection| {
         let own = conn.transaction().unwrap();
@@ -575,7 +561,7 @@ fn without_a_hand_off_the_events_are_left_for_a_poll() {
     let (to, _handed) = tokio::sync::mpsc::unbounded_channel();
     let plan = FanOutPlan {
         handoff: None,
-        ..handing_off_to("http://a/", to)
+        ..crate::store::test_support::plan_handing_off(vec![configured("http://a/", &["*"])], to)
     };
     assert!(fan_out_in_transaction(&conn, Some(&plan)).unwrap());
     let due = due(&conn, now_ms(), &HashSet::new(), 10).unwrap();
