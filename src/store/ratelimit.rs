@@ -24,6 +24,10 @@ pub fn check_and_record(
 pub const TEXT_KIND: &str = "text";
 
 /// [`check_and_record`] for a plain text: counts only earlier plain texts.
+/// The log is pruned when a boundary of this many milliseconds passes (see
+/// [`check_and_record_in`]).
+const PRUNE_EVERY_MS: i64 = 60_000;
+
 pub fn check_and_record_text(
     conn: &Connection,
     limits: &Limits,
@@ -41,9 +45,13 @@ fn check_and_record_in(
     texts: bool,
     now: i64,
 ) -> crate::store::db::Result<Result<(), Limited>> {
+    // What fell out of the longest window is deleted in whole minutes: most requests then
+    // delete nothing, where deleting a row or two each time put a page of the table and of
+    // each of its indexes into every request's commit. The windows read only their own span.
+    let out_of_every_window = now - limits.longest_ms();
     conn.execute(
         "DELETE FROM verify_requests WHERE created_at <= ?1",
-        [now - limits.longest_ms()],
+        [out_of_every_window - out_of_every_window.rem_euclid(PRUNE_EVERY_MS)],
     )?;
     let scopes: [(&'static str, &str, Option<&str>, Window); 3] = [
         (
@@ -261,6 +269,51 @@ mod tests {
                 per_ip: Window::per_hour(0),
             }
         );
+    }
+
+    /// Rows that fell out of every window are deleted once a minute boundary has passed, not
+    /// by every request; until then they are kept, and counted by no window.
+    #[test]
+    fn old_rows_are_pruned_in_whole_minutes_and_never_counted() {
+        let conn = db();
+        let l = limits(1, 0, 0);
+        let subject = |number| Subject {
+            number,
+            key_label: "k",
+            ip: None,
+        };
+        let rows = || -> i64 {
+            conn.query_row("SELECT count(*) FROM verify_requests", [], |r| r.get(0))
+                .unwrap()
+        };
+        let minute = 1_700_000_040_000; // a whole minute
+        assert_eq!(minute % PRUNE_EVERY_MS, 0);
+        let a = subject("+15550000001");
+        check_and_record(&conn, &l, &a, "otp", minute + 1_000)
+            .unwrap()
+            .unwrap();
+        check_and_record(&conn, &l, &subject("+15550000002"), "otp", minute + 30_000)
+            .unwrap()
+            .unwrap();
+        // An hour and 40 s later both are out of the window, but no minute has turned since
+        // the first one left it: kept, and not counted against the number.
+        let later = minute + 3_600_000 + 40_000;
+        assert_eq!(
+            check_and_record(&conn, &l, &a, "otp", later).unwrap(),
+            Ok(())
+        );
+        assert_eq!(rows(), 3);
+        // Once the minute has turned, both go (the newest request stays).
+        check_and_record(
+            &conn,
+            &l,
+            &subject("+15550000003"),
+            "otp",
+            minute + 3_600_000 + 61_000,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(rows(), 2);
     }
 
     #[test]
