@@ -104,19 +104,12 @@ impl Inbound {
         let modem = modem.to_string();
         let pdu = pdu.trim().to_string();
         let recipient = (self.number_of)(&modem);
-        let outcome = self
+        // The events' deliveries go to the dispatcher with the commit, unless it takes no
+        // hand-offs (then it is woken to fan them out).
+        let (outcome, left_for_a_poll) = self
             .store
             .commit_inbound_pdu(modem, pdu, recipient, decoded, self.hooks.clone())
             .await?;
-        // The events' deliveries went to the dispatcher with the commit (a message's, an
-        // undecodable PDU's, a matched status report's `message.status`), unless it takes
-        // no hand-offs.
-        let left_for_a_poll = match outcome {
-            Outcome::Message(_)
-            | Outcome::Undecodable(_)
-            | Outcome::StatusReport { matched: true } => !self.store.hands_off_deliveries(),
-            _ => false,
-        };
         if left_for_a_poll {
             self.events_appended.notify_waiters();
         }

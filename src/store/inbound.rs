@@ -409,7 +409,8 @@ fn reload(
 impl super::Store {
     /// Commits one PDU in one transaction: the part recorded (re-deliveries recognised), a
     /// complete message joined, the hooks run, and the events appended; a status report
-    /// applied to its part; an undecodable PDU kept in the event log.
+    /// applied to its part; an undecodable PDU kept in the event log. Returns what happened,
+    /// and whether the dispatcher must be woken to fan its events out (it was not handed them).
     pub async fn commit_inbound_pdu(
         &self,
         modem: String,
@@ -417,12 +418,13 @@ impl super::Store {
         recipient: Option<String>,
         decoded: std::result::Result<crate::codec::Pdu, crate::codec::PduError>,
         hooks: Vec<std::sync::Arc<dyn InboundHook>>,
-    ) -> super::Result<crate::inbound::Outcome> {
+    ) -> super::Result<(crate::inbound::Outcome, bool)> {
         use crate::codec::Pdu;
         use crate::inbound::{message_event, part_from, Outcome};
         use crate::states::EventKind;
         let plan = self.fan_out_plan();
-        let (outcome, handed_off) = self.call(move |conn| {
+        let handed_off = self.handed_off().clone();
+        self.call(move |conn| {
             let tx = conn.transaction()?;
             let outcome = match decoded {
                 Ok(Pdu::Deliver(deliver)) => {
@@ -484,32 +486,23 @@ impl super::Store {
                     Outcome::Undecodable(e.to_string())
                 }
             };
-            let handed_off = if matches!(
+            let appended = matches!(
                 outcome,
                 Outcome::Message(_)
                     | Outcome::Undecodable(_)
                     | Outcome::StatusReport { matched: true }
-            ) {
-                // The event's deliveries in the same commit, held for the dispatcher, which
+            );
+            let left_for_a_poll = if appended {
+                // The events' deliveries in the same commit, held for the dispatcher, which
                 // gets them from memory after it: no second commit, no read-back.
-                !super::webhooks::fan_out_in_transaction(&tx, plan.as_deref())?
+                super::webhooks::fan_out_in_transaction(&tx, plan.as_deref(), &handed_off)?
             } else {
                 false
             };
             tx.commit()?;
-            Ok((outcome, handed_off))
+            Ok((outcome, left_for_a_poll))
         })
-        .await?;
-        if handed_off {
-            self.handed_off().notify_waiters();
-        }
-        Ok(outcome)
-    }
-
-    /// Does the inbound transaction hand its webhook deliveries to the dispatcher itself
-    /// (then nothing is left for a poll, and the dispatcher need not be woken)?
-    pub fn hands_off_deliveries(&self) -> bool {
-        self.fan_out_plan().is_some_and(|p| p.handoff.is_some())
+        .await
     }
 
     /// Surfaces multipart messages that waited longer than `max_age_ms` for missing parts,
@@ -653,11 +646,12 @@ mod tests {
         let pdu =
             encode_deliver("+447700900123", "hello", &stamp, &DeliverOptions::default()).remove(0);
         let decoded = crate::codec::decode(&pdu, true);
-        let outcome = store
+        let (outcome, left_for_a_poll) = store
             .commit_inbound_pdu("sim1".into(), pdu, None, decoded, Vec::new())
             .await
             .unwrap();
         assert!(matches!(outcome, crate::inbound::Outcome::Message(_)));
+        assert!(left_for_a_poll, "no hand-off: the dispatcher is woken");
         let (deliveries, cursor, last_event): (i64, i64, i64) = store
             .call(|c| {
                 Ok(c.query_row(
@@ -690,7 +684,6 @@ mod tests {
             },
             to,
         })));
-        assert!(store.hands_off_deliveries());
         let stamp = Timestamp::from_offset_datetime(time::OffsetDateTime::now_utc());
         let pdu =
             encode_deliver("+447700900123", "hello", &stamp, &DeliverOptions::default()).remove(0);
@@ -700,7 +693,7 @@ mod tests {
         let page_woken = page_woken.notified();
         tokio::pin!(page_woken);
         page_woken.as_mut().enable();
-        store
+        let (_, left_for_a_poll) = store
             .commit_inbound_pdu(
                 "sim1".into(),
                 pdu.clone(),
@@ -710,6 +703,10 @@ mod tests {
             )
             .await
             .unwrap();
+        assert!(
+            !left_for_a_poll,
+            "handed over: the dispatcher's poll is not woken"
+        );
         let delivery = handed.try_recv().expect("handed over with the commit");
         tokio::time::timeout(std::time::Duration::from_secs(5), page_woken)
             .await

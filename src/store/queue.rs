@@ -62,20 +62,17 @@ impl Store {
         message_ref: Option<u8>,
     ) -> Result<bool> {
         let plan = self.fan_out_plan();
-        let left_for_a_poll = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                outbound::mark_sent(&tx, &id, seq, message_ref)?;
-                outbound::finish_sent(&tx, &id)?;
-                let left = super::webhooks::fan_out_in_transaction(&tx, plan.as_deref())?;
-                tx.commit()?;
-                Ok(left)
-            })
-            .await?;
-        if !left_for_a_poll {
-            self.handed_off().notify_waiters();
-        }
-        Ok(left_for_a_poll)
+        let handed_off = self.handed_off().clone();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            outbound::mark_sent(&tx, &id, seq, message_ref)?;
+            outbound::finish_sent(&tx, &id)?;
+            let left_for_a_poll =
+                super::webhooks::fan_out_in_transaction(&tx, plan.as_deref(), &handed_off)?;
+            tx.commit()?;
+            Ok(left_for_a_poll)
+        })
+        .await
     }
 
     /// The part may or may not have left: never sent again.

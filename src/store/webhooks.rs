@@ -908,11 +908,13 @@ pub struct Handoff {
 /// host's dispatcher and go to it from memory once the outermost transaction has committed
 /// ([`Connection::after_commit`]: on PostgreSQL, where the store call's own transaction is
 /// the outermost, not before its `COMMIT`), so no webhook announces what might still be
-/// undone. Returns whether the dispatcher must still be woken to poll for them (no hand-off,
-/// or no plan yet: the events wait for its first fan-out).
+/// undone. `handed_off` is notified then too, for whoever else follows the log, since the
+/// dispatcher's poll is not woken. Returns whether the dispatcher must still be woken to poll
+/// for them (no hand-off, or no plan yet: the events wait for its first fan-out).
 pub(crate) fn fan_out_in_transaction(
     conn: &Connection,
     plan: Option<&FanOutPlan>,
+    handed_off: &std::sync::Arc<tokio::sync::Notify>,
 ) -> crate::store::db::Result<bool> {
     let Some(plan) = plan else { return Ok(true) };
     let now = now_ms();
@@ -928,16 +930,16 @@ pub(crate) fn fan_out_in_transaction(
         plan.batch,
         &handoff.lease,
     )?;
-    if !handed.is_empty() {
-        let to = handoff.to.clone();
-        conn.after_commit(move || {
-            for delivery in handed {
-                // A dispatcher that is gone (shutting down): the lease lapses, or is
-                // released at the next start, and the row is attempted then.
-                let _ = to.send(delivery);
-            }
-        });
-    }
+    let to = handoff.to.clone();
+    let handed_off = handed_off.clone();
+    conn.after_commit(move || {
+        for delivery in handed {
+            // A dispatcher that is gone (shutting down): the lease lapses, or is released at
+            // the next start, and the row is attempted then.
+            let _ = to.send(delivery);
+        }
+        handed_off.notify_waiters();
+    });
     Ok(false)
 }
 

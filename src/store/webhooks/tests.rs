@@ -509,7 +509,8 @@ fn a_hand_off_waits_for_the_outermost_commit() {
     let operation = |conn: &Connection| {
         let own = conn.transaction().unwrap();
         events::append(&own, events::EventKind::ModemStatus, &serde_json::json!({})).unwrap();
-        let left_for_a_poll = fan_out_in_transaction(&own, Some(&plan)).unwrap();
+        let left_for_a_poll =
+            fan_out_in_transaction(&own, Some(&plan), &Default::default()).unwrap();
         own.commit().unwrap();
         assert!(!left_for_a_poll, "handed over, nothing left for a poll");
     };
@@ -557,13 +558,13 @@ fn without_a_hand_off_the_events_are_left_for_a_poll() {
         &serde_json::json!({}),
     )
     .unwrap();
-    assert!(fan_out_in_transaction(&conn, None).unwrap());
+    assert!(fan_out_in_transaction(&conn, None, &Default::default()).unwrap());
     let (to, _handed) = tokio::sync::mpsc::unbounded_channel();
     let plan = FanOutPlan {
         handoff: None,
         ..crate::store::test_support::plan_handing_off(vec![configured("http://a/", &["*"])], to)
     };
-    assert!(fan_out_in_transaction(&conn, Some(&plan)).unwrap());
+    assert!(fan_out_in_transaction(&conn, Some(&plan), &Default::default()).unwrap());
     let due = due(&conn, now_ms(), &HashSet::new(), 10).unwrap();
     assert_eq!(due.len(), 1, "fanned out, due for the poll");
 }
