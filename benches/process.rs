@@ -16,7 +16,8 @@
 //! Run: `cargo bench --bench process`. Knobs (environment): `SIMGATE_BENCH_ROUNDS` (3: a fresh
 //! daemon each), `SIMGATE_BENCH_INBOUND` and `SIMGATE_BENCH_SENDS` (30 samples per round each),
 //! `SIMGATE_BENCH_GAP_MS` (50: idle time between samples, so each one meets an idle daemon),
-//! `SIMGATE_BENCH_BIN` (another `simgate` binary, e.g. an older build, instead of this one),
+//! `SIMGATE_BENCH_BIN` (another `simgate` binary, e.g. an older build, instead of the shipped one
+//! that `cargo build --release` makes, which is built into `target/shipped` first),
 //! `SIMGATE_BENCH_STORAGE_URL` (a PostgreSQL URL: the daemon on it instead of a SQLite file).
 
 mod daemon_process;

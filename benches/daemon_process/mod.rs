@@ -222,11 +222,46 @@ pub struct Rig {
     pub dir: tempfile::TempDir,
 }
 
-/// The binary under test: `$SIMGATE_BENCH_BIN`, else the one cargo built with this bench.
+/// The binary under test: `$SIMGATE_BENCH_BIN`, else the release binary as it ships.
+///
+/// Not the one cargo built beside this bench (`CARGO_BIN_EXE_simgate`): a bench build unifies
+/// the dev-dependencies' features into the daemon's crates, so the binary differs from the
+/// shipped one, and the crate hashes in its function names no longer match
+/// `link/hot-functions.txt` (build.rs): its code is not laid out, and idle memory reads about
+/// 2.5 MiB more. So the shipped binary is built here, by `cargo build --release`, into a target
+/// directory of its own (`target/shipped`; the first run compiles everything once), so that
+/// the two builds do not overwrite each other in `target/release`.
 pub fn binary() -> PathBuf {
-    std::env::var_os("SIMGATE_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_simgate")))
+    static SHIPPED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(path) = std::env::var_os("SIMGATE_BENCH_BIN") {
+        return PathBuf::from(path);
+    }
+    SHIPPED.get_or_init(build_shipped_binary).clone()
+}
+
+fn build_shipped_binary() -> PathBuf {
+    // This bench runs as target/<profile>/deps/<bench>-<hash>.
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("shipped");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "building the shipped binary: cargo build --release --locked --target-dir {}",
+        target.display()
+    );
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--release", "--locked", "--bin", "simgate", "--target-dir"])
+        .arg(&target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "cargo build --release failed ({status}); or set SIMGATE_BENCH_BIN"
+    );
+    target.join("release").join("simgate")
 }
 
 impl Rig {
