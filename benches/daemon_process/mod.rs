@@ -252,7 +252,14 @@ fn build_shipped_binary() -> PathBuf {
         target.display()
     );
     let status = std::process::Command::new(cargo)
-        .args(["build", "--release", "--locked", "--bin", "simgate", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--bin",
+            "simgate",
+            "--target-dir",
+        ])
         .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
