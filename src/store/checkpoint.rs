@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-/// How often the thread looks.
-const EVERY: Duration = Duration::from_secs(1);
+/// How often the thread looks; its first look is this long after it starts.
+pub(super) const EVERY: Duration = Duration::from_secs(1);
 
 /// Frames in the WAL at which the thread checkpoints (SQLite's own automatic threshold:
 /// about 4 MB of 4 KiB pages).

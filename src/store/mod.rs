@@ -502,6 +502,7 @@ mod tests {
     fn the_checkpoint_thread_copies_the_wal_into_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("simgate.db");
+        let opened = std::time::Instant::now();
         let store = Store::open(&path).unwrap();
         let size = |path: &Path| std::fs::metadata(path).unwrap().len();
         let before = size(&path);
@@ -519,6 +520,11 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        let size_after_commit = size(&path);
+        // Before the thread's first look, nothing but the commit can have written the file.
+        if opened.elapsed() < checkpoint::EVERY {
+            assert_eq!(size_after_commit, before, "the commit went to the WAL only");
+        }
         // The WAL keeps its size after a checkpoint, so this holds whenever the thread runs.
         assert!(
             size(&sidecar(&path, "-wal")) > rows,
