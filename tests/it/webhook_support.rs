@@ -138,17 +138,45 @@ impl Listener {
 
     /// Waits until at least `n` requests arrived; panics after `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let got = self.wait_until(timeout, |got| got.len() >= n).await;
+        got.unwrap_or_else(|| panic!("{} request(s) arrived, expected {n}", self.received().len()))
+    }
+
+    /// Waits for the first request whose JSON body satisfies `wanted`; panics after `timeout`.
+    /// Deliveries of different events run side by side, so their order is not theirs to keep.
+    pub async fn wait_for_event(
+        &self,
+        timeout: Duration,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> Received {
+        let first = |got: &[Received]| got.iter().find(|r| wanted(&r.json())).cloned();
+        match self.wait_until(timeout, |got| first(got).is_some()).await {
+            Some(got) => first(&got).expect("checked by the wait"),
+            None => panic!("no such event among {:?}", self.bodies()),
+        }
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        self.received().iter().map(Received::json).collect()
+    }
+
+    /// The requests so far, once `done` holds for them; `None` after `timeout`.
+    async fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Option<Vec<Received>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let arrived = self.inner.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
             let got = self.received();
-            if got.len() >= n {
-                return got;
+            if done(&got) {
+                return Some(got);
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                panic!("{} request(s) arrived, expected {n}", self.received().len());
+                return None;
             }
         }
     }
