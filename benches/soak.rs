@@ -10,8 +10,15 @@
 //! OTPs and plain sends, SMS → webhook (median) for unmatched inbound and reverse OTPs, resident
 //! memory and the database's size on disk; then the first minute against the whole run.
 //!
+//! And a control: after each round the bench itself writes 16 KiB into a file of its own beside
+//! the database and times the flush (`fsync`), the one cost every path above pays. When the
+//! daemon's medians move and the flush moves with them, the disk (or the VM under it) changed,
+//! not the daemon.
+//!
 //! Run: `cargo bench --bench soak`. Knobs: `SIMGATE_SOAK_SECS` (120), `SIMGATE_SOAK_RATE`
-//! (rounds per second, 1), `SIMGATE_BENCH_BIN` (another `simgate` binary).
+//! (rounds per second, 1), `SIMGATE_SOAK_HISTORY` (rounds run back to back, unmeasured,
+//! before the first minute: an hour's history in a minute or two, so that what grows with
+//! history shows without waiting an hour), `SIMGATE_BENCH_BIN` (another `simgate` binary).
 
 mod daemon_process;
 
@@ -19,6 +26,10 @@ use daemon_process::{knob, Rig};
 use std::time::{Duration, Instant, SystemTime};
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// History rounds are numbered from here, so that their phone numbers and texts never meet
+/// the measured rounds' (a round's numbers come from `round % 10_000`).
+const ROUNDS_OF_HISTORY_FIRST: usize = 5_000;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,6 +49,7 @@ struct Period {
     send_wire: Vec<Duration>,
     inbound_hook: Vec<Duration>,
     reverse_hook: Vec<Duration>,
+    disk_flush: Vec<Duration>,
 }
 
 impl Period {
@@ -48,6 +60,7 @@ impl Period {
         self.send_wire.extend(&other.send_wire);
         self.inbound_hook.extend(&other.inbound_hook);
         self.reverse_hook.extend(&other.reverse_hook);
+        self.disk_flush.extend(&other.disk_flush);
     }
 
     fn row(&self) -> String {
@@ -56,13 +69,14 @@ impl Period {
                 .map_or("-".to_string(), |s| format!("{:.2}", s.median))
         };
         format!(
-            "{:>6} {:>6} {:>10} {:>10} {:>10} {:>10}",
+            "{:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8}",
             self.rounds,
             self.errors,
             median(&self.otp_wire),
             median(&self.send_wire),
             median(&self.inbound_hook),
-            median(&self.reverse_hook)
+            median(&self.reverse_hook),
+            median(&self.disk_flush)
         )
     }
 }
@@ -72,17 +86,34 @@ async fn run() {
     let rate: f64 = knob("SIMGATE_SOAK_RATE", 1.0);
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.01));
     println!("binary: {}", daemon_process::binary().display());
+    let history: usize = knob("SIMGATE_SOAK_HISTORY", 0);
     let rig = Rig::start(&["message.received", "otp.reverse.verified"]).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
+    if history > 0 {
+        let began = Instant::now();
+        let mut unmeasured = Period::default();
+        for round in 0..history {
+            one_round(&rig, ROUNDS_OF_HISTORY_FIRST + round, &mut unmeasured).await;
+        }
+        println!(
+            "history: {history} rounds in {:.0} s, {} errors, database {:.2} MB",
+            began.elapsed().as_secs_f64(),
+            unmeasured.errors,
+            mb(rig.daemon.db_bytes())
+        );
+        // As after a quiet spell: the checkpoint thread has flushed what the burst left.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
     println!(
         "idle: {}, database {:.2} MB",
         rig.daemon.memory(),
         mb(rig.daemon.db_bytes())
     );
     println!(
-        "{:>6} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10}   (medians in ms; memory, database at the minute's end)",
-        "minute", "rounds", "errors", "otp→wire", "send→wire", "in→hook", "rev→hook"
+        "{:>6} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8}   (medians in ms; memory, database at the minute's end)",
+        "minute", "rounds", "errors", "otp→wire", "send→wire", "in→hook", "rev→hook", "flush"
     );
+    let mut probe = FlushProbe::beside(rig.dir.path());
 
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
@@ -94,6 +125,7 @@ async fn run() {
     let mut whole = Period::default();
     while Instant::now() < end {
         one_round(&rig, round, &mut minute).await;
+        minute.disk_flush.push(probe.flush());
         round += 1;
         let elapsed_minutes = started.elapsed().as_secs() / 60;
         if elapsed_minutes > minute_index {
@@ -284,6 +316,36 @@ async fn one_round(rig: &Rig, round: usize, period: &mut Period) {
                 .unwrap_or_default(),
         ),
         None => period.errors += 1,
+    }
+}
+
+/// The control column: what a small durable write costs on the database's disk right now.
+struct FlushProbe {
+    file: std::fs::File,
+    next: u64,
+}
+
+impl FlushProbe {
+    const WRITE: usize = 16 * 1024;
+    const FILE: u64 = 1 << 20;
+
+    /// A preallocated 1 MiB file in `dir`, so that a flush writes data, not the file's size.
+    fn beside(dir: &std::path::Path) -> FlushProbe {
+        let file = std::fs::File::create(dir.join("flush-probe")).expect("probe file");
+        std::os::unix::fs::FileExt::write_all_at(&file, &vec![0; Self::FILE as usize], 0)
+            .expect("probe file written");
+        file.sync_all().expect("probe file flushed");
+        FlushProbe { file, next: 0 }
+    }
+
+    /// Writes 16 KiB (about a small commit's WAL frames) and times its `fsync`.
+    fn flush(&mut self) -> Duration {
+        std::os::unix::fs::FileExt::write_all_at(&self.file, &[b'x'; Self::WRITE], self.next)
+            .expect("probe write");
+        self.next = (self.next + Self::WRITE as u64) % Self::FILE;
+        let start = Instant::now();
+        self.file.sync_all().expect("probe flush");
+        start.elapsed()
     }
 }
 

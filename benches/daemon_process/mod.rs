@@ -348,14 +348,17 @@ async fn spawn(binary: &Path, config: &Path, dir: &Path, db: PathBuf) -> Daemon 
                 .map(|rest| rest.trim_end_matches('"').to_string())
         })
         .expect("listen port");
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(["run", "--config"])
         .arg(config)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
+        .stderr(Stdio::from(log));
+    dies_with_the_bench(&mut command);
+    let child = command
         .spawn()
         .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
     let daemon = Daemon {
@@ -386,6 +389,31 @@ async fn spawn(binary: &Path, config: &Path, dir: &Path, db: PathBuf) -> Daemon 
             panic!("the daemon never became ready; its log:\n{log}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Makes the daemon get SIGKILL when the bench ends, even by SIGKILL itself (when it ends
+/// normally, dropping [`Daemon`] stops it first). The kernel sends the signal when the
+/// *thread* that forked the child ends, so this is asked for only when that thread is the
+/// main one, whose end is the process's: the benches start their daemons from the future
+/// `block_on` runs there. From a runtime worker the daemon would die with that worker.
+fn dies_with_the_bench(command: &mut Command) {
+    use nix::sys::signal::Signal;
+    use std::os::unix::process::CommandExt;
+    let bench = nix::unistd::getpid();
+    if nix::unistd::gettid() != bench {
+        return;
+    }
+    // SAFETY: between fork and exec the closure makes two system calls and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The bench may have ended before the request took effect.
+            if nix::unistd::getppid() != bench {
+                return Err(std::io::Error::other("the bench has already ended"));
+            }
+            Ok(())
+        });
     }
 }
 
