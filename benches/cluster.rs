@@ -228,16 +228,17 @@ impl Rig {
 
 fn spawn(config: &Path, dir: &Path, port: u16) -> Daemon {
     let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
-    let child = Command::new(daemon_process::binary())
+    let mut command = Command::new(daemon_process::binary());
+    command
         .args(["run", "--config"])
         .arg(config)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("simgate starts");
+        .stderr(Stdio::from(log));
+    daemon_process::dies_with_the_bench(&mut command);
+    let child = command.spawn().expect("simgate starts");
     Daemon {
         child,
         base: format!("http://127.0.0.1:{port}"),

@@ -397,7 +397,7 @@ async fn spawn(binary: &Path, config: &Path, dir: &Path, db: PathBuf) -> Daemon 
 /// *thread* that forked the child ends, so this is asked for only when that thread is the
 /// main one, whose end is the process's: the benches start their daemons from the future
 /// `block_on` runs there. From a runtime worker the daemon would die with that worker.
-fn dies_with_the_bench(command: &mut Command) {
+pub fn dies_with_the_bench(command: &mut Command) {
     use nix::sys::signal::Signal;
     use std::os::unix::process::CommandExt;
     let bench = nix::unistd::getpid();

@@ -72,7 +72,8 @@ pub async fn start(binary: &std::path::Path) -> Rig {
     .expect("config written");
     let spawn = || {
         let log = std::fs::File::create(dir.path().join("peer.log")).expect("log file");
-        Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg("-c")
             .arg(&config_path)
             .current_dir(dir.path())
@@ -80,7 +81,9 @@ pub async fn start(binary: &std::path::Path) -> Rig {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
+            .stderr(Stdio::from(log));
+        super::dies_with_the_bench(&mut command);
+        command
             .spawn()
             .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()))
     };
