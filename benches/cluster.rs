@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use simgate::sim::{Network, SimModemConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -227,18 +227,7 @@ impl Rig {
 }
 
 fn spawn(config: &Path, dir: &Path, port: u16) -> Daemon {
-    let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
-    let mut command = Command::new(daemon_process::binary());
-    command
-        .args(["run", "--config"])
-        .arg(config)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log));
-    daemon_process::dies_with_the_bench(&mut command);
-    let child = command.spawn().expect("simgate starts");
+    let child = daemon_process::start_daemon(&daemon_process::binary(), config, dir);
     Daemon {
         child,
         base: format!("http://127.0.0.1:{port}"),

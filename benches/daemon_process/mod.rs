@@ -339,7 +339,6 @@ pub fn free_port() -> u16 {
 }
 
 async fn spawn(binary: &Path, config: &Path, dir: &Path, db: PathBuf) -> Daemon {
-    let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
     let port = std::fs::read_to_string(config)
         .ok()
         .and_then(|text| {
@@ -348,19 +347,7 @@ async fn spawn(binary: &Path, config: &Path, dir: &Path, db: PathBuf) -> Daemon 
                 .map(|rest| rest.trim_end_matches('"').to_string())
         })
         .expect("listen port");
-    let mut command = Command::new(binary);
-    command
-        .args(["run", "--config"])
-        .arg(config)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log));
-    dies_with_the_bench(&mut command);
-    let child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
+    let child = start_daemon(binary, config, dir);
     let daemon = Daemon {
         child,
         base: format!("http://127.0.0.1:{port}"),
@@ -392,6 +379,25 @@ async fn spawn(binary: &Path, config: &Path, dir: &Path, db: PathBuf) -> Daemon 
     }
 }
 
+/// Starts `simgate run --config <config>` in `dir`, its log (warnings and up) in
+/// `dir/daemon.log`; it dies with the bench.
+pub fn start_daemon(binary: &Path, config: &Path, dir: &Path) -> Child {
+    let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
+    let mut command = Command::new(binary);
+    command
+        .args(["run", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    dies_with_the_bench(&mut command);
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()))
+}
+
 /// Makes the daemon get SIGKILL when the bench ends, even by SIGKILL itself (when it ends
 /// normally, dropping [`Daemon`] stops it first). The kernel sends the signal when the
 /// *thread* that forked the child ends, so this is asked for only when that thread is the
@@ -404,13 +410,15 @@ pub fn dies_with_the_bench(command: &mut Command) {
     if nix::unistd::gettid() != bench {
         return;
     }
-    // SAFETY: between fork and exec the closure makes two system calls and allocates nothing.
+    // SAFETY: between fork and exec the closure makes two system calls and allocates nothing
+    // (an `Errno` converts to an OS error without a heap box), so no lock another thread held
+    // at the fork can stop it.
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             // The bench may have ended before the request took effect.
             if nix::unistd::getppid() != bench {
-                return Err(std::io::Error::other("the bench has already ended"));
+                return Err(nix::errno::Errno::ESRCH.into());
             }
             Ok(())
         });

@@ -138,7 +138,9 @@ impl Listener {
 
     /// Waits until at least `n` requests arrived; panics after `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        let got = self.wait_until(timeout, |got| got.len() >= n).await;
+        let got = self
+            .wait_until(timeout, |got| (got.len() >= n).then(|| got.to_vec()))
+            .await;
         got.unwrap_or_else(|| panic!("{} request(s) arrived, expected {n}", self.received().len()))
     }
 
@@ -149,31 +151,31 @@ impl Listener {
         timeout: Duration,
         wanted: impl Fn(&serde_json::Value) -> bool,
     ) -> Received {
-        let first = |got: &[Received]| got.iter().find(|r| wanted(&r.json())).cloned();
-        match self.wait_until(timeout, |got| first(got).is_some()).await {
-            Some(got) => first(&got).expect("checked by the wait"),
-            None => panic!("no such event among {:?}", self.bodies()),
-        }
+        let found = self
+            .wait_until(timeout, |got| {
+                got.iter().find(|r| wanted(&r.json())).cloned()
+            })
+            .await;
+        found.unwrap_or_else(|| {
+            let bodies: Vec<_> = self.received().iter().map(Received::json).collect();
+            panic!("no such event among {bodies:?}")
+        })
     }
 
-    fn bodies(&self) -> Vec<serde_json::Value> {
-        self.received().iter().map(Received::json).collect()
-    }
-
-    /// The requests so far, once `done` holds for them; `None` after `timeout`.
-    async fn wait_until(
+    /// What `look` finds in the requests so far, as soon as it finds something; `None` after
+    /// `timeout`.
+    async fn wait_until<T>(
         &self,
         timeout: Duration,
-        done: impl Fn(&[Received]) -> bool,
-    ) -> Option<Vec<Received>> {
+        look: impl Fn(&[Received]) -> Option<T>,
+    ) -> Option<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let arrived = self.inner.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
-            let got = self.received();
-            if done(&got) {
-                return Some(got);
+            if let Some(found) = look(&self.received()) {
+                return Some(found);
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 return None;
