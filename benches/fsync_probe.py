@@ -31,8 +31,7 @@ def probe(fd, sync, pause):
         times.append(time.perf_counter() - start)
         if pause:
             time.sleep(pause)
-    times.sort()
-    return statistics.median(times) * 1e6, times[int(ROUNDS * 0.9)] * 1e6
+    return median_and_p90(times)
 
 
 def flush_only(fd, dirty):
@@ -46,8 +45,13 @@ def flush_only(fd, dirty):
         start = time.perf_counter()
         os.fdatasync(fd)
         times.append(time.perf_counter() - start)
-    times.sort()
-    return statistics.median(times) * 1e6, times[int(ROUNDS * 0.9)] * 1e6
+    return median_and_p90(times)
+
+
+def median_and_p90(times):
+    """Median and 90th percentile of `times` (seconds), in µs."""
+    times = sorted(times)
+    return statistics.median(times) * 1e6, times[int(len(times) * 0.9)] * 1e6
 
 
 def main():

@@ -81,6 +81,7 @@ def main():
             break
         time.sleep(0.05)
     if daemon is None:
+        run.kill()
         sys.exit("no simgate daemon appeared")
     time.sleep(4)  # its three idle seconds; the samples begin after them
     subprocess.run(["timeout", "20", "perf", "trace", "-p", daemon, "-e", CALLS, "-o", trace],
