@@ -186,7 +186,10 @@ impl Driver {
             let delay = match self.open().await {
                 Ok(port) => {
                     self.carry.status.opens += 1;
-                    let end = self.pump(port).await;
+                    let (end, port) = self.pump(port).await;
+                    // Closing a tty waits for its unsent output (`closing_wait`, 30 s by
+                    // default) while the modem holds flow control: closed on the blocking pool.
+                    tokio::task::spawn_blocking(move || drop(port));
                     let (why, pause) = match end {
                         PumpEnd::Shutdown => break,
                         PumpEnd::Reopen(reason, pause) => (reason, pause),
@@ -262,7 +265,8 @@ impl Driver {
 
     /// Moves bytes, answers and deadlines between the port and a fresh session until the
     /// port closes, the session ends, or the daemon stops.
-    async fn pump<T: AsyncRead + AsyncWrite + Unpin>(&mut self, port: T) -> PumpEnd {
+    /// The port is given back, to be closed off the runtime.
+    async fn pump<T: AsyncRead + AsyncWrite + Unpin>(&mut self, port: T) -> (PumpEnd, T) {
         let (mut reader, mut writer) = tokio::io::split(port);
         let config = SessionConfig {
             name: self.config.name.clone(),
@@ -278,16 +282,25 @@ impl Driver {
         let mut buf = vec![0u8; 4096];
         self.reached_ready = false;
         let end = loop {
-            // 1. Write what the session asks.
+            // 1. Write what the session asks: handed to the kernel, never drained. A serial
+            // stream keeps no bytes of ours to flush, and its `flush` is `tcdrain`, a blocking
+            // wait for the UART to transmit: it would hold a runtime thread for the whole
+            // transmission, and for ever while the modem holds hardware flow control. A port
+            // that takes no bytes for a command's deadline is treated as closed.
             let mut write_error = None;
             while let Some(bytes) = session.poll_transmit() {
-                let written = async {
-                    writer.write_all(&bytes).await?;
-                    writer.flush().await
+                let limit = self.config.timings.command;
+                match tokio::time::timeout(limit, writer.write_all(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => write_error = Some(e.to_string()),
+                    Err(_) => {
+                        write_error = Some(format!(
+                            "the port took no bytes for {} ms (flow control held?)",
+                            limit.as_millis()
+                        ))
+                    }
                 }
-                .await;
-                if let Err(e) = written {
-                    write_error = Some(e.to_string());
+                if write_error.is_some() {
                     break;
                 }
             }
@@ -401,7 +414,7 @@ impl Driver {
             }
         };
         self.carry = session.carry();
-        end
+        (end, reader.unsplit(writer))
     }
 
     /// Carries out the session's events; `Some` when the session is over.
@@ -492,5 +505,148 @@ impl Clock {
 
     fn to_tokio(&self, at: std::time::Instant) -> Instant {
         self.origin_tokio + at.saturating_duration_since(self.origin_std)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pump over ports that misbehave below the AT protocol. Such ports cannot be made
+    //! from a pseudo-terminal (a pty drains at once and takes 20 KiB before a write waits), so
+    //! these stand in for a UART whose modem holds hardware flow control.
+    use super::*;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    /// Reads wait for ever; writes are taken (or, with `takes_bytes` false, wait for ever);
+    /// a flush never finishes, as `tcdrain` on a UART whose output cannot leave.
+    struct HeldPort {
+        takes_bytes: bool,
+        written: Arc<AtomicUsize>,
+    }
+
+    impl AsyncRead for HeldPort {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for HeldPort {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            if !self.takes_bytes {
+                return Poll::Pending;
+            }
+            self.written.fetch_add(buf.len(), Ordering::SeqCst);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    /// A driver with a 50 ms command deadline, and what keeps it running: its request
+    /// sender and the shutdown switch (dropping either ends the pump).
+    fn driver() -> (Driver, mpsc::Sender<Request>, watch::Sender<bool>) {
+        let timings = Timings {
+            command: Duration::from_millis(50),
+            health_every: Duration::from_millis(200),
+            ..Timings::default()
+        };
+        let status = ModemStatus::new("held", "/dev/ttyS9", None);
+        let (inbound, _) = mpsc::channel(1);
+        let (requests, requests_rx) = mpsc::channel(1);
+        let (stop, shutdown) = Shutdown::channel();
+        let driver = Driver {
+            config: DriverConfig {
+                name: "held".into(),
+                port: "/dev/ttyS9".into(),
+                baud: 115_200,
+                number: None,
+                pin: None,
+                timings,
+            },
+            inbound,
+            requests: requests_rx,
+            status: watch::channel(status.clone()).0,
+            shutdown,
+            carry: Carry {
+                status,
+                pin_tried: false,
+            },
+            reached_ready: false,
+        };
+        (driver, requests, stop)
+    }
+
+    #[tokio::test]
+    async fn a_port_that_never_drains_does_not_hold_the_driver() {
+        let (mut driver, _requests, stop) = driver();
+        let written = Arc::new(AtomicUsize::new(0));
+        let port = HeldPort {
+            takes_bytes: true,
+            written: written.clone(),
+        };
+        let pump = tokio::spawn(async move { driver.pump(port).await.0 });
+        // Unanswered, the session's first command times out and it writes again: only a
+        // driver that does not wait for the drain gets that far.
+        let first = loop {
+            let now = written.load(Ordering::SeqCst);
+            if now > 0 {
+                break now;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let moved_on = tokio::time::timeout(Duration::from_secs(5), async {
+            while written.load(Ordering::SeqCst) == first {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(
+            moved_on.is_ok(),
+            "stuck after its first write ({first} bytes)"
+        );
+        stop.send(true).unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(5), pump)
+            .await
+            .expect("the pump saw the shutdown")
+            .unwrap();
+        assert!(matches!(end, PumpEnd::Shutdown));
+    }
+
+    #[tokio::test]
+    async fn a_port_that_takes_no_bytes_is_closed_after_a_command_deadline() {
+        let (mut driver, _requests, _stop) = driver();
+        let port = HeldPort {
+            takes_bytes: false,
+            written: Arc::new(AtomicUsize::new(0)),
+        };
+        let started = std::time::Instant::now();
+        let end = tokio::time::timeout(Duration::from_secs(5), driver.pump(port))
+            .await
+            .expect("the pump gave the port up")
+            .0;
+        let PumpEnd::Reopen(reason, _) = end else {
+            panic!("the pump ended without a reopen");
+        };
+        assert!(
+            reason.contains("the port took no bytes for 50 ms"),
+            "{reason}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50));
     }
 }
