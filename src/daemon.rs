@@ -547,8 +547,10 @@ async fn announce_modem_status(
                 Err(e) => tracing::warn!(error = %e, "cannot record modem.status"),
             }
         }
+        // Woken by a new state only, not by the counters every SMS changes.
+        let seen = last;
         tokio::select! {
-            changed = status.changed() => if changed.is_err() { return },
+            changed = status.wait_for(|s| Some(s.state) != seen) => if changed.is_err() { return },
             _ = shutdown.recv() => return,
         }
     }

@@ -181,6 +181,9 @@ impl Pool {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
+            // Taken before the look too: if the modem turns ready or unready during it, the
+            // wait below ends at once.
+            let could_send = status.borrow().state.can_send();
             let (pause, mut ticket) = match self.try_one(line).await {
                 Looked::Worked => continue,
                 Looked::NotReady => (self.options.idle_poll, None),
@@ -198,7 +201,10 @@ impl Pool {
                     ticket = None;
                 }
                 _ = &mut woken => {}
-                _ = status.changed() => {}
+                // Only a modem turning ready or unready: its counters change with every SMS
+                // received or sent, and a look at the queue for each would be a store
+                // transaction per SMS.
+                _ = status.wait_for(|s| s.state.can_send() != could_send) => {}
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.recv() => {}
             }
@@ -537,6 +543,61 @@ enum PartResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modem::ModemState;
+
+    /// Waits up to 5 s for `done`.
+    async fn eventually(what: &str, done: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not within 5 s: {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_worker_looks_at_the_queue_when_its_modem_turns_ready_not_when_it_counts_an_sms() {
+        let (store, _dir) = crate::store::test_support::test_store();
+        let (status, handle, _requests) = ModemHandle::detached("m1");
+        let options = PoolOptions {
+            idle_poll: Duration::from_secs(600),
+            ..PoolOptions::default()
+        };
+        let pool = Pool::new(store.clone(), vec![(handle, Caps::default())], options);
+        let (stop, shutdown) = Shutdown::channel();
+        let workers = pool.start(shutdown);
+        let board = store.standby().clone();
+
+        status.send_modify(|s| s.state = ModemState::Ready);
+        eventually("the ready modem's worker stands by", || board.len() == 1).await;
+        let looks = board.stood_by();
+        for _ in 0..50 {
+            status.send_modify(|s| {
+                s.received += 1;
+                s.sent_parts += 1;
+            });
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            board.stood_by(),
+            looks,
+            "counters sent the worker to the queue"
+        );
+        assert_eq!(board.len(), 1);
+
+        status.send_modify(|s| s.state = ModemState::Offline);
+        eventually("the worker leaves the board", || board.is_empty()).await;
+        status.send_modify(|s| s.state = ModemState::Ready);
+        eventually("the worker stands by again", || board.len() == 1).await;
+        assert_eq!(board.stood_by(), looks + 1);
+
+        stop.send(true).unwrap();
+        for worker in workers {
+            worker.await.unwrap();
+        }
+    }
 
     #[test]
     fn caps() {

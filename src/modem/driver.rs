@@ -96,6 +96,26 @@ impl ModemHandle {
             })
     }
 
+    /// A handle to no driver: its status is what the test sends, its requests go to the
+    /// receiver returned.
+    #[cfg(test)]
+    pub(crate) fn detached(
+        name: &str,
+    ) -> (
+        watch::Sender<ModemStatus>,
+        ModemHandle,
+        mpsc::Receiver<Request>,
+    ) {
+        let (status, status_rx) = watch::channel(ModemStatus::new(name, "/dev/null", None));
+        let (requests, requests_rx) = mpsc::channel(16);
+        let handle = ModemHandle {
+            name: name.to_string(),
+            requests,
+            status: status_rx,
+        };
+        (status, handle, requests_rx)
+    }
+
     pub async fn sweep(&self) {
         let _ = self.requests.send(Request::Sweep).await;
     }

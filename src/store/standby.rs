@@ -91,6 +91,12 @@ impl StandbyBoard {
         ticket.handed_over.await.ok()
     }
 
+    /// How many times a worker stood by since start: one for each look at the queue that
+    /// found nothing (tests).
+    pub fn stood_by(&self) -> u64 {
+        self.next_ticket.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// How many workers stand by (tests, the status page).
     pub fn len(&self) -> usize {
         self.lock().len()
