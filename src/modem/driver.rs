@@ -208,7 +208,7 @@ impl Driver {
                     self.carry.status.opens += 1;
                     let (end, port) = self.pump(port).await;
                     // Closing a tty waits for its unsent output (`closing_wait`, 30 s by
-                    // default) while the modem holds flow control: closed on the blocking pool.
+                    // default) while the modem takes none: closed on the blocking pool.
                     tokio::task::spawn_blocking(move || drop(port));
                     let (why, pause) = match end {
                         PumpEnd::Shutdown => break,
@@ -305,8 +305,9 @@ impl Driver {
             // 1. Write what the session asks: handed to the kernel, never drained. A serial
             // stream keeps no bytes of ours to flush, and its `flush` is `tcdrain`, a blocking
             // wait for the UART to transmit: it would hold a runtime thread for the whole
-            // transmission, and for ever while the modem holds hardware flow control. A port
-            // that takes no bytes for a command's deadline is treated as closed.
+            // transmission, and for as long as the modem stops taking bytes (a USB modem whose
+            // firmware hangs leaves its writes pending). A port that takes no bytes for a
+            // command's deadline is treated as closed.
             let mut write_error = None;
             while let Some(bytes) = session.poll_transmit() {
                 let limit = self.config.timings.command;
@@ -315,7 +316,7 @@ impl Driver {
                     Ok(Err(e)) => write_error = Some(e.to_string()),
                     Err(_) => {
                         write_error = Some(format!(
-                            "the port took no bytes for {} ms (flow control held?)",
+                            "the port took no bytes for {} ms (the modem is not reading)",
                             limit.as_millis()
                         ))
                     }
@@ -532,7 +533,7 @@ impl Clock {
 mod tests {
     //! The pump over ports that misbehave below the AT protocol. Such ports cannot be made
     //! from a pseudo-terminal (a pty drains at once and takes 20 KiB before a write waits), so
-    //! these stand in for a UART whose modem holds hardware flow control.
+    //! these stand in for a modem that stopped taking bytes.
     use super::*;
     use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
