@@ -183,7 +183,7 @@ impl Pool {
             woken.as_mut().enable();
             // Taken before the look too: if the modem turns ready or unready during it, the
             // wait below ends at once.
-            let could_send = status.borrow().state.can_send();
+            let could_send = line.handle.state().can_send();
             let (pause, mut ticket) = match self.try_one(line).await {
                 Looked::Worked => continue,
                 Looked::NotReady => (self.options.idle_poll, None),
@@ -256,7 +256,7 @@ impl Pool {
 
     /// Sends one message through this line if it can.
     async fn try_one(&self, line: &Line) -> Looked {
-        if !line.handle.status().state.can_send() {
+        if !line.handle.state().can_send() {
             return Looked::NotReady;
         }
         let name = line.handle.name.clone();

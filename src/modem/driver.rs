@@ -81,6 +81,11 @@ impl ModemHandle {
         self.status.borrow().clone()
     }
 
+    /// The modem's state, without copying the rest of its status.
+    pub fn state(&self) -> ModemState {
+        self.status.borrow().state
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<ModemStatus> {
         self.status.clone()
     }
@@ -311,19 +316,15 @@ impl Driver {
             let mut write_error = None;
             while let Some(bytes) = session.poll_transmit() {
                 let limit = self.config.timings.command;
-                match tokio::time::timeout(limit, writer.write_all(&bytes)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => write_error = Some(e.to_string()),
-                    Err(_) => {
-                        write_error = Some(format!(
-                            "the port took no bytes for {} ms (the modem is not reading)",
-                            limit.as_millis()
-                        ))
-                    }
-                }
-                if write_error.is_some() {
-                    break;
-                }
+                write_error = match tokio::time::timeout(limit, writer.write_all(&bytes)).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some(format!(
+                        "the port took no bytes for {} ms (the modem is not reading)",
+                        limit.as_millis()
+                    )),
+                };
+                break;
             }
             if let Some(reason) = write_error {
                 session.port_closed(&reason);
