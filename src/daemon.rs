@@ -548,9 +548,8 @@ async fn announce_modem_status(
             }
         }
         // Woken by a new state only, not by the counters every SMS changes.
-        let seen = last;
         tokio::select! {
-            changed = status.wait_for(|s| Some(s.state) != seen) => if changed.is_err() { return },
+            changed = status.wait_for(|s| Some(s.state) != last) => if changed.is_err() { return },
             _ = shutdown.recv() => return,
         }
     }

@@ -132,34 +132,8 @@ pub fn spawn(
     inbound: mpsc::Sender<InboundDelivery>,
     shutdown: Shutdown,
 ) -> (ModemHandle, tokio::task::JoinHandle<()>) {
-    let status = ModemStatus::new(
-        &config.name,
-        &config.port.display().to_string(),
-        config.number.clone(),
-    );
-    let (status_tx, status_rx) = watch::channel(status.clone());
-    let (req_tx, req_rx) = mpsc::channel(16);
-    let driver = Driver {
-        config: config.clone(),
-        inbound,
-        requests: req_rx,
-        status: status_tx,
-        shutdown,
-        carry: Carry {
-            status,
-            pin_tried: false,
-        },
-        reached_ready: false,
-    };
-    let task = tokio::spawn(driver.run());
-    (
-        ModemHandle {
-            name: config.name,
-            requests: req_tx,
-            status: status_rx,
-        },
-        task,
-    )
+    let (driver, handle) = Driver::new(config, inbound, shutdown);
+    (handle, tokio::spawn(driver.run()))
 }
 
 /// How a pump over an open port ended.
@@ -199,6 +173,39 @@ enum Wake {
 }
 
 impl Driver {
+    /// A driver for `config`, not yet running, and the handle that reaches it.
+    fn new(
+        config: DriverConfig,
+        inbound: mpsc::Sender<InboundDelivery>,
+        shutdown: Shutdown,
+    ) -> (Driver, ModemHandle) {
+        let status = ModemStatus::new(
+            &config.name,
+            &config.port.display().to_string(),
+            config.number.clone(),
+        );
+        let (status_tx, status_rx) = watch::channel(status.clone());
+        let (req_tx, req_rx) = mpsc::channel(16);
+        let handle = ModemHandle {
+            name: config.name.clone(),
+            requests: req_tx,
+            status: status_rx,
+        };
+        let driver = Driver {
+            config,
+            inbound,
+            requests: req_rx,
+            status: status_tx,
+            shutdown,
+            carry: Carry {
+                status,
+                pin_tried: false,
+            },
+            reached_ready: false,
+        };
+        (driver, handle)
+    }
+
     async fn run(mut self) {
         let mut backoff = Backoff::new(
             self.config.timings.reopen_initial,
@@ -580,43 +587,31 @@ mod tests {
         }
     }
 
-    /// A driver with a 50 ms command deadline, and what keeps it running: its request
-    /// sender and the shutdown switch (dropping either ends the pump).
-    fn driver() -> (Driver, mpsc::Sender<Request>, watch::Sender<bool>) {
+    /// A driver with a 50 ms command deadline, and what keeps it running: its handle (the
+    /// request sender) and the shutdown switch (dropping either ends the pump).
+    fn driver() -> (Driver, ModemHandle, watch::Sender<bool>) {
         let timings = Timings {
             command: Duration::from_millis(50),
             health_every: Duration::from_millis(200),
             ..Timings::default()
         };
-        let status = ModemStatus::new("held", "/dev/ttyS9", None);
-        let (inbound, _) = mpsc::channel(1);
-        let (requests, requests_rx) = mpsc::channel(1);
-        let (stop, shutdown) = Shutdown::channel();
-        let driver = Driver {
-            config: DriverConfig {
-                name: "held".into(),
-                port: "/dev/ttyS9".into(),
-                baud: 115_200,
-                number: None,
-                pin: None,
-                timings,
-            },
-            inbound,
-            requests: requests_rx,
-            status: watch::channel(status.clone()).0,
-            shutdown,
-            carry: Carry {
-                status,
-                pin_tried: false,
-            },
-            reached_ready: false,
+        let config = DriverConfig {
+            name: "held".into(),
+            port: "/dev/ttyS9".into(),
+            baud: 115_200,
+            number: None,
+            pin: None,
+            timings,
         };
-        (driver, requests, stop)
+        let (inbound, _) = mpsc::channel(1);
+        let (stop, shutdown) = Shutdown::channel();
+        let (driver, handle) = Driver::new(config, inbound, shutdown);
+        (driver, handle, stop)
     }
 
     #[tokio::test]
     async fn a_port_that_never_drains_does_not_hold_the_driver() {
-        let (mut driver, _requests, stop) = driver();
+        let (mut driver, _handle, stop) = driver();
         let written = Arc::new(AtomicUsize::new(0));
         let port = HeldPort {
             takes_bytes: true,
@@ -652,7 +647,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_port_that_takes_no_bytes_is_closed_after_a_command_deadline() {
-        let (mut driver, _requests, _stop) = driver();
+        let (mut driver, _handle, _stop) = driver();
         let port = HeldPort {
             takes_bytes: false,
             written: Arc::new(AtomicUsize::new(0)),

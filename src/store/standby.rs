@@ -92,8 +92,9 @@ impl StandbyBoard {
     }
 
     /// How many times a worker stood by since start: one for each look at the queue that
-    /// found nothing (tests).
-    pub fn stood_by(&self) -> u64 {
+    /// found nothing.
+    #[cfg(test)]
+    pub(crate) fn stood_by(&self) -> u64 {
         self.next_ticket.load(std::sync::atomic::Ordering::Relaxed)
     }
 
